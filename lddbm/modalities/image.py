@@ -1,0 +1,126 @@
+"""An image modality: convolutional encoder and decoder between (B, C, S, S) images in [-1, 1]
+and the shared (B, latent_channels, latent_size, latent_size) latent."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from PIL import Image
+
+from .common import check_latent_layout, standardize_latent
+
+__all__ = ["ConfigMixin", "ImageDecoder", "ImageEncoder", "ModelMixin"]
+
+
+def _num_stages(image_size: int, latent_size: int) -> int:
+    ratio = image_size // latent_size
+    if image_size % latent_size or ratio & (ratio - 1):
+        raise ValueError(f"image_size / latent_size must be a power of two, got {image_size} / {latent_size}.")
+    return int(math.log2(ratio))
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv2d(ch, ch, 3, padding=1),
+            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv2d(ch, ch, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class ImageEncoder(ModelMixin, ConfigMixin):
+    """Strided convolutions down to the latent grid, then per-sample standardisation."""
+
+    @register_to_config
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 16,
+        latent_channels: int = 4,
+        latent_size: int = 4,
+        width: int = 32,  # channels of the first stage, doubled per down-sampling (max 4x)
+        sigma_data: float = 0.5,
+    ):
+        super().__init__()
+        check_latent_layout(latent_channels, latent_size)
+        stages = _num_stages(image_size, latent_size)
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1)]
+        ch = width
+        for i in range(stages):
+            nxt = width * min(2 ** (i + 1), 4)
+            layers += [ResBlock(ch), nn.Conv2d(ch, nxt, 4, stride=2, padding=1)]
+            ch = nxt
+        layers += [ResBlock(ch), nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv2d(ch, latent_channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def preprocess(self, inputs) -> torch.Tensor:
+        """PIL images, or arrays/tensors (B, C, S, S) in [-1, 1] -> float tensor on this device."""
+        if isinstance(inputs, Image.Image):
+            inputs = [inputs]
+        if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], Image.Image):
+            mode = "L" if self.config.in_channels == 1 else "RGB"
+            arrays = [np.asarray(im.convert(mode), dtype=np.float32) / 127.5 - 1 for im in inputs]
+            x = torch.from_numpy(np.stack(arrays))
+            x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        else:
+            x = torch.as_tensor(np.asarray(inputs, dtype=np.float32)) if not torch.is_tensor(inputs) else inputs.float()
+        c, s = self.config.in_channels, self.config.image_size
+        if x.ndim != 4 or tuple(x.shape[1:]) != (c, s, s):
+            raise ValueError(f"Expected images of shape (B, {c}, {s}, {s}), got {tuple(x.shape)}.")
+        return x.to(self.device, self.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return standardize_latent(self.net(x), self.config.sigma_data)
+
+
+class ImageDecoder(ModelMixin, ConfigMixin):
+    """Latent grid -> image in [-1, 1] (unbounded output, clamped only in postprocess)."""
+
+    @register_to_config
+    def __init__(
+        self,
+        out_channels: int = 1,
+        image_size: int = 16,
+        latent_channels: int = 4,
+        latent_size: int = 4,
+        width: int = 32,
+    ):
+        super().__init__()
+        check_latent_layout(latent_channels, latent_size)
+        stages = _num_stages(image_size, latent_size)
+        ch = width * min(2**stages, 4)
+        layers: list[nn.Module] = [nn.Conv2d(latent_channels, ch, 3, padding=1), ResBlock(ch)]
+        for i in reversed(range(stages)):
+            nxt = width * min(2**i, 4)
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, nxt, 3, padding=1), ResBlock(nxt)]
+            ch = nxt
+        layers += [nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+    def reconstruction_loss(self, decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(decoded.float(), target.float())
+
+    def postprocess(self, decoded: torch.Tensor, output_type: str = "pt"):
+        """"pt": tensor in [-1, 1]; "np": float array (B, S, S, C) in [0, 1]; "pil": PIL images."""
+        x = decoded.detach().float().clamp(-1, 1)
+        if output_type == "pt":
+            return x
+        arr = ((x + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()
+        if output_type == "np":
+            return arr
+        if output_type == "pil":
+            u8 = (arr * 255).round().astype(np.uint8)
+            return [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in u8]
+        raise ValueError(f"Unknown output_type {output_type!r}; use 'pt', 'np' or 'pil'.")

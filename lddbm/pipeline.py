@@ -1,0 +1,170 @@
+"""LDDBMPipeline: source modality -> shared latent -> diffusion bridge -> target modality."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+from .scheduler import BridgeScheduler
+
+__all__ = ["LDDBMPipeline", "LDDBMPipelineOutput", "CheckpointError"]
+
+COMPONENTS = ("source_encoder", "denoiser", "scheduler", "target_decoder")
+
+
+class CheckpointError(RuntimeError):
+    """A pipeline folder that cannot be loaded; the message names the file and what to do."""
+
+
+@dataclass
+class LDDBMPipelineOutput(BaseOutput):
+    outputs: Any  # decoded target, in the decoder's output_type
+    latents: torch.Tensor  # the bridged target latent z0 (B, C, h, w)
+    nfe: int  # network evaluations per sample
+    seconds: float  # wall time of the call
+
+
+class LDDBMPipeline(DiffusionPipeline):
+    """Translate inputs of the source modality into the target modality.
+
+    Components: ``source_encoder`` (has ``preprocess``), ``denoiser`` (a BridgeTransformer),
+    ``scheduler`` (a BridgeScheduler) and ``target_decoder`` (has ``postprocess``).
+    """
+
+    model_cpu_offload_seq = "source_encoder->denoiser->target_decoder"
+
+    def __init__(self, source_encoder, denoiser, scheduler: BridgeScheduler, target_decoder):
+        super().__init__()
+        self.register_modules(
+            source_encoder=source_encoder, denoiser=denoiser, scheduler=scheduler, target_decoder=target_decoder
+        )
+        for module in (source_encoder, denoiser, target_decoder):
+            module.eval()  # inference only; training works on its own modules
+
+    @torch.no_grad()
+    def encode_source(self, inputs) -> torch.Tensor:
+        return self.source_encoder(self.source_encoder.preprocess(inputs))
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        inputs,
+        num_inference_steps: int | None = None,
+        guidance: float | None = None,
+        churn: float | None = None,
+        sampler: str | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        output_type: str = "pt",
+        return_dict: bool = True,
+        num_samples: int = 1,
+        callback: Callable[[int, float, torch.Tensor, torch.Tensor], None] | None = None,
+    ) -> LDDBMPipelineOutput | tuple:
+        """Bridge ``inputs`` to the target modality.
+
+        Arguments left as None take the scheduler config's defaults (the checkpoint's own
+        settings). ``num_samples`` draws that many bridge samples per input (distinct only when
+        the sampler is stochastic: churn > 0); outputs are ordered input-major. ``callback(i, t,
+        x_t, denoised)`` is called after every network evaluation, e.g. to show the trajectory.
+        """
+        start = time.perf_counter()
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
+        source = self.encode_source(inputs)  # (B, C, h, w)
+        source = source.repeat_interleave(num_samples, dim=0)
+        self.scheduler.set_timesteps(
+            num_inference_steps, device=source.device, sampler=sampler, guidance=guidance, churn=churn
+        )
+        bridge = self.scheduler.bridge
+        x = source.clone()
+        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+            denoised = bridge.denoise(self.denoiser, x, t, source)
+            x = self.scheduler.step(denoised, t, x, source=source, generator=generator).prev_sample
+            if callback is not None:
+                callback(i, float(t), x, denoised)
+        outputs = self.target_decoder.postprocess(self.target_decoder(x), output_type)
+        nfe = self.scheduler.num_function_evals
+        seconds = time.perf_counter() - start
+        if not return_dict:
+            return outputs, x, nfe, seconds
+        return LDDBMPipelineOutput(outputs=outputs, latents=x, nfe=nfe, seconds=seconds)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: str | torch.device | None = None, **kwargs) -> "LDDBMPipeline":
+        """Load a local pipeline folder offline, checking every component first.
+
+        Raises CheckpointError naming the missing, corrupt or mismatched file.
+        """
+        folder = Path(folder)
+        check_folder(folder)
+        try:
+            pipe = cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)
+        except CheckpointError:
+            raise
+        except Exception as err:  # diffusers reports shape mismatches etc. as various errors
+            raise CheckpointError(f"Could not load the pipeline in {folder}: {err}") from err
+        return pipe.to(device) if device is not None else pipe
+
+
+def check_folder(folder: Path) -> None:
+    """Every component of a saved LDDBMPipeline folder is present, parseable and the right shape."""
+    from safetensors import safe_open
+
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise CheckpointError(f"{index} is missing: {folder} is not a saved LDDBMPipeline folder.")
+    try:
+        spec = json.loads(index.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{index} is not valid JSON ({err}); re-export the pipeline.") from err
+    for name in COMPONENTS:
+        if name not in spec:
+            raise CheckpointError(f"{index} lists no '{name}' component; re-export the pipeline.")
+        config_name = "scheduler_config.json" if name == "scheduler" else "config.json"
+        config_file = folder / name / config_name
+        if not config_file.is_file():
+            raise CheckpointError(f"{config_file} is missing; the '{name}' component cannot be built.")
+        try:
+            json.loads(config_file.read_text())
+        except ValueError as err:
+            raise CheckpointError(f"{config_file} is not valid JSON ({err}).") from err
+        if name == "scheduler":
+            continue
+        weights = folder / name / "diffusion_pytorch_model.safetensors"
+        if not weights.is_file():
+            raise CheckpointError(f"{weights} is missing (only safetensors weights are loaded).")
+        try:
+            with safe_open(str(weights), framework="pt") as f:
+                shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        except Exception as err:
+            raise CheckpointError(f"{weights} is corrupt or not a safetensors file ({err}).") from err
+        _check_shapes(folder, name, spec[name], config_file, weights, shapes)
+
+
+def _check_shapes(folder: Path, name: str, spec, config_file: Path, weights: Path, shapes: dict) -> None:
+    """Build the component from its config on the meta device and compare parameter shapes."""
+    import importlib
+
+    library, class_name = spec
+    if not (library == "diffusers" or library.split(".")[0] == "lddbm"):
+        raise CheckpointError(f"{folder / 'model_index.json'} names '{library}' for '{name}'; only lddbm/diffusers classes load.")
+    cls = getattr(importlib.import_module(library), class_name)
+    with torch.device("meta"):
+        model = cls.from_config(cls.load_config(folder / name))
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(expected) - set(shapes))
+    if missing:
+        raise CheckpointError(f"{weights} lacks {len(missing)} tensors its config needs, e.g. '{missing[0]}'.")
+    for key, shape in expected.items():
+        if shapes[key] != shape:
+            raise CheckpointError(
+                f"{weights}: tensor '{key}' has shape {shapes[key]} but {config_file} implies {shape}; "
+                "the weights and config come from different models."
+            )

@@ -1,0 +1,177 @@
+"""Named training configurations: typed dataclasses, one preset per task.
+
+Every field has a default and is read somewhere in lddbm/ (tests/test_presets.py checks). Override
+any field from the command line with a dotted key, e.g. ``--train.steps 2000 --loss.strategy whole``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .bridge import Bridge
+
+
+@dataclass
+class SyntheticData:
+    """Vector -> image: an 8-d vector y = W u + noise describes a soft disc u = (cx, cy, r)."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    source_dim: int = 8
+    image_size: int = 16
+    train_size: int = 4096
+    val_size: int = 512
+    noise: float = 0.02  # std of the noise added to the source vectors
+    seed: int = 0  # seeds the data (W, discs, noise); the splits use disjoint streams
+
+
+@dataclass
+class LatentConfig:
+    channels: int = 4
+    size: int = 4  # the shared latent is (channels, size, size)
+    width: int = 32  # base width of the modality encoders/decoders
+
+
+@dataclass
+class DenoiserConfig:
+    patch_size: int = 1
+    hidden_size: int = 128
+    depth: int = 4
+    encoder_depth: int = 2
+    num_heads: int = 4
+    mlp_ratio: float = 4.0
+    num_mask_tokens: int = 4
+
+
+@dataclass
+class SamplingConfig:
+    """Defaults of the exported BridgeScheduler (what the pipeline uses when not told)."""
+
+    sampler: Literal["heun", "fast"] = "heun"
+    steps: int = 40
+    guidance: float = 1.0  # DDBM's w on the h-transform term; 1 is the exact bridge
+    churn: float = 0.0  # heun: SDE sub-step ratio; fast: eta
+    rho: float = 7.0  # Karras schedule exponent
+    t_max_offset: float = 1e-4  # heun starts at T - t_max_offset (h is singular at T)
+
+
+@dataclass
+class LossConfig:
+    strategy: Literal["whole", "iterative"] = "iterative"  # iterative: auxiliary losses every k steps
+    every_k: int = 4  # the paper's k
+    bridge_weight: float = 1.0
+    contrastive_weight: float = 0.1
+    predictive_weight: float = 1.0
+    reconstruction_weight: float = 1.0
+    temperature: float = 0.07  # InfoNCE temperature (official value)
+    t_sampling: Literal["uniform", "karras"] = "uniform"  # training-time distribution of t
+    weighting: Literal["karras", "uniform"] = "karras"  # lambda(t) of the bridge loss
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    seed: int = 0
+    log_every: int = 25
+    eval_every: int = 500
+    save_every: int = 500
+    eval_size: int = 256  # validation samples per periodic evaluation
+    eval_steps: int = 10  # sampler steps used by periodic evaluation
+    export_dtype: Literal["float32", "float16"] = "float32"
+
+
+DataConfig = SyntheticData  # a union of the data configs as tasks are added
+DATA_CONFIGS: dict[str, type] = {"synthetic": SyntheticData}  # by their ``kind`` field
+
+
+@dataclass
+class Preset:
+    name: str = "synthetic"
+    data: DataConfig = field(default_factory=SyntheticData)
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    bridge: Bridge = field(default_factory=Bridge)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Preset":
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                continue
+            sub = DATA_CONFIGS[d[f.name]["kind"]] if f.name == "data" else hints[f.name]
+            kwargs[f.name] = sub(**d[f.name]) if dataclasses.is_dataclass(sub) else d[f.name]
+        return cls(**kwargs)
+
+
+def synthetic() -> Preset:
+    """The quick CPU task: about a minute on two cores."""
+    return Preset(name="synthetic")
+
+
+PRESETS = {"synthetic": synthetic}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}.")
+    return PRESETS[name]()
+
+
+def _convert(value: str, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ValueError(f"--{key} must be one of {', '.join(map(str, choices))}, got {value!r}.")
+        return value
+    if hint is bool:
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"--{key} expects true or false, got {value!r}.")
+        return value.lower() in ("true", "1", "yes")
+    try:
+        return hint(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"--{key} expects a {getattr(hint, '__name__', hint)}, got {value!r}.") from None
+
+
+def apply_overrides(preset: Preset, overrides: dict[str, str]) -> Preset:
+    """Return a copy of ``preset`` with dotted-key overrides such as {"train.steps": "200"}."""
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        known = [f.name for f in dataclasses.fields(Preset) if f.name != "name"]
+        if section not in known or not name:
+            raise ValueError(f"Unknown option --{key}; options look like --SECTION.FIELD with SECTION in {known}.")
+        sub_hints = typing.get_type_hints(type(getattr(preset, section)))
+        if name not in sub_hints:
+            raise ValueError(f"Unknown option --{key}; {section} has fields {', '.join(sub_hints)}.")
+        sections.setdefault(section, {})[name] = _convert(value, sub_hints[name], key)
+    return dataclasses.replace(
+        preset, **{s: dataclasses.replace(getattr(preset, s), **kv) for s, kv in sections.items()}
+    )
+
+
+def save_preset(preset: Preset, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(preset.to_dict(), indent=2) + "\n")
+
+
+def load_preset(path: str | Path) -> Preset:
+    return Preset.from_dict(json.loads(Path(path).read_text()))

@@ -107,12 +107,14 @@ def ema_pipeline(objective: LDDBMObjective, ema: EMAModel, preset: Preset) -> LD
     return LDDBMPipeline(model.source_encoder, model.denoiser, build_scheduler(preset), model.target_decoder)
 
 
-def export(pipe: LDDBMPipeline, folder: Path, dtype: str) -> None:
+def export(pipe: LDDBMPipeline, preset: Preset, folder: Path) -> None:
+    """Write the slim pipeline folder, with the preset that made it (data settings included)."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    if dtype == "float16":
+    if preset.train.export_dtype == "float16":
         pipe = copy.deepcopy(pipe).to(torch.float16)
     pipe.save_pretrained(tmp, safe_serialization=True)
+    save_preset(preset, tmp / "preset.json")
     _replace_dir(tmp, folder)
 
 
@@ -164,7 +166,7 @@ def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: b
     dataset = task.dataset(preset, "train")
     batches = RunBatches(len(dataset), cfg.batch_size, cfg.seed, state.step, cfg.steps,
                          accelerator.process_index, accelerator.num_processes)
-    loader = DataLoader(dataset, batch_sampler=batches)
+    loader = DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())  # keeps the global RNG for resume
     lat, dev = preset.latent, accelerator.device
     log_file = run / "log.jsonl"
 
@@ -182,7 +184,7 @@ def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: b
         accelerator.wait_for_everyone()
         if main:
             _replace_dir(tmp, run / "state")
-            export(ema_pipeline(raw, ema, preset), run / "pipeline", cfg.export_dtype)
+            export(ema_pipeline(raw, ema, preset), preset, run / "pipeline")
 
     def evaluate() -> dict:
         pipe = ema_pipeline(raw, ema, preset)

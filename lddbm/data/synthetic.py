@@ -25,6 +25,14 @@ def render_discs(u: torch.Tensor, size: int, edge: float = 0.04) -> torch.Tensor
     return (torch.sigmoid((r - dist) / edge) * 2 - 1)[:, None]
 
 
+def source_matrix(cfg: SyntheticData) -> torch.Tensor:
+    """The fixed (source_dim, 3) map W from disc parameters to source vectors."""
+    return torch.randn(cfg.source_dim, 3, generator=torch.Generator().manual_seed(cfg.seed))
+
+
+PARAM_LOW, PARAM_HIGH = (-0.5, -0.5, 0.15), (0.5, 0.5, 0.4)  # ranges of (cx, cy, r)
+
+
 class SyntheticPairs(Dataset):
     """A fixed, seeded split of (vector, image) pairs held in memory."""
 
@@ -32,12 +40,11 @@ class SyntheticPairs(Dataset):
         if split not in SPLIT_STREAMS:
             raise ValueError(f"Unknown split {split!r}; use one of {list(SPLIT_STREAMS)}.")
         n = cfg.train_size if split == "train" else cfg.val_size
-        w = torch.randn(cfg.source_dim, 3, generator=torch.Generator().manual_seed(cfg.seed))
         g = torch.Generator().manual_seed(cfg.seed * 1000 + SPLIT_STREAMS[split])
-        lo = torch.tensor([-0.5, -0.5, 0.15])
-        hi = torch.tensor([0.5, 0.5, 0.4])
+        lo, hi = torch.tensor(PARAM_LOW), torch.tensor(PARAM_HIGH)
         self.params = lo + (hi - lo) * torch.rand(n, 3, generator=g)  # (N, 3)
-        self.source = self.params @ w.T + cfg.noise * torch.randn(n, cfg.source_dim, generator=g)  # (N, dim)
+        noise = cfg.noise * torch.randn(n, cfg.source_dim, generator=g)
+        self.source = self.params @ source_matrix(cfg).T + noise  # (N, dim)
         self.target = render_discs(self.params, cfg.image_size)  # (N, 1, S, S)
 
     def __len__(self) -> int:

@@ -1,0 +1,101 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lddbm.pipeline import CheckpointError, LDDBMPipeline, LDDBMPipelineOutput
+
+INPUTS = [[0.1, -0.4, 1.2], [0.0, 0.3, -0.7]]
+
+
+def run(pipe, seed=0, **kw):
+    return pipe(INPUTS, generator=torch.Generator().manual_seed(seed), **kw)
+
+
+def test_output_dataclass_and_nfe(tiny_pipeline):
+    out = run(tiny_pipeline)
+    assert isinstance(out, LDDBMPipelineOutput)
+    assert out.outputs.shape == (2, 1, 8, 8) and out.latents.shape == (2, 2, 4, 4)
+    assert out.nfe == 5  # 3 Heun steps without churn: 2 * 3 - 1
+    assert run(tiny_pipeline, sampler="fast", num_inference_steps=4).nfe == 4
+    images = run(tiny_pipeline, output_type="pil").outputs
+    assert len(images) == 2 and isinstance(images[0], Image.Image) and images[0].size == (8, 8)
+    outputs, latents, nfe, seconds = run(tiny_pipeline, return_dict=False)
+    assert nfe == 5 and seconds > 0
+
+
+def test_expected_slice_is_stable(tiny_pipeline):
+    """Same seed, same numbers; a stochastic sampler with another seed differs."""
+    a = run(tiny_pipeline, churn=0.5).outputs
+    b = run(tiny_pipeline, churn=0.5).outputs
+    c = run(tiny_pipeline, churn=0.5, seed=1).outputs
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_num_samples_and_callback(tiny_pipeline):
+    seen = []
+    out = run(tiny_pipeline, num_samples=3, churn=0.5, callback=lambda i, t, x, d: seen.append((i, t)))
+    assert out.outputs.shape[0] == 6
+    assert not torch.equal(out.outputs[0], out.outputs[1])  # distinct stochastic samples of input 0
+    assert [i for i, _ in seen] == list(range(out.nfe))
+
+
+def test_save_load_round_trip_identical(tiny_pipeline, tmp_path):
+    tiny_pipeline.save_pretrained(tmp_path)
+    assert not list(tmp_path.rglob("*.bin")) and len(list(tmp_path.rglob("*.safetensors"))) == 3
+    loaded = LDDBMPipeline.load(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    for sampler in ("heun", "fast"):
+        assert torch.equal(run(tiny_pipeline, sampler=sampler).outputs, run(loaded, sampler=sampler).outputs)
+
+
+def test_float16_export_loads_as_float32(tiny_pipeline, tmp_path):
+    tiny_pipeline.to(torch.float16).save_pretrained(tmp_path)
+    loaded = LDDBMPipeline.load(tmp_path)
+    assert loaded.denoiser.dtype == torch.float32
+    tiny_pipeline.to(torch.float32)
+    out = run(loaded).outputs
+    assert torch.allclose(out, run(tiny_pipeline).outputs, atol=2e-2)
+
+
+def test_clear_errors_for_broken_folders(tiny_pipeline, tmp_path):
+    good = tmp_path / "good"
+    tiny_pipeline.save_pretrained(good)
+
+    def broken(name):
+        folder = tmp_path / name
+        shutil.copytree(good, folder)
+        return folder
+
+    with pytest.raises(CheckpointError, match="model_index.json is missing"):
+        LDDBMPipeline.load(tmp_path / "nowhere")
+
+    folder = broken("missing")
+    shutil.rmtree(folder / "denoiser")
+    with pytest.raises(CheckpointError, match=r"denoiser[/\\]config.json is missing"):
+        LDDBMPipeline.load(folder)
+
+    folder = broken("corrupt")
+    (folder / "target_decoder" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match=r"target_decoder[/\\]diffusion_pytorch_model.safetensors is corrupt"):
+        LDDBMPipeline.load(folder)
+
+    folder = broken("mismatch")
+    cfg_file = folder / "denoiser" / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["hidden_size"] = 32
+    cfg_file.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="has shape .* but .*config.json implies"):
+        LDDBMPipeline.load(folder)
+
+
+def test_bad_inputs_raise_clear_errors(tiny_pipeline):
+    with pytest.raises(ValueError, match=r"shape \(B, 3\)"):
+        tiny_pipeline([[1.0, 2.0]])
+    with pytest.raises(ValueError, match="NaN"):
+        tiny_pipeline([[np.nan, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="num_samples"):
+        tiny_pipeline(INPUTS, num_samples=0)

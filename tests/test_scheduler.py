@@ -1,0 +1,105 @@
+import pytest
+import torch
+
+from lddbm.scheduler import BridgeScheduler
+
+
+def gaussian_run(sampler, steps, churn, kind="ve", n=20_000, seed=0):
+    """x0 | xT ~ N(0.6 xT + 0.2, 0.3^2): sample with the exact denoiser E[x0 | x_t, xT].
+
+    Returns the standardised residuals (x - m) / std, which are N(0, 1) for exact samples and
+    0 for the conditional mean."""
+    kw = {} if kind == "ve" else dict(kind="vp", sigma_min=1e-4, sigma_max=1.0)
+    s = BridgeScheduler(**kw)
+    s.set_timesteps(steps, sampler=sampler, churn=churn)
+    g = torch.Generator().manual_seed(seed)
+    xT = 0.5 * torch.randn(1, n, generator=g, dtype=torch.float64)
+    m, v = 0.6 * xT + 0.2, 0.3**2
+
+    def exact_denoiser(x, t):
+        a, b, c = s.bridge.marginal_coefficients(t)
+        den = b * b * v + c * c
+        gain = b * v / den if den > 0 else 0.0
+        return m + gain * (x - a * xT - b * m)
+
+    x = xT.clone()
+    for t in s.timesteps:
+        x = s.step(exact_denoiser(x, t), t, x, source=xT, generator=g).prev_sample
+    return (x - m) / v**0.5, s.num_function_evals
+
+
+@pytest.mark.parametrize("kind", ["ve", "vp"])
+def test_heun_stochastic_converges_to_the_target_distribution(kind):
+    errors = []
+    for steps in (5, 10, 40):
+        r, _ = gaussian_run("heun", steps, churn=0.33, kind=kind)
+        errors.append(abs(r.std().item() - 1) + abs(r.mean().item()))
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.1
+
+
+@pytest.mark.parametrize("kind", ["ve", "vp"])
+def test_heun_ode_converges_to_the_conditional_mean(kind):
+    """From the point mass at x_T the probability-flow ODE is deterministic: E[x0 | xT]."""
+    rms = [gaussian_run("heun", steps, churn=0.0, kind=kind)[0].pow(2).mean().sqrt().item() for steps in (5, 10, 40)]
+    assert rms[0] > rms[1] > rms[2]
+    # VP starts further from its end point in relative terms (T - 1e-4 with T = 1), hence the looser bound
+    assert rms[2] < (0.01 if kind == "ve" else 0.08)
+
+
+@pytest.mark.parametrize("kind", ["ve", "vp"])
+def test_fast_sampler_converges(kind):
+    errors = []
+    for steps in (2, 10, 100):
+        r, nfe = gaussian_run("fast", steps, churn=1.0, kind=kind)
+        assert nfe == steps
+        errors.append(abs(r.std().item() - 1) + abs(r.mean().item()))
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.1
+    # deterministic (eta = 0) DBIM lands on the conditional mean at any step count
+    r, _ = gaussian_run("fast", 3, churn=0.0, kind=kind)
+    assert r.abs().max().item() < 1e-6
+
+
+def test_nfe_counts():
+    s = BridgeScheduler()
+    s.set_timesteps(40, sampler="heun", churn=0.0)
+    assert s.num_function_evals == 79  # the paper's 40-step Heun
+    s.set_timesteps(40, sampler="heun", churn=0.33)
+    assert s.num_function_evals == 119
+    s.set_timesteps(10, sampler="fast")
+    assert s.num_function_evals == 10
+    assert len(s.timesteps) == 10 and s.timesteps[0] == s.bridge.sigma_max
+
+
+def test_determinism_under_generator():
+    a, _ = gaussian_run("heun", 6, churn=0.5, n=64, seed=3)
+    b, _ = gaussian_run("heun", 6, churn=0.5, n=64, seed=3)
+    c, _ = gaussian_run("heun", 6, churn=0.5, n=64, seed=4)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_config_round_trip(tmp_path):
+    s = BridgeScheduler(kind="vp", sigma_min=1e-4, sigma_max=1.0, sampler="fast", num_inference_steps=7, churn=0.2)
+    s.save_pretrained(tmp_path)
+    t = BridgeScheduler.from_pretrained(tmp_path)
+    public = lambda cfg: {k: v for k, v in cfg.items() if not k.startswith("_")}  # noqa: E731
+    assert public(t.config) == public(s.config) and t.bridge == s.bridge
+    assert t.num_function_evals == 7
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="sampler"):
+        BridgeScheduler(sampler="euler")
+    s = BridgeScheduler()
+    with pytest.raises(ValueError, match="churn"):
+        s.set_timesteps(4, churn=1.5)
+    with pytest.raises(ValueError, match="positive integer"):
+        s.set_timesteps(0)
+    s.set_timesteps(1, sampler="fast")
+    x = torch.zeros(1, 2)
+    with pytest.raises(ValueError, match="expected timestep"):
+        s.step(x, 3.0, x, source=x)
+    s.step(x, s.timesteps[0], x, source=x)
+    with pytest.raises(RuntimeError, match="set_timesteps"):
+        s.step(x, s.timesteps[0], x, source=x)

@@ -1,0 +1,32 @@
+"""The quick synthetic task: it trains on the CPU and translates far better than the mean."""
+
+from pathlib import Path
+
+import pytest
+
+from lddbm.pipeline import LDDBMPipeline
+from lddbm.presets import apply_overrides, get_preset, load_preset
+from lddbm.tasks import SampleOptions, get_task
+from lddbm.train import train
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "synthetic"
+
+
+def test_synthetic_task_trains_and_beats_the_mean_baseline(tmp_path):
+    preset = apply_overrides(get_preset("synthetic"), {
+        "train.steps": "400", "train.eval_every": "400", "train.save_every": "400", "train.eval_size": "128",
+    })
+    result = train(preset, tmp_path, progress=False)
+    report = result["eval"]
+    assert report["samples"] == 128
+    assert report["mse_ratio_to_baseline"] < 0.5, report
+
+
+@pytest.mark.parametrize("sampler, steps, card_ratio", [("heun", 10, 0.024), ("fast", 10, 0.019)])
+def test_shipped_checkpoint_reproduces_its_model_card(sampler, steps, card_ratio):
+    pipe = LDDBMPipeline.load(CHECKPOINT)
+    pipe.set_progress_bar_config(disable=True)
+    preset = load_preset(CHECKPOINT / "preset.json")
+    report = get_task(preset).evaluate(pipe, preset, "test", None, SampleOptions(steps=steps, sampler=sampler))
+    assert report["samples"] == 512
+    assert report["mse_ratio_to_baseline"] == pytest.approx(card_ratio, abs=0.001)

@@ -59,6 +59,22 @@ def cmd_eval(args, extra) -> int:
     return 0
 
 
+def cmd_build_data(args, extra) -> int:
+    if extra:
+        raise SystemExit(f"error: unexpected arguments {extra}")
+    if args.dataset == "furniture":
+        from .data.furniture import BuildOptions, build
+
+        opts = BuildOptions(views=args.views, image_size=args.image_size, seed=args.seed)
+        summary = build(args.out, source=args.source, workers=args.workers, limit=args.limit, opts=opts,
+                        progress=not args.no_progress)
+        print(json.dumps({k: v for k, v in summary.items() if k != "failures"}, indent=2))
+        if summary["failed"]:
+            print(f"{summary['failed']} models were skipped; reasons in {Path(args.out) / 'summary.json'}", file=sys.stderr)
+        return 0
+    raise SystemExit(f"error: unknown dataset {args.dataset!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lddbm", description="Latent Denoising Diffusion Bridge Models")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default=None, help="e.g. cpu or cuda (default: cpu)")
     p.add_argument("--json", help="also write the report to this file")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("build-data", help="build a data set from packaged sources")
+    p.add_argument("dataset", choices=["furniture"])
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--source", help=".deb, .sh3f or folder (default: apt-get download sweethome3d-furniture)")
+    p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
+    p.add_argument("--limit", type=int, help="only the first N catalogue entries (for a quick look)")
+    p.add_argument("--views", type=int, default=12)
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_build_data)
 
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -171,7 +171,7 @@ class Bridge:
     def sample_t(
         self,
         n: int,
-        mode: Literal["uniform", "karras"] = "uniform",
+        mode: Literal["uniform", "karras", "endpoint"] = "uniform",
         rho: float = 7.0,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
@@ -179,15 +179,18 @@ class Bridge:
         """Training times in [sigma_min, sigma_max).
 
         "uniform" draws t uniformly (DDBM); "karras" draws uniformly in t^(1/rho), the density
-        that the sampler's Karras schedule visits.
+        that the sampler's Karras schedule visits; "endpoint" always returns T, where x_t = xT, so
+        the denoiser becomes a one-step regressor xT -> x0 (the deterministic baseline).
         """
+        if mode == "endpoint":
+            return torch.full((n,), self.sigma_max, dtype=torch.float64, device=device)
         u = torch.rand(n, generator=generator, dtype=torch.float64, device=device)
         if mode == "uniform":
             return self.sigma_min + u * (self.sigma_max - self.sigma_min)
         if mode == "karras":
             lo, hi = self.sigma_min ** (1 / rho), self.sigma_max ** (1 / rho)
             return (hi + u * (lo - hi)) ** rho
-        raise ValueError(f"Unknown time sampling {mode!r}; use 'uniform' or 'karras'.")
+        raise ValueError(f"Unknown time sampling {mode!r}; use 'uniform', 'karras' or 'endpoint'.")
 
     def karras_times(self, n: int, t_max: float | None = None, rho: float = 7.0) -> Tensor:
         """n times from t_max (default T) down to sigma_min, spaced uniformly in t^(1/rho)."""

@@ -30,6 +30,18 @@ class SyntheticData:
 
 
 @dataclass
+class MultiViewData:
+    """Views -> voxels: the furniture set built here, or ShapeNet in the 3D-R2N2 layout."""
+
+    kind: Literal["furniture", "shapenet"] = "furniture"
+    root: str = "data/furniture"  # built furniture folder, or the folder holding ShapeNetRendering/ShapeNetVox32
+    split_file: str = ""  # shapenet: a Pix2Vox-style split json (furniture: ROOT/split.json)
+    num_views: int = 4  # views per object in training and evaluation
+    image_size: int = 64  # views are resized to this for the encoder
+    grid: int = 32  # voxel resolution
+
+
+@dataclass
 class LatentConfig:
     channels: int = 4
     size: int = 4  # the shared latent is (channels, size, size)
@@ -68,7 +80,7 @@ class LossConfig:
     predictive_weight: float = 1.0
     reconstruction_weight: float = 1.0
     temperature: float = 0.07  # InfoNCE temperature (official value)
-    t_sampling: Literal["uniform", "karras"] = "uniform"  # training-time distribution of t
+    t_sampling: Literal["uniform", "karras", "endpoint"] = "uniform"  # endpoint: t = T, a plain regressor
     weighting: Literal["karras", "uniform"] = "karras"  # lambda(t) of the bridge loss
 
 
@@ -89,10 +101,11 @@ class TrainConfig:
     eval_size: int = 256  # validation samples per periodic evaluation
     eval_steps: int = 10  # sampler steps used by periodic evaluation
     export_dtype: Literal["float32", "float16"] = "float32"
+    max_minutes: float = 0.0  # stop (and save) after this much training wall time; 0 = no limit
 
 
-DataConfig = SyntheticData  # a union of the data configs as tasks are added
-DATA_CONFIGS: dict[str, type] = {"synthetic": SyntheticData}  # by their ``kind`` field
+DataConfig = SyntheticData | MultiViewData
+DATA_CONFIGS: dict[str, type] = {"synthetic": SyntheticData, "furniture": MultiViewData, "shapenet": MultiViewData}
 
 
 @dataclass
@@ -137,7 +150,50 @@ def synthetic() -> Preset:
     )
 
 
-PRESETS = {"synthetic": synthetic}
+def multiview3d() -> Preset:
+    """4 views (64x64) -> 32^3 voxels on the furniture set; sized for CPU training."""
+    return Preset(
+        name="multiview3d",
+        data=MultiViewData(),
+        latent=LatentConfig(channels=16, size=8, width=16),
+        denoiser=DenoiserConfig(patch_size=2, hidden_size=192, depth=4, encoder_depth=2, num_heads=4),
+        sampling=SamplingConfig(sampler="heun", steps=10),
+        loss=LossConfig(strategy="whole", contrastive_weight=0.5),
+        train=TrainConfig(steps=6000, batch_size=32, lr=5e-4, warmup_steps=200, ema_decay=0.999,
+                          eval_every=500, save_every=250, eval_size=64, eval_steps=4, export_dtype="float16"),
+    )
+
+
+def multiview3d_regression() -> Preset:
+    """The deterministic baseline: the same networks trained only at t = T (zT -> z0 in one step)."""
+    p = multiview3d()
+    return dataclasses.replace(
+        p, name="multiview3d_regression",
+        loss=dataclasses.replace(p.loss, t_sampling="endpoint"),
+        sampling=dataclasses.replace(p.sampling, sampler="fast", steps=1),
+    )
+
+
+def shapenet() -> Preset:
+    """The paper's setting: ShapeNet (3D-R2N2 renderings and ShapeNetVox32, 13 classes), 4 views.
+
+    Needs the data on disk (it cannot be downloaded here): --data.root DIR --data.split_file FILE.
+    """
+    p = multiview3d()
+    return dataclasses.replace(
+        p, name="shapenet",
+        data=MultiViewData(kind="shapenet", root="data/ShapeNet", split_file="data/ShapeNet/ShapeNet.json",
+                           num_views=4, image_size=128),
+        latent=LatentConfig(channels=32, size=8, width=32),
+        denoiser=DenoiserConfig(patch_size=1, hidden_size=384, depth=8, encoder_depth=4, num_heads=6),
+        sampling=SamplingConfig(sampler="heun", steps=40),
+        loss=LossConfig(strategy="iterative", every_k=4, contrastive_weight=0.1),
+        train=dataclasses.replace(p.train, steps=200_000, batch_size=64, lr=1e-4, export_dtype="float16"),
+    )
+
+
+PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression,
+           "shapenet": shapenet}
 
 
 def get_preset(name: str) -> Preset:

@@ -1,0 +1,478 @@
+"""The furniture data set: Sweet Home 3D catalogues -> (12+ rendered views, 32^3 solid voxels).
+
+Source: Debian's ``sweethome3d-furniture`` (five catalogues, about 820 OBJ models, CC-BY 3.0 and
+CC0), or the user's own ``.deb`` / ``.sh3f`` files. Each catalogue entry is loaded with trimesh,
+turned upright with the catalogue's ``modelRotation``, sized to its catalogue width/height/depth
+(as Sweet Home 3D does), centred, and scaled so its longest side spans the grid. Then:
+
+- target: a 32^3 solid occupancy grid (interiors filled, as ShapeNetVox32), indexed [x, y, z]
+  with y up and the front facing +z; the grid spans [-0.5, 0.5]^3;
+- source: ``views`` renders (128x128 RGB, materials and textures, light background) at
+  elevations 15-40 degrees and azimuths spread around the object with jitter, fixed field of view.
+
+Layout written by ``build``::
+
+    OUT/objects/<object_id>.npz   views (V,S,S,3) uint8, voxels (packed bits), cameras (V,3), meta
+    OUT/split.json                {"train": [...], "val": [...], "test": [...]}
+    OUT/index.json                per object: name, category, catalogue, creator, licence
+    OUT/ATTRIBUTION.md            credits for the CC-BY models
+    OUT/summary.json              built / skipped / failed counts and reasons
+
+Each object file is written atomically, so an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+logger = logging.getLogger(__name__)
+
+DEBIAN_PACKAGE = "sweethome3d-furniture"
+SPLIT_FILE = Path(__file__).with_name("furniture_split.json")  # the committed object-level split
+GRID = 32
+
+
+# ---- catalogues ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CatalogEntry:
+    object_id: str  # file-system safe, unique: <catalogue>-<entry id>
+    name: str
+    category: str
+    catalog: str
+    model: str  # path of the OBJ inside the extracted catalogue
+    rotation: list[float] | None  # row-major 3x3 modelRotation, or None for identity
+    size: tuple[float, float, float]  # catalogue width (x), height (y), depth (z), cm
+    creator: str
+    license: str
+
+
+def read_properties(text: str) -> dict[str, str]:
+    """Parse a Java .properties file (continuations, \\uXXXX escapes, '=' or ':' separators)."""
+    out: dict[str, str] = {}
+    logical, lines = [], text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].lstrip()
+        i += 1
+        if not line or line[0] in "#!":
+            continue
+        while line.endswith("\\") and not line.endswith("\\\\") and i < len(lines):
+            line = line[:-1] + lines[i].lstrip()
+            i += 1
+        logical.append(line)
+    for line in logical:
+        m = re.match(r"((?:[^=:\s\\]|\\.)+)\s*[=:\s]\s*(.*)", line)
+        if not m:
+            continue
+        key, value = (re.sub(r"\\u([0-9a-fA-F]{4})", lambda u: chr(int(u.group(1), 16)), s) for s in m.groups())
+        out[key.replace("\\", "")] = value.replace("\\n", "\n").replace("\\t", "\t").replace("\\:", ":").replace("\\=", "=").replace("\\\\", "\\")
+    return out
+
+
+def parse_catalog(sh3f: Path, extract_root: Path) -> list[CatalogEntry]:
+    """Extract one .sh3f (a zip) once and list its furniture."""
+    folder = extract_root / sh3f.stem
+    marker = folder / ".extracted"
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        with zipfile.ZipFile(sh3f) as zf:
+            zf.extractall(folder)
+        marker.touch()
+    props_files = sorted(folder.glob("*FurnitureCatalog.properties"))
+    if not props_files:
+        raise ValueError(f"{sh3f} has no *FurnitureCatalog.properties: not a Sweet Home 3D furniture catalogue.")
+    props = read_properties(props_files[0].read_text(encoding="iso-8859-1"))
+    catalog = re.sub(r"[^a-z0-9]+", "-", sh3f.stem.lower()).strip("-")
+    entries = []
+    for key, model in props.items():
+        m = re.fullmatch(r"model#(\d+)", key)
+        if not m:
+            continue
+        n = m.group(1)
+        raw_id = props.get(f"id#{n}", n)
+        rotation = props.get(f"modelRotation#{n}")
+        try:
+            size = tuple(float(props[f"{k}#{n}"]) for k in ("width", "height", "depth"))
+        except (KeyError, ValueError):
+            logger.warning("%s: entry %s has no usable width/height/depth; skipped", sh3f.name, raw_id)
+            continue
+        entries.append(CatalogEntry(
+            object_id=f"{catalog}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", raw_id.split("#")[-1]).strip("-"),
+            name=props.get(f"name#{n}", raw_id),
+            category=props.get(f"category#{n}", "Miscellaneous"),
+            catalog=sh3f.stem,
+            model=str(folder / model.lstrip("/")),
+            rotation=[float(v) for v in rotation.split()] if rotation else None,
+            size=size,  # type: ignore[arg-type]
+            creator=props.get(f"creator#{n}", ""),
+            license=props.get(f"license#{n}", props.get("license", "")),
+        ))
+    return entries
+
+
+def fetch_debian_package(package: str, dest: Path) -> Path:
+    """apt-get download PACKAGE into dest (running apt-get update once if the lookup fails)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    existing = sorted(dest.glob(f"{package}_*.deb"))
+    if existing:
+        return existing[-1]
+    for attempt in range(2):
+        result = subprocess.run(["apt-get", "download", package], cwd=dest, capture_output=True, text=True)
+        debs = sorted(dest.glob(f"{package}_*.deb"))
+        if result.returncode == 0 and debs:
+            return debs[-1]
+        if attempt == 0:
+            logger.info("apt-get download %s failed; running apt-get update and retrying", package)
+            subprocess.run(["apt-get", "update"], capture_output=True, text=True)
+    raise RuntimeError(
+        f"Could not download the Debian package {package}: {result.stderr.strip()[-300:]}\n"
+        f"Download it elsewhere and pass --source path/to/{package}.deb (or .sh3f catalogues)."
+    )
+
+
+def find_catalogs(source: Path, work: Path) -> list[Path]:
+    """.sh3f catalogues from a .deb, a single .sh3f, or a folder holding either."""
+    if source.is_dir():
+        found = sorted(source.rglob("*.sh3f"))
+        for deb in sorted(source.rglob("*.deb")):
+            found += find_catalogs(deb, work)
+        return found
+    if source.suffix == ".sh3f":
+        return [source]
+    if source.suffix == ".deb":
+        unpacked = work / ("deb-" + source.stem)
+        if not (unpacked / ".unpacked").exists():
+            shutil.rmtree(unpacked, ignore_errors=True)
+            unpacked.mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(source), str(unpacked)], check=True)
+            (unpacked / ".unpacked").touch()
+        return sorted(unpacked.rglob("*.sh3f"))
+    raise ValueError(f"{source}: expected a .deb, a .sh3f or a folder of them.")
+
+
+# ---- geometry ------------------------------------------------------------------------------------
+
+
+def load_normalized(entry: CatalogEntry):
+    """The entry's model as a trimesh.Scene, upright, sized like the catalogue, fit in [-0.5, 0.5]^3."""
+    import trimesh
+
+    scene = trimesh.load(entry.model, force="scene", process=False)
+    if not scene.geometry:
+        raise ValueError("empty model")
+    transform = np.eye(4)
+    if entry.rotation:
+        transform[:3, :3] = np.asarray(entry.rotation, dtype=float).reshape(3, 3)  # row-major, p' = R p
+    scene.apply_transform(transform)
+    lo, hi = scene.bounds
+    extent = np.maximum(hi - lo, 1e-9)
+    stretch = np.asarray(entry.size, dtype=float) / extent  # Sweet Home 3D sizes each axis separately
+    if not np.all(np.isfinite(stretch)) or np.any(np.asarray(entry.size) <= 0):
+        stretch = np.ones(3)
+    scale = np.eye(4)
+    scale[:3, :3] = np.diag(stretch)
+    centre = np.eye(4)
+    centre[:3, 3] = -(lo + hi) / 2
+    scene.apply_transform(scale @ centre)
+    size = scene.extents.max()
+    fit = np.eye(4)
+    fit[:3, :3] *= (1 - 1e-4) / size
+    scene.apply_transform(fit)
+    return scene
+
+
+def solid_voxels(scene, grid: int = GRID, points_per_voxel_face: int = 16, seed: int = 0) -> np.ndarray:
+    """Solid occupancy (grid^3 bool, [x, y, z]) of a scene fit in [-0.5, 0.5]^3.
+
+    Surface voxels come from dense area-weighted surface samples; the interior is then filled
+    (scipy's binary_fill_holes), so closed shapes are solid as in ShapeNetVox32.
+    """
+    import trimesh
+    from scipy import ndimage
+
+    mesh = scene.to_mesh() if hasattr(scene, "to_mesh") else scene.dump(concatenate=True)
+    area_in_voxel_faces = mesh.area * grid**2
+    count = int(min(max(area_in_voxel_faces * points_per_voxel_face, 20_000), 2_000_000))
+    points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
+    points = np.concatenate([points, mesh.vertices])
+    idx = np.clip(np.floor((points + 0.5) * grid).astype(int), 0, grid - 1)
+    occ = np.zeros((grid,) * 3, dtype=bool)
+    occ[idx[:, 0], idx[:, 1], idx[:, 2]] = True
+    return ndimage.binary_fill_holes(occ) | enclosed(occ, min_sides=5)
+
+
+def enclosed(surface: np.ndarray, min_sides: int = 5) -> np.ndarray:
+    """Voxels with surface on at least ``min_sides`` of the six axis directions.
+
+    Catalogue models are often open (no bottom under an armchair), which defeats an exact hole fill;
+    five of six sides fills those while leaving the space beside and between parts empty.
+    """
+    sides = np.zeros(surface.shape, dtype=np.int8)
+    for axis in range(3):
+        before = np.logical_or.accumulate(surface, axis=axis)
+        after = np.flip(np.logical_or.accumulate(np.flip(surface, axis), axis=axis), axis)
+        sides += before.astype(np.int8) + after.astype(np.int8)
+    return surface | (sides >= min_sides)
+
+
+# ---- building -------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildOptions:
+    views: int = 12
+    image_size: int = 128
+    grid: int = GRID
+    fov: float = 40.0
+    distance: float = 2.0  # camera distance for an object fit in the unit cube
+    elevation: tuple[float, float] = (15.0, 40.0)
+    azimuth_jitter: float = 12.0  # degrees, uniform +-
+    seed: int = 0
+
+
+def stable_seed(*parts) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:4], "little")
+
+
+def cameras_for(object_id: str, opts: BuildOptions) -> np.ndarray:
+    """(V, 3) azimuth, elevation (degrees) and distance: evenly spread azimuths with jitter."""
+    rng = np.random.default_rng(stable_seed(object_id, opts.seed))
+    base = np.arange(opts.views) * 360.0 / opts.views + rng.uniform(0, 360.0 / opts.views)
+    azimuth = (base + rng.uniform(-opts.azimuth_jitter, opts.azimuth_jitter, opts.views)) % 360
+    elevation = rng.uniform(*opts.elevation, opts.views)
+    return np.stack([azimuth, elevation, np.full(opts.views, opts.distance)], axis=1).astype(np.float32)
+
+
+_RENDERER = None
+
+
+def _renderer(opts: BuildOptions):
+    global _RENDERER
+    if _RENDERER is None:
+        from .render import Renderer
+
+        _RENDERER = Renderer(opts.image_size, opts.fov)
+    return _RENDERER
+
+
+def save_npz_atomic(path: Path, **arrays) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def build_object(entry: CatalogEntry, out: Path, opts: BuildOptions) -> tuple[str, str, str]:
+    """Build one object file; returns (status, object_id, reason). Never raises."""
+    target = out / "objects" / f"{entry.object_id}.npz"
+    if target.exists():
+        return "skipped", entry.object_id, "already built"
+    try:
+        scene = load_normalized(entry)
+        occ = solid_voxels(scene, opts.grid, seed=stable_seed(entry.object_id))
+        if occ.sum() < 4:
+            raise ValueError(f"only {int(occ.sum())} occupied voxels")
+        cameras = cameras_for(entry.object_id, opts)
+        views = _renderer(opts).render(scene, [tuple(c) for c in cameras])
+        meta = {**asdict(entry), "fov": opts.fov, "grid": opts.grid}
+        meta.pop("model")
+        save_npz_atomic(target, views=views, voxels=np.packbits(occ.reshape(-1)), cameras=cameras,
+                        meta=np.array(json.dumps(meta)))
+        return "built", entry.object_id, ""
+    except Exception as err:  # a bad model is skipped, never fatal
+        return "failed", entry.object_id, f"{type(err).__name__}: {err}"[:300]
+
+
+def _build_star(args):
+    return build_object(*args)
+
+
+def assign_splits(entries: list[CatalogEntry], seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> dict[str, list[str]]:
+    """Object-level split stratified by category, a pure function of the object ids and seed."""
+    by_cat: dict[str, list[str]] = defaultdict(list)
+    for e in entries:
+        by_cat[e.category].append(e.object_id)
+    split = {"train": [], "val": [], "test": []}
+    for cat in sorted(by_cat):
+        ids = sorted(by_cat[cat], key=lambda i: stable_seed(i, seed))
+        n = len(ids)
+        n_val = int(round(n * fractions[1])) if n >= 3 else 0
+        n_test = int(round(n * fractions[2])) if n >= 3 else 0
+        split["test"] += ids[:n_test]
+        split["val"] += ids[n_test : n_test + n_val]
+        split["train"] += ids[n_test + n_val :]
+    return {k: sorted(v) for k, v in split.items()}
+
+
+def build(out: str | Path, source: str | Path | None = None, workers: int | None = None,
+          limit: int | None = None, opts: BuildOptions | None = None, progress: bool = True) -> dict:
+    """Build (or resume building) the furniture data set into ``out``; returns the summary."""
+    from tqdm.auto import tqdm
+
+    out, opts = Path(out), opts or BuildOptions()
+    work = out / "_sources"
+    (out / "objects").mkdir(parents=True, exist_ok=True)
+    src = Path(source) if source else fetch_debian_package(DEBIAN_PACKAGE, work)
+    catalogs = find_catalogs(src, work)
+    if not catalogs:
+        raise FileNotFoundError(f"No .sh3f furniture catalogues found in {src}.")
+    entries: list[CatalogEntry] = []
+    for sh3f in catalogs:
+        entries += parse_catalog(sh3f, work / "catalogs")
+    seen = Counter(e.object_id for e in entries)
+    entries = [e for e in entries if seen[e.object_id] == 1] + _dedupe([e for e in entries if seen[e.object_id] > 1])
+    entries.sort(key=lambda e: e.object_id)
+    if limit:
+        entries = entries[:limit]
+
+    workers = workers or max(1, (os.cpu_count() or 1))
+    jobs = [(e, out, opts) for e in entries]
+    results = []
+    with get_context("fork").Pool(workers, maxtasksperchild=50) as pool:
+        for status in tqdm(pool.imap_unordered(_build_star, jobs), total=len(jobs), desc="furniture", disable=not progress):
+            if status[0] == "failed":
+                logger.warning("skipped %s: %s", status[1], status[2])
+            results.append(status)
+
+    built = {oid for st, oid, _ in results if st in ("built", "skipped")}
+    committed = json.loads(SPLIT_FILE.read_text()) if SPLIT_FILE.exists() else {}
+    fresh = assign_splits(entries, opts.seed)
+    known = {oid: name for name, ids in committed.items() for oid in ids}
+    split = {name: sorted(oid for oid in built if known.get(oid, _split_of(oid, fresh)) == name) for name in ("train", "val", "test")}
+    (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
+    index = {e.object_id: {k: v for k, v in asdict(e).items() if k != "model"} for e in entries if e.object_id in built}
+    (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    write_attribution(out / "ATTRIBUTION.md", [e for e in entries if e.object_id in built])
+    summary = {
+        "objects": len(entries),
+        "built": sum(st == "built" for st, _, _ in results),
+        "already_built": sum(st == "skipped" for st, _, _ in results),
+        "failed": sum(st == "failed" for st, _, _ in results),
+        "failures": {oid: why for st, oid, why in results if st == "failed"},
+        "split_sizes": {k: len(v) for k, v in split.items()},
+        "categories": dict(Counter(index[o]["category"] for o in index)),
+        "options": asdict(opts),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _split_of(object_id: str, split: dict[str, list[str]]) -> str:
+    for name, ids in split.items():
+        if object_id in ids:
+            return name
+    return "train"
+
+
+def _dedupe(entries: list[CatalogEntry]) -> list[CatalogEntry]:
+    counts: Counter = Counter()
+    for e in entries:
+        counts[e.object_id] += 1
+        if counts[e.object_id] > 1:
+            e.object_id = f"{e.object_id}-{counts[e.object_id]}"
+    return entries
+
+
+def write_attribution(path: Path, entries: list[CatalogEntry]) -> None:
+    lines = ["# Attribution", "", "3D models from the Sweet Home 3D furniture catalogues (Debian package "
+             f"`{DEBIAN_PACKAGE}`), rendered and voxelised by lddbm. Licences as stated by each catalogue.", ""]
+    by_catalog: dict[str, list[CatalogEntry]] = defaultdict(list)
+    for e in entries:
+        by_catalog[e.catalog].append(e)
+    for catalog in sorted(by_catalog):
+        items = by_catalog[catalog]
+        lines += [f"## {catalog}", "", f"Licence: {items[0].license or 'see the catalogue'}", ""]
+        lines += [f"- {e.object_id}: \"{e.name}\" by {e.creator or 'unknown'} ({e.category})" for e in sorted(items, key=lambda e: e.object_id)]
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+# ---- loading ----------------------------------------------------------------------------------------
+
+
+def load_object(path: Path) -> dict:
+    """One built object: views (V,S,S,3) uint8, voxels (G,G,G) bool, cameras (V,3), meta dict."""
+    with np.load(path) as f:
+        meta = json.loads(str(f["meta"]))
+        grid = meta.get("grid", GRID)
+        voxels = np.unpackbits(f["voxels"])[: grid**3].reshape(grid, grid, grid).astype(bool)
+        return {"views": f["views"], "voxels": voxels, "cameras": f["cameras"], "meta": meta}
+
+
+class MultiViewVoxels(Dataset):
+    """Built furniture objects as {"source": (V,3,S,S) in [-1,1], "target": (1,G,G,G), "category"}.
+
+    Train split: a random subset of ``num_views`` views per item. Other splits:
+    a fixed, evenly spread subset. Views are resized to ``image_size`` (antialiased) at load time.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", num_views: int = 4, image_size: int = 64,
+                 random_views: bool | None = None):
+        root = Path(root)
+        split_file = root / "split.json"
+        if not split_file.is_file():
+            raise FileNotFoundError(f"{split_file} is missing: build the data set first with "
+                                    f"`python -m lddbm build-data furniture --out {root}`.")
+        ids = json.loads(split_file.read_text()).get(split)
+        if ids is None:
+            raise ValueError(f"Unknown split {split!r} in {split_file}.")
+        self.ids = [i for i in ids if (root / "objects" / f"{i}.npz").is_file()]
+        if not self.ids:
+            raise FileNotFoundError(f"No built objects of split {split!r} under {root / 'objects'}.")
+        self.num_views, self.image_size = num_views, image_size
+        self.random_views = split == "train" if random_views is None else random_views
+        views, voxels, self.categories_of = [], [], []
+        for i in self.ids:
+            obj = load_object(root / "objects" / f"{i}.npz")
+            views.append(_resize_views(obj["views"], image_size))
+            voxels.append(torch.from_numpy(obj["voxels"]))
+            self.categories_of.append(obj["meta"]["category"])
+        self.views = torch.stack(views)  # (N, V_all, 3, S, S) uint8
+        self.voxels = torch.stack(voxels)  # (N, G, G, G) bool
+        self.categories = sorted(set(self.categories_of))
+        if num_views > self.views.shape[1]:
+            raise ValueError(f"num_views={num_views} but the objects have {self.views.shape[1]} views.")
+
+    def view_indices(self, i: int) -> torch.Tensor:
+        total = self.views.shape[1]
+        if self.random_views:  # the global RNG: seeded, and restored on resume, by the trainer
+            return torch.randperm(total)[: self.num_views]
+        return torch.linspace(0, total, self.num_views + 1)[:-1].long()  # evenly spread azimuths
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        views = self.views[i, self.view_indices(i)].float() / 127.5 - 1  # (V, 3, S, S)
+        return {"source": views, "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
+
+
+def _resize_views(views: np.ndarray, size: int) -> torch.Tensor:
+    """(V, S0, S0, 3) uint8 -> (V, 3, size, size) uint8, antialiased."""
+    from PIL import Image
+
+    if views.shape[1] != size:
+        views = np.stack([np.asarray(Image.fromarray(v).resize((size, size), Image.BICUBIC)) for v in views])
+    return torch.from_numpy(np.ascontiguousarray(views)).permute(0, 3, 1, 2).contiguous()

@@ -1,0 +1,75 @@
+"""Off-screen rendering of textured meshes for the multi-view data sets (optional dependency).
+
+Uses pyrender on OSMesa (CPU): ``pip install pyrender PyOpenGL==3.1.9`` and Debian's
+``libosmesa6``. pyrender pins PyOpenGL 3.1.0, whose OSMesa path is broken; 3.1.7+ works.
+
+World convention: y up, the object's front faces +z; azimuth 0 looks at the front, azimuth 90
+looks from +x. Cameras look at the origin from ``distance`` with vertical field of view ``fov``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")  # must precede the first OpenGL import
+
+INSTALL_HINT = (
+    "Rendering needs the optional extras: pip install pyrender PyOpenGL==3.1.9, and the OSMesa library "
+    "(Debian/Ubuntu: apt-get install libosmesa6)."
+)
+
+
+def camera_position(azimuth_deg: float, elevation_deg: float, distance: float) -> np.ndarray:
+    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
+    return distance * np.array([np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)])
+
+
+def look_at(eye: np.ndarray, target: np.ndarray | None = None, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """Camera-to-world pose (OpenGL: the camera looks down its -z axis)."""
+    target = np.zeros(3) if target is None else target
+    forward = target - eye
+    forward = forward / np.linalg.norm(forward)
+    right = np.cross(forward, np.asarray(up, dtype=float))
+    right = right / np.linalg.norm(right)
+    true_up = np.cross(right, forward)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, true_up, -forward, eye
+    return pose
+
+
+class Renderer:
+    """Renders a trimesh.Scene from given cameras; one per process (OSMesa contexts are per process)."""
+
+    def __init__(self, image_size: int = 128, fov_deg: float = 40.0, background: float = 0.96):
+        try:
+            import pyrender
+        except ImportError as err:  # pragma: no cover - depends on the machine
+            raise ImportError(INSTALL_HINT) from err
+        self._pyrender = pyrender
+        self.image_size, self.fov_deg, self.background = image_size, fov_deg, background
+        try:
+            self._renderer = pyrender.OffscreenRenderer(image_size, image_size)
+        except Exception as err:  # pragma: no cover
+            raise RuntimeError(f"Could not create an off-screen OpenGL context. {INSTALL_HINT}") from err
+
+    def render(self, scene_mesh, cameras: list[tuple[float, float, float]]) -> np.ndarray:
+        """cameras: (azimuth, elevation, distance) tuples -> uint8 images (V, S, S, 3)."""
+        pr = self._pyrender
+        scene = pr.Scene.from_trimesh_scene(scene_mesh, bg_color=[self.background] * 3 + [1.0], ambient_light=[0.3] * 3)
+        camera = pr.PerspectiveCamera(yfov=np.radians(self.fov_deg), aspectRatio=1.0)
+        camera_node = scene.add(camera, pose=np.eye(4))
+        key_light = scene.add(pr.DirectionalLight(color=np.ones(3), intensity=2.5), pose=np.eye(4))
+        scene.add(pr.DirectionalLight(color=np.ones(3), intensity=1.5), pose=look_at(np.array([0.3, 2.0, 0.5])))
+        images = []
+        for azimuth, elevation, distance in cameras:
+            pose = look_at(camera_position(azimuth, elevation, distance))
+            scene.set_pose(camera_node, pose)
+            scene.set_pose(key_light, pose)
+            color, _ = self._renderer.render(scene)
+            images.append(color[..., :3])
+        return np.stack(images)
+
+    def close(self) -> None:
+        self._renderer.delete()

@@ -1,0 +1,130 @@
+"""Voxels -> mesh -> files and Plotly figures, for the web demo and the shape metrics.
+
+Convention: a voxel grid is indexed [x, y, z] with x to the right, y up and z towards the viewer,
+and the whole grid spans the cube [-0.5, 0.5]^3 in world coordinates (voxel (i, j, k) of a
+(X, Y, Z) grid is centred at (-0.5 + (i + 0.5) / X, ...)).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly.colors
+import plotly.graph_objects as go
+import torch
+import trimesh
+from scipy import ndimage
+from skimage import measure
+
+EXPORT_FORMATS = (".glb", ".obj", ".stl")
+MESH_COLOR = "#7f9cc9"  # a soft blue for meshes without per-vertex values
+
+
+def _as_numpy(grid) -> np.ndarray:
+    if isinstance(grid, torch.Tensor):
+        grid = grid.detach().cpu()
+        grid = grid.float() if grid.dtype == torch.bool else grid
+        return grid.numpy()
+    return np.asarray(grid)
+
+
+def _colors(values: np.ndarray, colorscale="Viridis") -> np.ndarray:
+    """Map values in [0, 1] to RGBA uint8 (N, 4) by linear interpolation of a Plotly colour scale."""
+    scale = plotly.colors.get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
+    stops = np.array([float(s) for s, _ in scale])
+    rgb = np.array([plotly.colors.convert_colors_to_same_type(c, "tuple")[0][0] for _, c in scale])
+    v = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0)
+    channels = [np.interp(v, stops, rgb[:, c]) for c in range(3)]
+    out = np.stack(channels + [np.ones_like(v)], axis=1)  # (N, 4)
+    return np.round(out * 255).astype(np.uint8)
+
+
+def voxels_to_mesh(occupancy, threshold: float = 0.5, values=None, smooth: int = 0) -> trimesh.Trimesh:
+    """Marching cubes on an (X, Y, Z) grid (bool, {0, 1} or probabilities) at `threshold`.
+
+    The grid is padded by one empty voxel so the surface is closed; the pad value is
+    min(0, 2 * threshold - 1), the mirror of 1 about the threshold, so a voxel of value 1 next to
+    the border gets its face exactly on the voxel boundary (0 for the usual threshold 0.5).
+    Faces are wound counter-clockwise seen from outside (normals point out, volume > 0).
+
+    values: optional float grid of the same shape (e.g. agreement across samples in [0, 1]),
+    sampled trilinearly at the vertices into `mesh.vertex_attributes["value"]` and shown as
+    Viridis vertex colours. smooth: Taubin smoothing iterations; every vertex is kept within
+    half a voxel (per axis) of where marching cubes put it, and inside the grid's cube.
+    """
+    grid = _as_numpy(occupancy).astype(np.float32)
+    if grid.ndim != 3:
+        raise ValueError(f"occupancy must be a 3-d (X, Y, Z) grid, got shape {grid.shape}")
+    if not (grid >= threshold).any():
+        raise ValueError(f"the occupancy grid is empty: lower the occupancy threshold (no voxel reaches {threshold})")
+    pad_value = min(0.0, 2 * threshold - 1)
+    padded = np.pad(grid, 1, constant_values=pad_value)
+    # "ascent": skimage's default winding faces inwards for data that is high inside.
+    verts, faces, _, _ = measure.marching_cubes(padded, level=threshold, gradient_direction="ascent",
+                                                allow_degenerate=False)
+    shape = np.array(grid.shape, dtype=np.float64)
+    world = (verts - 0.5) / shape - 0.5  # padded index p -> voxel index p - 1 -> world; (V, 3)
+    mesh = trimesh.Trimesh(world, faces, process=False)
+
+    if smooth > 0:
+        trimesh.smoothing.filter_taubin(mesh, iterations=smooth)
+        half_voxel = 0.5 / shape
+        low, high = np.maximum(world - half_voxel, -0.5), np.minimum(world + half_voxel, 0.5)
+        mesh.vertices = np.clip(mesh.vertices, low, high)
+
+    if values is not None:
+        values = _as_numpy(values).astype(np.float32)
+        if values.shape != grid.shape:
+            raise ValueError(f"values has shape {values.shape}, the occupancy grid {grid.shape}: they must match")
+        # Sample at the unsmoothed vertices, in padded index coordinates; the pad repeats the border.
+        vertex_values = ndimage.map_coordinates(np.pad(values, 1, mode="edge"), verts.T, order=1)
+        mesh.vertex_attributes["value"] = vertex_values.astype(np.float32)
+        mesh.visual.vertex_colors = _colors(vertex_values)
+    return mesh
+
+
+def export_mesh(mesh: trimesh.Trimesh, path) -> Path:
+    """Write `mesh` as GLB, OBJ or STL, chosen by the suffix of `path`; returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise ValueError(f"cannot export a mesh to '{path.name}': use one of the suffixes {', '.join(EXPORT_FORMATS)}")
+    mesh.export(path, file_type=suffix[1:])
+    return path
+
+
+def plotly_figure(mesh: trimesh.Trimesh, title: str | None = None, values=None,
+                  colorscale="Viridis") -> go.Figure:
+    """A shaded Mesh3d of `mesh`, y up. Coloured by `values` (one per vertex; defaults to
+    mesh.vertex_attributes["value"] when present) with a colour bar, otherwise one colour."""
+    if values is None:
+        values = mesh.vertex_attributes.get("value")
+    v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    trace = dict(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], flatshading=False,
+                 lighting=dict(ambient=0.45, diffuse=0.8, specular=0.15, roughness=0.7, fresnel=0.1),
+                 lightposition=dict(x=100, y=200, z=150), hoverinfo="skip", name=title or "mesh")
+    if values is not None:
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if len(values) != len(v):
+            raise ValueError(f"got {len(values)} values for a mesh with {len(v)} vertices: give one per vertex")
+        trace.update(intensity=values, intensitymode="vertex", colorscale=colorscale, cmin=0.0, cmax=1.0,
+                     colorbar=dict(thickness=12, len=0.6))
+    else:
+        trace.update(color=MESH_COLOR)
+
+    fig = go.Figure(go.Mesh3d(**trace))
+    hidden = dict(visible=False, showbackground=False)
+    fig.update_layout(
+        title=dict(text=title, x=0.5) if title else None,
+        scene=dict(xaxis=hidden, yaxis=hidden, zaxis=hidden, aspectmode="data",
+                   camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.2, y=0.9, z=1.5))),
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        margin=dict(l=0, r=0, b=0, t=40 if title else 0),
+    )
+    return fig
+
+
+def plotly_voxels_figure(occupancy, threshold: float = 0.5, values=None, smooth: int = 0, **kw) -> go.Figure:
+    """voxels_to_mesh + plotly_figure; `kw` goes to plotly_figure (title, colorscale)."""
+    return plotly_figure(voxels_to_mesh(occupancy, threshold, values=values, smooth=smooth), **kw)

@@ -96,8 +96,8 @@ def export_mesh(mesh: trimesh.Trimesh, path) -> Path:
 
 def plotly_figure(mesh: trimesh.Trimesh, title: str | None = None, values=None,
                   colorscale="Viridis") -> go.Figure:
-    """A shaded Mesh3d of `mesh`, y up. Coloured by `values` (one per vertex; defaults to
-    mesh.vertex_attributes["value"] when present) with a colour bar, otherwise one colour."""
+    """A shaded Mesh3d of `mesh`, y up. Coloured by `values` (one per vertex in [0, 1]; defaults to
+    mesh.vertex_attributes["value"] when present) with a 0..1 colour bar, otherwise one colour."""
     if values is None:
         values = mesh.vertex_attributes.get("value")
     v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)

@@ -104,7 +104,8 @@ def one_nna(generated: Sequence[torch.Tensor], reference: Sequence[torch.Tensor]
     indistinguishable, 1.0 when fully separable. Ties go to the lower index (generated first).
     """
     if len(generated) == 0 or len(reference) == 0:
-        raise ValueError(f"1-NNA needs clouds in both sets, got {len(generated)} generated and {len(reference)} reference")
+        raise ValueError(f"1-NNA needs clouds in both sets, got {len(generated)} generated "
+                         f"and {len(reference)} reference")
     clouds = list(generated) + list(reference)
     labels = torch.tensor([1] * len(generated) + [0] * len(reference))  # (N,)
     n = len(clouds)

@@ -273,6 +273,15 @@ def _renderer(opts: BuildOptions):
     return _RENDERER
 
 
+def untextured(scene):
+    """A copy of the scene with every texture replaced by its material's main colour."""
+    scene = scene.copy()
+    for geometry in scene.geometry.values():
+        if getattr(geometry.visual, "kind", None) == "texture" or type(geometry.visual).__name__ == "TextureVisuals":
+            geometry.visual = geometry.visual.to_color()
+    return scene
+
+
 def save_npz_atomic(path: Path, **arrays) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
     os.close(fd)
@@ -295,7 +304,11 @@ def build_object(entry: CatalogEntry, out: Path, opts: BuildOptions) -> tuple[st
         if occ.sum() < 4:
             raise ValueError(f"only {int(occ.sum())} occupied voxels")
         cameras = cameras_for(entry.object_id, opts)
-        views = _renderer(opts).render(scene, [tuple(c) for c in cameras])
+        try:
+            views = _renderer(opts).render(scene, [tuple(c) for c in cameras])
+        except Exception as err:  # e.g. a texture without UV coordinates: fall back to material colours
+            logger.info("%s: rendering without textures (%s)", entry.object_id, type(err).__name__)
+            views = _renderer(opts).render(untextured(scene), [tuple(c) for c in cameras])
         meta = {**asdict(entry), "fov": opts.fov, "grid": opts.grid}
         meta.pop("model")
         save_npz_atomic(target, views=views, voxels=np.packbits(occ.reshape(-1)), cameras=cameras,

@@ -51,6 +51,17 @@ def _layout(grid: int, latent_channels: int, latent_size: int) -> int:
     return latent_channels // latent_size
 
 
+def voxel_shuffle(x: torch.Tensor) -> torch.Tensor:
+    """(B, 8, X, Y, Z) -> (B, 1, 2X, 2Y, 2Z): channel (i, j, k) becomes sub-voxel (i, j, k).
+
+    The last stage at full resolution is the costliest on a CPU; predicting the eight sub-voxels
+    of each half-resolution cell (a 3D pixel shuffle) avoids it.
+    """
+    B, _, X, Y, Z = x.shape
+    x = x.reshape(B, 2, 2, 2, X, Y, Z).permute(0, 4, 1, 5, 2, 6, 3)  # (B, X, 2, Y, 2, Z, 2)
+    return x.reshape(B, 1, 2 * X, 2 * Y, 2 * Z)
+
+
 class VoxelEncoder(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, grid: int = 32, latent_channels: int = 16, latent_size: int = 8, width: int = 16,
@@ -87,13 +98,12 @@ class VoxelDecoder(ModelMixin, ConfigMixin):
         self.net = nn.Sequential(
             nn.Conv3d(self.c3, 2 * width, 3, padding=1), ResBlock3d(2 * width),
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(2 * width, width, 3, padding=1), ResBlock3d(width),
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(width, width // 2, 3, padding=1),
-            nn.GroupNorm(min(8, width // 2), width // 2), nn.SiLU(), nn.Conv3d(width // 2, 1, 3, padding=1),
+            nn.GroupNorm(min(8, width), width), nn.SiLU(), nn.Conv3d(width, 8, 3, padding=1),  # 2x2x2 sub-voxels
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """(B, C, G/4, G/4) -> occupancy logits (B, 1, G, G, G)."""
-        return self.net(_unfold(z, self.c3))
+        return voxel_shuffle(self.net(_unfold(z, self.c3)))
 
     def reconstruction_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits.float(), target.float())

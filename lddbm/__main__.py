@@ -39,23 +39,57 @@ def cmd_train(args, extra) -> int:
     return 0
 
 
-def cmd_eval(args, extra) -> int:
+def _eval_setup(args, extra):
+    """The checkpoint's own preset (or the named one), with --data/--views and extra overrides."""
     from .pipeline import LDDBMPipeline
-    from .presets import apply_overrides, get_preset
-    from .tasks import SampleOptions, get_task
+    from .presets import apply_overrides, get_preset, load_preset
 
-    preset = apply_overrides(get_preset(args.task), _overrides(extra))
+    saved = Path(args.checkpoint) / "preset.json"
+    base = load_preset(saved) if saved.is_file() else get_preset(args.task)
+    overrides = _overrides(extra)
+    if getattr(args, "data", None):
+        overrides["data.root"] = args.data
+    if getattr(args, "views", None):
+        overrides["data.num_views"] = str(args.views)
+    preset = apply_overrides(base, overrides)
     pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
     pipe.set_progress_bar_config(disable=True)
+    return preset, pipe
+
+
+def _write_json(path: str | None, payload) -> None:
+    text = json.dumps(payload, indent=2)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")
+    print(text)
+
+
+def cmd_eval(args, extra) -> int:
+    from .tasks import SampleOptions, get_task
+
+    preset, pipe = _eval_setup(args, extra)
     opts = SampleOptions(steps=args.steps, sampler=args.sampler, guidance=args.guidance, churn=args.churn, seed=args.seed)
     report = get_task(preset).evaluate(pipe, preset, args.split, args.limit, opts)
     report.update(task=args.task, checkpoint=str(args.checkpoint), sampler=pipe.scheduler.sampler,
-                  steps=pipe.scheduler.num_inference_steps)
-    text = json.dumps(report, indent=2)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
-    print(text)
+                  steps=pipe.scheduler.num_inference_steps, device=str(pipe.device))
+    _write_json(args.json, report)
+    return 0
+
+
+def cmd_bench(args, extra) -> int:
+    """Quality and speed over a grid of samplers and step counts."""
+    from .tasks import SampleOptions, get_task
+
+    preset, pipe = _eval_setup(args, extra)
+    task, rows = get_task(preset), []
+    for sampler in args.samplers:
+        for steps in args.steps:
+            r = task.evaluate(pipe, preset, args.split, args.limit, SampleOptions(steps=steps, sampler=sampler, seed=args.seed))
+            rows.append({"sampler": sampler, "steps": steps, **{k: v for k, v in r.items() if k != "per_category"}})
+            print(f"{sampler:>5} {steps:>3} steps  NFE {r['nfe']:>3}  " + "  ".join(
+                f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "seconds_per_object", "latency_seconds")), file=sys.stderr)
+    _write_json(args.json, {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device), "rows": rows})
     return 0
 
 
@@ -73,6 +107,14 @@ def cmd_build_data(args, extra) -> int:
             print(f"{summary['failed']} models were skipped; reasons in {Path(args.out) / 'summary.json'}", file=sys.stderr)
         return 0
     raise SystemExit(f"error: unknown dataset {args.dataset!r}")
+
+
+def cmd_examples(args, extra) -> int:
+    from .data.furniture import export_examples
+
+    chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views)
+    print(json.dumps(chosen, indent=2))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +139,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--churn", type=float)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="e.g. cpu or cuda (default: cpu)")
+    p.add_argument("--data", help="data folder (overrides the preset's data.root)")
+    p.add_argument("--views", type=int, help="views per object (multi-view tasks)")
     p.add_argument("--json", help="also write the report to this file")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="quality and speed over samplers x step counts")
+    p.add_argument("task")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8, 16, 40])
+    p.add_argument("--samplers", nargs="+", default=["heun", "fast"], choices=["heun", "fast"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--data")
+    p.add_argument("--views", type=int)
+    p.add_argument("--json")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("build-data", help="build a data set from packaged sources")
     p.add_argument("dataset", choices=["furniture"])
@@ -111,6 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_build_data)
+
+    p = sub.add_parser("examples", help="copy held-out objects as example inputs (assets/)")
+    p.add_argument("dataset", choices=["furniture"])
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--views", type=int, default=4)
+    p.set_defaults(func=cmd_examples)
 
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

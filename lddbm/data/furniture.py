@@ -422,6 +422,38 @@ def write_attribution(path: Path, entries: list[CatalogEntry]) -> None:
     path.write_text("\n".join(lines))
 
 
+def export_examples(root: str | Path, out: str | Path, split: str = "test", count: int = 8, views: int = 4) -> list[str]:
+    """Copy ``count`` objects of ``split`` (one per category first) as example inputs for the app.
+
+    Each becomes OUT/<object_id>/view_<k>.png (evenly spread views), voxels.npy (bool 32^3) and
+    meta.json (name, category, creator, licence).
+    """
+    from PIL import Image
+
+    root, out = Path(root), Path(out)
+    ids = json.loads((root / "split.json").read_text())[split]
+    index = json.loads((root / "index.json").read_text())
+    by_cat: dict[str, list[str]] = defaultdict(list)
+    for oid in ids:
+        by_cat[index[oid]["category"]].append(oid)
+    chosen: list[str] = []
+    while len(chosen) < min(count, len(ids)):
+        for cat in sorted(by_cat):
+            if by_cat[cat] and len(chosen) < count:
+                chosen.append(by_cat[cat].pop(0))
+    for oid in chosen:
+        obj = load_object(root / "objects" / f"{oid}.npz")
+        folder = out / oid
+        folder.mkdir(parents=True, exist_ok=True)
+        picks = np.linspace(0, len(obj["views"]), views, endpoint=False).astype(int)
+        for k, v in enumerate(picks):
+            Image.fromarray(obj["views"][v]).save(folder / f"view_{k}.png")
+        np.save(folder / "voxels.npy", obj["voxels"])
+        meta = {k: obj["meta"][k] for k in ("object_id", "name", "category", "catalog", "creator", "license")}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return chosen
+
+
 # ---- loading ----------------------------------------------------------------------------------------
 
 

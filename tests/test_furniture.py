@@ -1,0 +1,145 @@
+"""The furniture builder on a tiny catalogue written by the test (no rendering libraries needed)."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from lddbm.data import furniture
+from lddbm.data.furniture import (BuildOptions, CatalogEntry, MultiViewVoxels, assign_splits, build, load_normalized,
+                                  load_object, parse_catalog, read_properties, solid_voxels)
+
+BOX_OBJ = """
+v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 0 0 1\nv 1 0 1\nv 1 1 1\nv 0 1 1
+f 1 3 2\nf 1 4 3\nf 5 6 7\nf 5 7 8\nf 1 2 6\nf 1 6 5\nf 2 3 7\nf 2 7 6\nf 3 4 8\nf 3 8 7\nf 4 1 5\nf 4 5 8
+"""
+
+
+def write_catalog(path, n_boxes=6):
+    lines = ["id=Test#catalog", "license=CC0 test licence", ""]
+    for i in range(1, n_boxes + 1):
+        category = "Tables" if i % 2 else "Beds"
+        lines += [f"id#{i}=Test#box{i}", f"name#{i}=Box \\u00e9 {i}", f"category#{i}={category}",
+                  f"model#{i}=/models/box.obj", f"width#{i}={40 * i}", f"depth#{i}=20", f"height#{i}=10",
+                  f"creator#{i}=Someone"]
+    lines += ["id#99=Test#tall", "name#99=Tall, \\", "  rotated", "category#99=Tables", "model#99=/models/box.obj",
+              "modelRotation#99=1 0 0 0 0 1 0 -1 0", "width#99=10", "depth#99=10", "height#99=100", "creator#99=Me"]
+    lines += ["id#100=Test#broken", "name#100=Broken", "category#100=Beds", "model#100=/models/broken.obj",
+              "width#100=10", "depth#100=10", "height#100=10"]
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("PluginFurnitureCatalog.properties", "\n".join(lines).encode("iso-8859-1"))
+        zf.writestr("models/box.obj", BOX_OBJ)
+        zf.writestr("models/broken.obj", "this is not an obj file\nf 1 2 3\n")
+    return path
+
+
+class FakeRenderer:
+    def render(self, scene, cameras):
+        return np.full((len(cameras), 16, 16, 3), 200, dtype=np.uint8)
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    return write_catalog(tmp_path / "Test.sh3f")
+
+
+def test_read_properties_escapes_and_continuations():
+    props = read_properties("# comment\na=1\nb = x\\u00e9y\nc=one \\\n   two\nd\\:e=f\n")
+    assert props == {"a": "1", "b": "xéy", "c": "one two", "d:e": "f"}
+
+
+def test_parse_catalog(catalog, tmp_path):
+    entries = {e.object_id: e for e in parse_catalog(catalog, tmp_path / "x")}
+    assert len(entries) == 8
+    assert entries["test-box1"].name == "Box é 1" and entries["test-box2"].category == "Beds"
+    assert entries["test-tall"].name == "Tall, rotated" and entries["test-tall"].rotation == [1, 0, 0, 0, 0, 1, 0, -1, 0]
+    assert entries["test-box3"].size == (120.0, 10.0, 20.0)  # width, height, depth
+    assert entries["test-box1"].license == "CC0 test licence"
+
+
+def test_normalisation_sizes_like_the_catalogue(catalog, tmp_path):
+    entries = {e.object_id: e for e in parse_catalog(catalog, tmp_path / "x")}
+    scene = load_normalized(entries["test-box3"])  # 120 wide, 10 high, 20 deep
+    ext = scene.extents
+    assert ext.max() == pytest.approx(1.0, abs=1e-3)
+    assert ext[0] / ext[1] == pytest.approx(12.0, rel=1e-3) and ext[0] / ext[2] == pytest.approx(6.0, rel=1e-3)
+    np.testing.assert_allclose(scene.bounds.mean(axis=0), 0, atol=1e-6)
+    tall = load_normalized(entries["test-tall"])  # rotated Z-up -> Y-up, then 100 high
+    assert np.argmax(tall.extents) == 1
+
+
+def test_solid_voxels_fill_closed_shapes(catalog, tmp_path):
+    entries = {e.object_id: e for e in parse_catalog(catalog, tmp_path / "x")}
+    occ = solid_voxels(load_normalized(entries["test-tall"]))
+    assert occ.shape == (32, 32, 32)
+    assert occ[16, :, 16].all()  # the column through the middle is solid, bottom to top
+    assert occ.sum() == pytest.approx(32 * 4 * 4, rel=0.6)  # a 10x100x10 box is about 3x32x3 voxels
+    assert not occ[0, :, 0].any()
+
+
+def test_splits_are_stratified_and_deterministic():
+    entries = [CatalogEntry(f"c-{i}", "n", "A" if i < 20 else "B", "c", "m", None, (1, 1, 1), "", "") for i in range(30)]
+    a, b = assign_splits(entries), assign_splits(entries)
+    assert a == b
+    assert sorted(sum(a.values(), [])) == sorted(e.object_id for e in entries)
+    assert len(a["test"]) == 3 and len(a["val"]) == 3  # 2 + 1 per category (20 and 10 objects)
+
+
+def test_build_is_resumable_and_skips_broken_models(catalog, tmp_path, monkeypatch):
+    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
+    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "no-committed-split.json")
+    out = tmp_path / "out"
+    opts = BuildOptions(views=5)
+    summary = build(out, source=catalog, workers=1, opts=opts, progress=False)
+    assert summary["built"] == 7 and summary["failed"] == 1 and "test-broken" in summary["failures"]
+    assert not list((out / "objects").glob("*.tmp*"))
+    obj = load_object(out / "objects" / "test-tall.npz")
+    assert obj["views"].shape == (5, 16, 16, 3) and obj["voxels"].shape == (32, 32, 32) and obj["cameras"].shape == (5, 3)
+    assert 15 <= obj["cameras"][:, 1].min() and obj["cameras"][:, 1].max() <= 40
+    again = build(out, source=catalog, workers=1, opts=opts, progress=False)
+    assert again["built"] == 0 and again["already_built"] == 7
+    split = json.loads((out / "split.json").read_text())
+    assert sorted(sum(split.values(), [])) == sorted(p.stem for p in (out / "objects").glob("*.npz"))
+    assert "Someone" in (out / "ATTRIBUTION.md").read_text()
+
+    data = MultiViewVoxels(out, "train", num_views=3, image_size=16)
+    item = data[0]
+    assert item["source"].shape == (3, 3, 16, 16) and item["target"].shape == (1, 32, 32, 32)
+    assert item["source"].min() >= -1 and item["source"].max() <= 1
+    with pytest.raises(ValueError, match="num_views=9"):
+        MultiViewVoxels(out, "train", num_views=9, image_size=16)
+    with pytest.raises(FileNotFoundError, match="build-data furniture"):
+        MultiViewVoxels(tmp_path / "nothing", "train")
+
+
+def test_build_rejects_unknown_sources(tmp_path):
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(ValueError, match=r"\.deb, a \.sh3f"):
+        build(tmp_path / "out", source=tmp_path / "x.txt", progress=False)
+
+
+def test_views_to_voxels_end_to_end_on_the_tiny_set(catalog, tmp_path, monkeypatch):
+    """Train the multi-view preset for a few steps on the tiny set and evaluate it."""
+    from lddbm.presets import apply_overrides, get_preset
+    from lddbm.train import train
+
+    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
+    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "none.json")
+    out = tmp_path / "data"
+    build(out, source=catalog, workers=1, opts=BuildOptions(views=4), progress=False)
+    split = json.loads((out / "split.json").read_text())
+    split["val"] = split["train"][:2]  # the tiny set is too small for a stratified val split
+    (out / "split.json").write_text(json.dumps(split))
+    preset = apply_overrides(get_preset("multiview3d"), {
+        "data.root": str(out), "data.image_size": "16", "data.num_views": "2", "latent.width": "8",
+        "denoiser.hidden_size": "32", "denoiser.depth": "1", "denoiser.encoder_depth": "1",
+        "train.batch_size": "2", "train.steps": "2", "train.eval_every": "2", "train.save_every": "2",
+        "train.eval_size": "2", "train.eval_steps": "2",
+    })
+    report = train(preset, tmp_path / "run", progress=False)["eval"]
+    assert report["objects"] == 2 and report["views"] == 2 and report["nfe"] == 3
+    for key in ("iou", "fscore@1%", "chamfer_l1", "1-nna", "seconds_per_object", "latency_seconds", "per_category"):
+        assert key in report
+    assert 0 <= report["iou"] <= 1

@@ -1,12 +1,19 @@
 """LDDBM web demo (Gradio). UI only: every model computation lives in lddbm/.
 
 Run ``python app.py`` and open http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are
-respected). Pipelines load once, offline, from checkpoints/.
+respected). Pipelines load once, offline, from checkpoints/; CUDA is used when present.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import random
+import shutil
+import tempfile
+import time
+import uuid
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,20 +23,163 @@ import torch
 from PIL import Image
 
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
+from lddbm.export import export_mesh, plotly_figure, voxels_to_mesh
+from lddbm.inputs import InputError, open_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
+from lddbm.shapes import predict_shape
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
+EXAMPLES_3D = ROOT / "assets" / "multiview3d"
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+DOWNLOADS = Path(tempfile.gettempdir()) / "lddbm-app"
+KEEP_DOWNLOADS_S = 3600
 logger = logging.getLogger("lddbm.app")
 
 
 @lru_cache(maxsize=None)
 def pipeline(name: str) -> LDDBMPipeline:
-    pipe = LDDBMPipeline.load(CHECKPOINTS / name, device=DEVICE)
-    pipe.set_progress_bar_config(desc=f"{name} bridge")
+    try:
+        pipe = LDDBMPipeline.load(CHECKPOINTS / name, device=DEVICE)
+    except CheckpointError as err:
+        raise gr.Error(f"The '{name}' model could not be loaded: {err}") from err
+    pipe.set_progress_bar_config(desc=f"{name}: bridge steps")
     return pipe
+
+
+def session_folder() -> Path:
+    """A fresh folder for one request's downloads; folders older than an hour are removed."""
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in DOWNLOADS.iterdir():
+        if old.is_dir() and now - old.stat().st_mtime > KEEP_DOWNLOADS_S:
+            shutil.rmtree(old, ignore_errors=True)
+    folder = DOWNLOADS / uuid.uuid4().hex
+    folder.mkdir()
+    return folder
+
+
+# ---- views -> 3D ---------------------------------------------------------------------------------------
+
+
+def example_sets() -> list[tuple[str, list[str]]]:
+    sets = []
+    for folder in sorted(EXAMPLES_3D.glob("*/")):
+        meta = json.loads((folder / "meta.json").read_text())
+        sets.append((meta["name"], sorted(str(p) for p in folder.glob("view_*.png"))))
+    return sets
+
+
+def _digest(path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def example_digests() -> dict[str, Path]:
+    return {_digest(p): p.parent for p in EXAMPLES_3D.glob("*/view_*.png")}
+
+
+def ground_truth_for(paths) -> np.ndarray | None:
+    """The example's voxels when every uploaded view is a view of the same shipped example
+    (Gradio hands the handler copies of the files, so they are matched by content)."""
+    folders = {example_digests().get(_digest(p)) for p in paths or []}
+    if len(folders) == 1 and None not in folders:
+        voxels = folders.pop() / "voxels.npy"
+        return np.load(voxels) if voxels.is_file() else None
+    return None
+
+
+def views_to_3d(files, steps, sampler, guidance, churn, seed, randomize, threshold, samples,
+                progress=gr.Progress(track_tqdm=True)):
+    pipe = pipeline("multiview3d")
+    paths = [getattr(f, "name", f) for f in (files or [])]
+    try:
+        images, notes = open_views(paths, pipe.source_encoder.config.max_views)
+    except InputError as err:
+        raise gr.Error(str(err)) from err
+    for note in notes:
+        gr.Warning(note)
+    seed = random.randint(0, 2**31 - 1) if randomize else int(seed)
+    samples = int(samples)
+    if samples > 1 and churn == 0:
+        gr.Warning("With stochasticity 0 every sample is the same; raise it to see where the model is unsure.")
+    pred = predict_shape(pipe, images, int(steps), sampler, float(guidance), float(churn), seed, samples,
+                         float(threshold), trajectory=True)
+    try:
+        mesh = voxels_to_mesh(pred.probability, threshold=float(threshold),
+                              values=(pred.agreement - 0.5) * 2 if samples > 1 else None)
+    except ValueError as err:
+        raise gr.Error(f"The predicted shape is empty at threshold {threshold:.2f}: lower the occupancy threshold.") from err
+    title = "prediction" if samples == 1 else f"prediction: agreement of {samples} samples"
+    figure = plotly_figure(mesh, title=title)
+    folder = session_folder()
+    downloads = [str(export_mesh(mesh, folder / f"shape.{ext}")) for ext in ("glb", "obj", "stl")]
+    truth = ground_truth_for(paths)
+    truth_figure = plotly_figure(voxels_to_mesh(truth), title="ground truth") if truth is not None else None
+    frames = [(f * 255).astype(np.uint8) for f in pred.trajectory]
+    info = (f"{len(images)} view(s) · {pred.nfe} NFE × {samples} sample(s) · {pred.seconds:.2f} s on {DEVICE} · "
+            f"seed {seed}")
+    last = max(len(frames) - 1, 1)
+    slider = gr.Slider(0, last, value=last, step=1, interactive=len(frames) > 1)
+    return figure, truth_figure, downloads, info, frames, slider, [Image.open(p) for p in paths]
+
+
+def trajectory_frame(frames, index, threshold):
+    if not frames:
+        return None
+    k = int(min(max(index, 0), len(frames) - 1))
+    grid = frames[k].astype(np.float32) / 255
+    try:
+        return plotly_figure(voxels_to_mesh(grid, threshold=float(threshold)), title=f"x0 estimate after {k + 1} evaluations")
+    except ValueError:
+        gr.Warning("The shape estimate at this step is empty at the current threshold.")
+        return None
+
+
+def views_tab() -> None:
+    gr.Markdown(
+        "Upload **1 to 12 photos or renders of one object** from different sides (any order), or pick an "
+        "example from the held-out test set. The model was trained on renders of furniture models, so "
+        "objects on a plain light background work best."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            files = gr.File(file_count="multiple", file_types=["image"], label="views of the object")
+            gallery = gr.Gallery(label="views used", columns=4, height=140, preview=False)
+            sets = example_sets()
+            if sets:
+                gr.Examples([[p] for _, p in sets], inputs=[files], example_labels=[n for n, _ in sets],
+                            label="examples (test split)")
+            with gr.Accordion("sampling", open=True):
+                steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps")
+                sampler = gr.Radio(["heun", "fast"], value="heun", label="sampler")
+                churn = gr.Slider(0, 1, value=0.0, step=0.05, label="stochasticity (churn)")
+                guidance = gr.Slider(0, 2, value=1.0, step=0.05, label="guidance w")
+                samples = gr.Slider(1, 8, value=1, step=1, label="samples (colour = agreement)")
+                threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="occupancy threshold")
+                with gr.Row():
+                    seed = gr.Number(0, precision=0, label="seed")
+                    randomize = gr.Checkbox(False, label="random seed")
+            run = gr.Button("Generate 3D shape", variant="primary")
+        with gr.Column(scale=2):
+            with gr.Row():
+                predicted = gr.Plot(label="predicted shape")
+                truth = gr.Plot(label="ground truth (examples)")
+            info = gr.Markdown()
+            downloads = gr.File(label="download GLB / OBJ / STL", file_count="multiple")
+            with gr.Accordion("along the bridge", open=False):
+                frame_index = gr.Slider(0, 1, value=0, step=1, label="network evaluation")
+                frame_plot = gr.Plot(label="decoded x0 estimate")
+    frames = gr.State([])
+    inputs = [files, steps, sampler, guidance, churn, seed, randomize, threshold, samples]
+    outputs = [predicted, truth, downloads, info, frames, frame_index, gallery]
+    run.click(views_to_3d, inputs, outputs)
+    files.upload(views_to_3d, inputs, outputs)
+    frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot)
+
+
+# ---- toy task: vector -> image -------------------------------------------------------------------------
 
 
 def _show(image: torch.Tensor, size: int = 256) -> Image.Image:
@@ -39,10 +189,7 @@ def _show(image: torch.Tensor, size: int = 256) -> Image.Image:
 
 
 def synthetic_translate(cx, cy, r, steps, sampler, churn, seed, progress=gr.Progress(track_tqdm=True)):
-    try:
-        pipe = pipeline("synthetic")
-    except CheckpointError as err:
-        raise gr.Error(f"The synthetic checkpoint could not be loaded: {err}") from err
+    pipe = pipeline("synthetic")
     data = load_preset(CHECKPOINTS / "synthetic" / "preset.json").data
     params = torch.tensor([[cx, cy, r]], dtype=torch.float32)
     source = params @ source_matrix(data).T  # (1, dim): the vector the model sees
@@ -54,38 +201,44 @@ def synthetic_translate(cx, cy, r, steps, sampler, churn, seed, progress=gr.Prog
     return _show(out.outputs[0]), _show(truth), info
 
 
+def toy_tab() -> None:
+    gr.Markdown(
+        "The engine's quickest task: an 8-d vector that encodes a disc (centre and radius, mixed by a fixed "
+        "random matrix) is translated into a 16×16 image of that disc."
+    )
+    with gr.Row():
+        with gr.Column():
+            cx = gr.Slider(PARAM_LOW[0], PARAM_HIGH[0], value=0.1, label="disc centre x")
+            cy = gr.Slider(PARAM_LOW[1], PARAM_HIGH[1], value=-0.2, label="disc centre y")
+            r = gr.Slider(PARAM_LOW[2], PARAM_HIGH[2], value=0.3, label="disc radius")
+            steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps")
+            sampler = gr.Radio(["heun", "fast"], value="heun", label="sampler")
+            churn = gr.Slider(0, 1, value=0.0, label="stochasticity (churn)")
+            seed = gr.Number(0, precision=0, label="seed")
+            run = gr.Button("Translate", variant="primary")
+        with gr.Column():
+            with gr.Row():
+                predicted = gr.Image(label="LDDBM output", type="pil", format="png")
+                truth = gr.Image(label="ground truth", type="pil", format="png")
+            info = gr.Markdown()
+    run.click(synthetic_translate, [cx, cy, r, steps, sampler, churn, seed], [predicted, truth, info])
+
+
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="LDDBM: general modality translation") as demo:
+    with gr.Blocks(title="LDDBM: general modality translation", delete_cache=(KEEP_DOWNLOADS_S, KEEP_DOWNLOADS_S)) as demo:
         gr.Markdown(
             "# LDDBM — latent denoising diffusion bridges\n"
             "Translate between modalities of different shapes through one shared latent space "
-            "([paper](https://arxiv.org/abs/2510.20819)). All models here were trained by this project."
+            "([paper](https://arxiv.org/abs/2510.20819)). Every model here was trained by this project."
         )
-        with gr.Tab("Vector → image (toy task)"):
-            gr.Markdown(
-                "An 8-d vector that encodes a disc (centre and radius, mixed by a fixed random matrix) is "
-                "translated into a 16×16 image of that disc. Move the sliders to build the vector."
-            )
-            with gr.Row():
-                with gr.Column():
-                    cx = gr.Slider(PARAM_LOW[0], PARAM_HIGH[0], value=0.1, label="disc centre x")
-                    cy = gr.Slider(PARAM_LOW[1], PARAM_HIGH[1], value=-0.2, label="disc centre y")
-                    r = gr.Slider(PARAM_LOW[2], PARAM_HIGH[2], value=0.3, label="disc radius")
-                    steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps")
-                    sampler = gr.Radio(["heun", "fast"], value="heun", label="sampler")
-                    churn = gr.Slider(0, 1, value=0.0, label="stochasticity (churn)")
-                    seed = gr.Number(0, precision=0, label="seed")
-                    run = gr.Button("Translate", variant="primary")
-                with gr.Column():
-                    with gr.Row():
-                        predicted = gr.Image(label="LDDBM output", type="pil", format="png")
-                        truth = gr.Image(label="ground truth", type="pil", format="png")
-                    info = gr.Markdown()
-            run.click(synthetic_translate, [cx, cy, r, steps, sampler, churn, seed], [predicted, truth, info])
-            demo.load(synthetic_translate, [cx, cy, r, steps, sampler, churn, seed], [predicted, truth, info])
+        if (CHECKPOINTS / "multiview3d").is_dir():
+            with gr.Tab("Views → 3D"):
+                views_tab()
+        with gr.Tab("Toy: vector → image"):
+            toy_tab()
     return demo
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    build_demo().queue(default_concurrency_limit=2).launch()
+    build_demo().queue(default_concurrency_limit=2, max_size=32).launch()

@@ -1,0 +1,105 @@
+"""Handler-level tests of the demo with a tiny, untrained multi-view checkpoint."""
+
+import importlib
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lddbm.denoiser import BridgeTransformer
+from lddbm.modalities import MultiViewEncoder, VoxelDecoder
+from lddbm.pipeline import LDDBMPipeline
+from lddbm.scheduler import BridgeScheduler
+from lddbm.shapes import predict_shape
+
+
+@pytest.fixture
+def tiny_3d(tmp_path):
+    torch.manual_seed(0)
+    denoiser = BridgeTransformer(in_channels=8, sample_size=4, patch_size=2, hidden_size=16, depth=1, encoder_depth=1, num_heads=2)
+    decoder = VoxelDecoder(grid=16, latent_channels=8, latent_size=4, width=8)
+    torch.nn.init.constant_(decoder.net[-1].bias, 1.0)  # mostly occupied, so meshes are not empty
+    pipe = LDDBMPipeline(MultiViewEncoder(image_size=16, max_views=4, latent_channels=8, latent_size=4, width=8, embed_dim=16),
+                         denoiser, BridgeScheduler(num_inference_steps=2), decoder)
+    folder = tmp_path / "checkpoints"
+    pipe.save_pretrained(folder / "multiview3d")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, folder
+
+
+def views(tmp_path, n=3):
+    paths = []
+    for i in range(n):
+        path = tmp_path / f"v{i}.png"
+        Image.new("RGBA", (24, 24), (40 * i, 90, 200, 255)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_predict_shape_samples_and_trajectory(tiny_3d, tmp_path):
+    pipe, _ = tiny_3d
+    images = [Image.open(p) for p in views(tmp_path)]
+    pred = predict_shape(pipe, images, num_inference_steps=2, churn=0.5, samples=3, trajectory=True)
+    assert pred.probability.shape == (16, 16, 16) and pred.samples == 3
+    assert pred.agreement.min() >= 0.5 and pred.agreement.max() <= 1
+    assert len(pred.trajectory) == pred.nfe == 5 and pred.trajectory[0].shape == (16, 16, 16)  # 2 Heun steps with churn
+
+
+@pytest.fixture
+def app(tiny_3d, monkeypatch, tmp_path):
+    module = importlib.import_module("app")
+    monkeypatch.setattr(module, "CHECKPOINTS", tiny_3d[1])
+    monkeypatch.setattr(module, "DOWNLOADS", tmp_path / "downloads")
+    module.pipeline.cache_clear()
+    yield module
+    module.pipeline.cache_clear()
+
+
+def test_views_handler_outputs(app, tmp_path):
+    fig, truth, downloads, info, frames, slider, gallery = app.views_to_3d(
+        views(tmp_path), 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+    assert fig.data[0].type == "mesh3d" and truth is None
+    assert sorted(p.rsplit(".", 1)[1] for p in downloads) == ["glb", "obj", "stl"]
+    assert "3 view(s)" in info and "3 NFE" in info
+    assert len(frames) == 3 and len(gallery) == 3
+    assert app.trajectory_frame(frames, 1, 0.5).data[0].type == "mesh3d"
+
+
+def test_examples_show_their_ground_truth(app, tmp_path):
+    name, paths = app.example_sets()[0]
+    copies = []
+    for i, p in enumerate(paths):  # Gradio hands the handler copies of the example files
+        copy = tmp_path / f"copy{i}.png"
+        copy.write_bytes(open(p, "rb").read())
+        copies.append(str(copy))
+    truth = app.ground_truth_for(copies)
+    assert truth is not None and truth.shape == (32, 32, 32)
+    assert app.ground_truth_for(views(tmp_path)) is None
+
+
+@pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "too_many"])
+def test_bad_uploads_raise_gr_error(app, tmp_path, case):
+    if case == "none":
+        files = []
+    elif case == "empty_file":
+        (tmp_path / "e.png").write_bytes(b"")
+        files = [str(tmp_path / "e.png")]
+    elif case == "not_image":
+        (tmp_path / "t.png").write_text("hello")
+        files = [str(tmp_path / "t.png")]
+    else:
+        files = views(tmp_path, 5)  # the tiny model takes at most 4
+    with pytest.raises(gr.Error):
+        app.views_to_3d(files, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+
+
+def test_empty_prediction_asks_for_a_lower_threshold(app, tmp_path):
+    with pytest.raises(gr.Error, match="lower the occupancy threshold"):
+        app.views_to_3d(views(tmp_path), 2, "heun", 1.0, 0.0, 0, False, 0.999999, 1)
+
+
+def test_demo_builds(app):
+    demo = app.build_demo()
+    assert isinstance(demo, gr.Blocks)

@@ -1,0 +1,46 @@
+"""End to end: launch the demo on localhost and drive it with gradio_client."""
+
+import importlib
+import socket
+
+import pytest
+from gradio_client import Client, handle_file
+
+from test_app import tiny_3d, views  # noqa: F401  (fixtures)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tiny_3d, monkeypatch, tmp_path):  # noqa: F811
+    app = importlib.import_module("app")
+    monkeypatch.setattr(app, "CHECKPOINTS", tiny_3d[1])
+    monkeypatch.setattr(app, "DOWNLOADS", tmp_path / "downloads")
+    app.pipeline.cache_clear()
+    demo = app.build_demo().queue(default_concurrency_limit=2)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()
+        app.pipeline.cache_clear()
+
+
+def test_views_tab_end_to_end_and_bad_inputs(served, tmp_path):
+    files = [handle_file(p) for p in views(tmp_path)]
+    fig, truth, downloads, info, slider, gallery = served.predict(
+        files, 2, "fast", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
+    assert "plot" in fig and truth is None and len(downloads) == 3 and "view(s)" in info
+    (tmp_path / "zero.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    for bad in ([], [handle_file(str(tmp_path / "zero.png"))], [handle_file(str(tmp_path / "text.png"))], files * 2):
+        with pytest.raises(Exception, match="views|empty|not an image|at most"):
+            served.predict(bad, 2, "fast", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
+    # the server keeps serving after the errors
+    again = served.predict(files[:1], 1, "heun", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
+    assert "1 view(s)" in again[3]

@@ -125,6 +125,13 @@ def views_to_3d(files, steps, sampler, guidance, churn, seed, randomize, thresho
     return figure, truth_figure, downloads, info, frames, slider, [Image.open(p) for p in paths]
 
 
+def views_changed(files, *controls):
+    """Run on upload or example click; clearing the files leaves the outputs as they are."""
+    if not files:
+        return (gr.skip(),) * 7
+    return views_to_3d(files, *controls)
+
+
 def trajectory_frame(frames, index, threshold):
     if not frames:
         return None
@@ -175,7 +182,7 @@ def views_tab() -> None:
     inputs = [files, steps, sampler, guidance, churn, seed, randomize, threshold, samples]
     outputs = [predicted, truth, downloads, info, frames, frame_index, gallery]
     run.click(views_to_3d, inputs, outputs)
-    files.upload(views_to_3d, inputs, outputs)
+    files.change(views_changed, inputs, outputs)
     frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot)
 
 

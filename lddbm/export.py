@@ -114,10 +114,10 @@ def plotly_figure(mesh: trimesh.Trimesh, title: str | None = None, values=None,
         trace.update(color=MESH_COLOR)
 
     fig = go.Figure(go.Mesh3d(**trace))
-    hidden = dict(visible=False, showbackground=False)
+    hidden = dict(visible=False, showbackground=False, range=[-0.52, 0.52])  # the whole grid, same scale for every shape
     fig.update_layout(
         title=dict(text=title, x=0.5) if title else None,
-        scene=dict(xaxis=hidden, yaxis=hidden, zaxis=hidden, aspectmode="data",
+        scene=dict(xaxis=hidden, yaxis=hidden, zaxis=hidden, aspectmode="cube",
                    camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.2, y=0.9, z=1.5))),
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         margin=dict(l=0, r=0, b=0, t=40 if title else 0),

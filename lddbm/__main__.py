@@ -109,6 +109,29 @@ def cmd_build_data(args, extra) -> int:
     raise SystemExit(f"error: unknown dataset {args.dataset!r}")
 
 
+def cmd_sample(args, extra) -> int:
+    """Views (image files) -> a mesh file and the occupancy grid."""
+    import numpy as np
+
+    from .export import export_mesh, voxels_to_mesh
+    from .inputs import open_views
+    from .pipeline import LDDBMPipeline
+    from .shapes import predict_shape
+
+    pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
+    images, notes = open_views(args.views, pipe.source_encoder.config.max_views)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    pred = predict_shape(pipe, images, args.steps, args.sampler, args.guidance, args.churn, args.seed, args.samples)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_mesh(voxels_to_mesh(pred.probability, threshold=args.threshold), out)
+    np.save(out.with_suffix(".npy"), pred.probability >= args.threshold)
+    print(json.dumps({"mesh": str(out), "voxels": str(out.with_suffix(".npy")), "nfe": pred.nfe,
+                      "seconds": round(pred.seconds, 3), "occupied": int((pred.probability >= args.threshold).sum())}))
+    return 0
+
+
 def cmd_examples(args, extra) -> int:
     from .data.furniture import export_examples
 
@@ -170,6 +193,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_build_data)
 
+    p = sub.add_parser("sample", help="views -> 3D shape file (GLB, OBJ or STL) and voxels (.npy)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--views", nargs="+", required=True, help="1 to 12 image files of one object")
+    p.add_argument("--out", required=True, help="e.g. shape.glb")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--sampler", choices=["heun", "fast"])
+    p.add_argument("--guidance", type=float)
+    p.add_argument("--churn", type=float)
+    p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_sample)
+
     p = sub.add_parser("examples", help="copy held-out objects as example inputs (assets/)")
     p.add_argument("dataset", choices=["furniture"])
     p.add_argument("--data", required=True)
@@ -183,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args, extra)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

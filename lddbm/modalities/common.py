@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 
 
 def standardize_latent(h: torch.Tensor, sigma_data: float, eps: float = 1e-5) -> torch.Tensor:
@@ -20,3 +21,18 @@ def standardize_latent(h: torch.Tensor, sigma_data: float, eps: float = 1e-5) ->
 def check_latent_layout(latent_channels: int, latent_size: int) -> None:
     if latent_channels < 1 or latent_size < 1:
         raise ValueError(f"Latent shape must be positive, got ({latent_channels}, {latent_size}, {latent_size}).")
+
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block (GroupNorm, SiLU, 3x3 conv, twice) over 2D or 3D feature maps."""
+
+    def __init__(self, ch: int, dims: int = 2):
+        super().__init__()
+        conv = {2: nn.Conv2d, 3: nn.Conv3d}[dims]
+        self.block = nn.Sequential(
+            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), conv(ch, ch, 3, padding=1),
+            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), conv(ch, ch, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)

@@ -13,7 +13,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
-from .common import check_latent_layout, standardize_latent
+from .common import ResBlock, check_latent_layout, standardize_latent
 
 __all__ = ["ConfigMixin", "ImageDecoder", "ImageEncoder", "ModelMixin"]
 
@@ -23,18 +23,6 @@ def _num_stages(image_size: int, latent_size: int) -> int:
     if image_size % latent_size or ratio & (ratio - 1):
         raise ValueError(f"image_size / latent_size must be a power of two, got {image_size} / {latent_size}.")
     return int(math.log2(ratio))
-
-
-class ResBlock(nn.Module):
-    def __init__(self, ch: int):
-        super().__init__()
-        self.block = nn.Sequential(
-            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv2d(ch, ch, 3, padding=1),
-            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv2d(ch, ch, 3, padding=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
 
 
 class ImageEncoder(ModelMixin, ConfigMixin):

@@ -15,8 +15,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
-from .common import check_latent_layout, standardize_latent
-from .image import ResBlock
+from .common import ResBlock, check_latent_layout, standardize_latent
 
 __all__ = ["ConfigMixin", "ModelMixin", "MultiViewEncoder", "load_views"]
 

@@ -13,21 +13,9 @@ import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from .common import check_latent_layout, standardize_latent
+from .common import ResBlock, check_latent_layout, standardize_latent
 
 __all__ = ["ConfigMixin", "ModelMixin", "VoxelDecoder", "VoxelEncoder"]
-
-
-class ResBlock3d(nn.Module):
-    def __init__(self, ch: int):
-        super().__init__()
-        self.block = nn.Sequential(
-            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv3d(ch, ch, 3, padding=1),
-            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv3d(ch, ch, 3, padding=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
 
 
 def _fold(x: torch.Tensor) -> torch.Tensor:
@@ -69,8 +57,8 @@ class VoxelEncoder(ModelMixin, ConfigMixin):
         super().__init__()
         c3 = _layout(grid, latent_channels, latent_size)
         self.net = nn.Sequential(
-            nn.Conv3d(1, width, 4, stride=2, padding=1), ResBlock3d(width),
-            nn.Conv3d(width, 2 * width, 4, stride=2, padding=1), ResBlock3d(2 * width),
+            nn.Conv3d(1, width, 4, stride=2, padding=1), ResBlock(width, dims=3),
+            nn.Conv3d(width, 2 * width, 4, stride=2, padding=1), ResBlock(2 * width, dims=3),
             nn.GroupNorm(8, 2 * width), nn.SiLU(), nn.Conv3d(2 * width, c3, 3, padding=1),
         )
 
@@ -96,8 +84,8 @@ class VoxelDecoder(ModelMixin, ConfigMixin):
         super().__init__()
         self.c3 = _layout(grid, latent_channels, latent_size)
         self.net = nn.Sequential(
-            nn.Conv3d(self.c3, 2 * width, 3, padding=1), ResBlock3d(2 * width),
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(2 * width, width, 3, padding=1), ResBlock3d(width),
+            nn.Conv3d(self.c3, 2 * width, 3, padding=1), ResBlock(2 * width, dims=3),
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(2 * width, width, 3, padding=1), ResBlock(width, dims=3),
             nn.GroupNorm(min(8, width), width), nn.SiLU(), nn.Conv3d(width, 8, 3, padding=1),  # 2x2x2 sub-voxels
         )
 

@@ -1,0 +1,33 @@
+"""The shipped views -> 3D checkpoint loads and reproduces its model card's figure on the examples."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lddbm.metrics import iou
+from lddbm.pipeline import LDDBMPipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT = ROOT / "checkpoints" / "multiview3d"
+EXAMPLES = ROOT / "assets" / "multiview3d"
+CARD_EXAMPLES_IOU = json.loads((CHECKPOINT / "card_metrics.json").read_text())["examples_iou_heun10"] \
+    if (CHECKPOINT / "card_metrics.json").is_file() else None
+
+
+@pytest.mark.skipif(CARD_EXAMPLES_IOU is None, reason="no multiview3d checkpoint with card_metrics.json")
+def test_shipped_multiview3d_checkpoint_matches_its_card():
+    pipe = LDDBMPipeline.load(CHECKPOINT)
+    pipe.set_progress_bar_config(disable=True)
+    assert sum(f.stat().st_size for f in CHECKPOINT.rglob("*") if f.is_file()) <= 25 * 2**20
+    scores = []
+    for folder in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
+        views = [Image.open(p) for p in sorted(folder.glob("view_*.png"))]
+        out = pipe(views, num_inference_steps=10, sampler="heun", generator=torch.Generator().manual_seed(0))
+        truth = torch.from_numpy(np.load(folder / "voxels.npy")).float()[None]
+        scores.append(iou(out.outputs, truth).item())
+    assert len(scores) >= 6
+    assert np.mean(scores) == pytest.approx(CARD_EXAMPLES_IOU, abs=0.01)

@@ -71,8 +71,9 @@ def cmd_eval(args, extra) -> int:
     preset, pipe = _eval_setup(args, extra)
     opts = SampleOptions(steps=args.steps, sampler=args.sampler, guidance=args.guidance, churn=args.churn, seed=args.seed)
     report = get_task(preset).evaluate(pipe, preset, args.split, args.limit, opts)
-    report.update(task=args.task, checkpoint=str(args.checkpoint), sampler=pipe.scheduler.sampler,
-                  steps=pipe.scheduler.num_inference_steps, device=str(pipe.device))
+    cfg = pipe.scheduler.config
+    report.update(task=args.task, checkpoint=str(args.checkpoint), sampler=args.sampler or cfg.sampler,
+                  steps=args.steps or cfg.num_inference_steps, device=str(pipe.device))
     _write_json(args.json, report)
     return 0
 

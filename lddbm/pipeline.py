@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -79,18 +80,17 @@ class LDDBMPipeline(DiffusionPipeline):
             raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
         source = self.encode_source(inputs)  # (B, C, h, w)
         source = source.repeat_interleave(num_samples, dim=0)
-        self.scheduler.set_timesteps(
-            num_inference_steps, device=source.device, sampler=sampler, guidance=guidance, churn=churn
-        )
-        bridge = self.scheduler.bridge
+        # the sampling state lives on a per-call copy, so concurrent calls (e.g. a web server) do not mix
+        scheduler = copy.copy(self.scheduler)
+        scheduler.set_timesteps(num_inference_steps, device=source.device, sampler=sampler, guidance=guidance, churn=churn)
         x = source.clone()
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-            denoised = bridge.denoise(self.denoiser, x, t, source)
-            x = self.scheduler.step(denoised, t, x, source=source, generator=generator).prev_sample
+        for i, t in enumerate(self.progress_bar(scheduler.timesteps)):
+            denoised = scheduler.bridge.denoise(self.denoiser, x, t, source)
+            x = scheduler.step(denoised, t, x, source=source, generator=generator).prev_sample
             if callback is not None:
                 callback(i, float(t), x, denoised)
         outputs = self.target_decoder.postprocess(self.target_decoder(x), output_type)
-        nfe = self.scheduler.num_function_evals
+        nfe = scheduler.num_function_evals
         seconds = time.perf_counter() - start
         if not return_dict:
             return outputs, x, nfe, seconds

@@ -99,3 +99,16 @@ def test_bad_inputs_raise_clear_errors(tiny_pipeline):
         tiny_pipeline([[np.nan, 0.0, 1.0]])
     with pytest.raises(ValueError, match="num_samples"):
         tiny_pipeline(INPUTS, num_samples=0)
+
+
+def test_concurrent_calls_do_not_share_sampling_state(tiny_pipeline):
+    """A web server calls one pipeline from several threads; each call keeps its own plan."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = [dict(sampler="heun", num_inference_steps=6), dict(sampler="fast", num_inference_steps=3)] * 3
+    expected = [run(tiny_pipeline, **kw).outputs for kw in settings]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(lambda kw: run(tiny_pipeline, **kw).outputs, settings))
+    for a, b in zip(expected, got):
+        assert torch.equal(a, b)
+    assert tiny_pipeline.scheduler.num_inference_steps == 3  # the shared scheduler keeps its config plan

@@ -25,6 +25,7 @@ from PIL import Image
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
 from lddbm.export import export_mesh, plotly_figure, voxels_to_mesh
 from lddbm.inputs import InputError, open_views
+from lddbm.modalities.multiview import preview_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
 from lddbm.shapes import predict_shape
@@ -122,7 +123,7 @@ def views_to_3d(files, steps, sampler, guidance, churn, seed, randomize, thresho
             f"seed {seed}")
     last = max(len(frames) - 1, 1)
     slider = gr.Slider(0, last, value=last, step=1, interactive=len(frames) > 1)
-    return figure, truth_figure, downloads, info, frames, slider, [Image.open(p) for p in paths]
+    return figure, truth_figure, downloads, info, frames, slider, preview_views(images)
 
 
 def views_changed(files, *controls):

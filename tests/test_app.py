@@ -103,3 +103,17 @@ def test_empty_prediction_asks_for_a_lower_threshold(app, tmp_path):
 def test_demo_builds(app):
     demo = app.build_demo()
     assert isinstance(demo, gr.Blocks)
+
+
+def test_every_image_mode_goes_through(app, tmp_path):
+    import numpy as np_
+
+    paths = []
+    for i, image in enumerate([Image.new("L", (30, 30), 100), Image.new("P", (30, 30)),
+                               Image.fromarray(np_.full((30, 30), 60000, np_.uint16)), Image.new("RGBA", (40, 20))]):
+        paths.append(str(tmp_path / f"m{i}.png"))
+        image.save(paths[-1])
+    gif = tmp_path / "anim.gif"
+    Image.new("RGB", (30, 30), "red").save(gif, save_all=True, append_images=[Image.new("RGB", (30, 30), "blue")])
+    fig, *_, gallery = app.views_to_3d(paths[:3] + [str(gif)], 1, "fast", 1.0, 0.0, 0, False, 0.5, 1)
+    assert fig.data[0].type == "mesh3d" and all(im.mode == "RGB" for im in gallery)

@@ -179,17 +179,14 @@ def load_voxels(path: str | os.PathLike) -> torch.Tensor:
 
 
 def load_rendering(path: str | os.PathLike, image_size: int) -> torch.Tensor:
-    """An RGBA rendering -> (3, S, S) float tensor in [-1, 1]: composited on a white background
-    first (so transparent pixels become +1.0), then resized with Pillow's antialiasing (Lanczos)
-    filter."""
+    """An RGBA rendering -> (3, S, S) float tensor in [-1, 1], prepared exactly as the encoder's
+    own inputs (``load_views``: composited on white, so transparent pixels become +1.0, then
+    resized with antialiasing)."""
+    from ..modalities.multiview import load_views
+
     with Image.open(path) as img:
-        rgba = img.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    rgb = Image.alpha_composite(white, rgba).convert("RGB")
-    if rgb.size != (image_size, image_size):
-        rgb = rgb.resize((image_size, image_size), Image.Resampling.LANCZOS)
-    pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32))  # (S, S, 3) in [0, 255]
-    return (pixels / 127.5 - 1.0).permute(2, 0, 1).contiguous()
+        img.load()
+        return load_views([img], image_size)[0]
 
 
 def _view_index(name: str) -> int | None:

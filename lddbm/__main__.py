@@ -107,6 +107,12 @@ def cmd_build_data(args, extra) -> int:
         if summary["failed"]:
             print(f"{summary['failed']} models were skipped; reasons in {Path(args.out) / 'summary.json'}", file=sys.stderr)
         return 0
+    if args.dataset == "photos":
+        from .data.photos import build as build_photos
+
+        summary = build_photos(args.out, sources=[args.source] if args.source else None, seed=args.seed)
+        print(json.dumps(summary, indent=2))
+        return 0
     raise SystemExit(f"error: unknown dataset {args.dataset!r}")
 
 
@@ -183,9 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("build-data", help="build a data set from packaged sources")
-    p.add_argument("dataset", choices=["furniture"])
+    p.add_argument("dataset", choices=["furniture", "photos"])
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--source", help=".deb, .sh3f or folder (default: apt-get download sweethome3d-furniture)")
+    p.add_argument("--source", help="furniture: .deb, .sh3f or folder (default: apt-get download "
+                   "sweethome3d-furniture); photos: a .deb of wallpapers (default: apt-get download mate-backgrounds)")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     p.add_argument("--limit", type=int, help="only the first N catalogue entries (for a quick look)")
     p.add_argument("--views", type=int, default=12)

@@ -1,0 +1,191 @@
+"""Natural photographs obtainable offline, for super-resolution.
+
+Sources: the nature photographs (and the Elephants photograph) in Debian's ``mate-backgrounds``,
+fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``, and the photographs bundled
+with scikit-image. (Debian bookworm's ``ukui-wallpapers`` holds only illustrations, so it is not a
+default source; pass it with --source to include its images anyway.) Each image's source and
+licence are recorded; at least six whole photographs are held out as the test set and never cropped
+for training.
+
+Layout written by ``build``::
+
+    OUT/images/<name>.png   RGB, longest side at most ``max_side`` (antialiased)
+    OUT/index.json          name -> source, original file, licence, size, split
+    OUT/split.json          {"train": [...], "test": [...]}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .furniture import fetch_debian_package, stable_seed
+
+logger = logging.getLogger(__name__)
+
+DEBIAN_PACKAGES = {"mate-backgrounds": ["usr/share/backgrounds/mate/nature/*.jpg",
+                                        "usr/share/backgrounds/mate/abstract/Elephants.jpg"]}
+# scikit-image's bundled photographs and their licences (from the skimage.data docstrings)
+SKIMAGE_PHOTOS = {
+    "astronaut.png": "public domain (NASA photograph)",
+    "chelsea.png": "CC0 (Stefan van der Walt)",
+    "coffee.png": "CC0 (Rachel Michetti)",
+    "rocket.jpg": "public domain (SpaceX)",
+    "camera.png": "CC0 (Lav Varshney)",
+    "hubble_deep_field.jpg": "public domain (NASA)",
+    "grass.png": "CC0",
+    "gravel.png": "CC0",
+    "brick.png": "CC0",
+}
+MIN_TEST = 6
+
+
+def debian_licences(copyright_file: Path) -> dict[str, str]:
+    """File pattern -> 'License (Copyright)' from a machine-readable debian/copyright file."""
+    out: dict[str, str] = {}
+    for stanza in re.split(r"\n\s*\n", copyright_file.read_text(errors="replace")):
+        files = re.search(r"^Files:(.*(?:\n[ \t]+.*)*)", stanza, re.M)
+        licence = re.search(r"^License:\s*(.+)$", stanza, re.M)
+        holder = re.search(r"^Copyright:\s*(.+)$", stanza, re.M)
+        if files and licence:
+            for pattern in files.group(1).split():
+                out[pattern] = licence.group(1).strip() + (f" ({holder.group(1).strip()})" if holder else "")
+    return out
+
+
+def _licence_for(relative: str, licences: dict[str, str]) -> str:
+    for pattern, licence in licences.items():
+        if Path(relative).match(pattern) or relative.endswith(pattern):
+            return licence
+    return licences.get("*", "see the package's copyright file")
+
+
+def collect_sources(work: Path, sources: list[str | Path] | None = None) -> list[dict]:
+    """Every photograph to use: {"name", "file", "source", "license"}."""
+    import subprocess
+
+    import skimage
+
+    found: list[dict] = []
+    debs = [Path(s) for s in sources] if sources else [fetch_debian_package(p, work) for p in DEBIAN_PACKAGES]
+    for deb in debs:
+        package = deb.name.split("_")[0]
+        unpacked = work / ("deb-" + deb.stem)
+        if not (unpacked / ".unpacked").exists():
+            unpacked.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+            (unpacked / ".unpacked").touch()
+        copyright_file = unpacked / "usr/share/doc" / package / "copyright"
+        licences = debian_licences(copyright_file) if copyright_file.is_file() else {}
+        patterns = DEBIAN_PACKAGES.get(package, ["usr/share/backgrounds/*.jpg", "usr/share/backgrounds/*.png"])
+        for pattern in patterns:
+            for f in sorted(unpacked.glob(pattern)):
+                rel = str(f.relative_to(unpacked / "usr/share/backgrounds"))
+                name = re.sub(r"[^a-z0-9]+", "-", f"{package}-{f.stem}".lower()).strip("-")
+                found.append({"name": name, "file": str(f), "source": f"Debian package {package}: /{f.relative_to(unpacked)}",
+                              "license": _licence_for(rel.removeprefix("mate/"), licences)})
+    data_dir = Path(skimage.__file__).parent / "data"
+    for filename, licence in SKIMAGE_PHOTOS.items():
+        f = data_dir / filename
+        if f.is_file():
+            found.append({"name": f"skimage-{f.stem}".replace("_", "-"), "file": str(f),
+                          "source": f"scikit-image {skimage.__version__}: skimage/data/{filename}", "license": licence})
+    return found
+
+
+def assign_test(names_by_source: dict[str, list[str]], seed: int = 0, per_source: int = 3) -> set[str]:
+    """Hold out whole photographs: ``per_source`` from each source (at least MIN_TEST in all)."""
+    test: set[str] = set()
+    for names in names_by_source.values():
+        ranked = sorted(names, key=lambda n: stable_seed(n, seed))
+        test.update(ranked[: min(per_source, max(len(ranked) - 1, 0))])
+    everything = sorted((n for ns in names_by_source.values() for n in ns), key=lambda n: stable_seed(n, seed))
+    for n in everything:
+        if len(test) >= MIN_TEST:
+            break
+        test.add(n)
+    return test
+
+
+def build(out: str | Path, sources: list[str | Path] | None = None, max_side: int = 2048, seed: int = 0) -> dict:
+    """Gather, downsize and split the photographs into ``out``; idempotent."""
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    photos = collect_sources(out / "_sources", sources)
+    if not photos:
+        raise FileNotFoundError("No photographs found in the given sources.")
+    by_source: dict[str, list[str]] = {}
+    for p in photos:
+        by_source.setdefault(p["source"].split(":")[0], []).append(p["name"])
+    test = assign_test(by_source, seed)
+    index = {}
+    for p in photos:
+        target = out / "images" / f"{p['name']}.png"
+        if not target.exists():
+            with Image.open(p["file"]) as im:
+                im = im.convert("RGB")
+                if max(im.size) > max_side:
+                    im.thumbnail((max_side, max_side), Image.LANCZOS)
+                tmp = target.with_suffix(".tmp.png")
+                im.save(tmp)
+                tmp.replace(target)
+        with Image.open(target) as im:
+            size = im.size
+        index[p["name"]] = {**{k: p[k] for k in ("source", "license")}, "size": size,
+                            "split": "test" if p["name"] in test else "train"}
+    split = {s: sorted(n for n, v in index.items() if v["split"] == s) for s in ("train", "test")}
+    (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
+    return {"photos": len(index), "train": len(split["train"]), "test": len(split["test"]), "test_names": split["test"]}
+
+
+def degrade(hr: Image.Image, scale: int) -> Image.Image:
+    """The low-resolution input: antialiased bicubic down-sampling by ``scale``."""
+    w, h = hr.size
+    if w % scale or h % scale:
+        raise ValueError(f"Image size {w}x{h} is not divisible by the scale factor {scale}.")
+    return hr.resize((w // scale, h // scale), Image.BICUBIC, reducing_gap=None)
+
+
+class PhotoCrops(Dataset):
+    """Random ``hr_size`` crops (with flips) of the training photographs and their degraded inputs.
+
+    Items: {"source": (3, hr/scale, hr/scale), "target": (3, hr, hr)}, both in [-1, 1].
+    ``crops_per_epoch`` sets the nominal length; every item is a fresh random crop (global RNG).
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", hr_size: int = 128, scale: int = 4,
+                 crops_per_epoch: int = 10_000):
+        root = Path(root)
+        split_file = root / "split.json"
+        if not split_file.is_file():
+            raise FileNotFoundError(f"{split_file} is missing: run `python -m lddbm build-data photos --out {root}`.")
+        names = json.loads(split_file.read_text())[split]
+        self.images = [np.asarray(Image.open(root / "images" / f"{n}.png").convert("RGB")) for n in names]
+        self.hr_size, self.scale, self.length = hr_size, scale, crops_per_epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict:
+        image = self.images[int(torch.randint(len(self.images), ()))]
+        h, w = image.shape[:2]
+        y = int(torch.randint(h - self.hr_size + 1, ()))
+        x = int(torch.randint(w - self.hr_size + 1, ()))
+        crop = image[y : y + self.hr_size, x : x + self.hr_size]
+        if torch.rand(()) < 0.5:
+            crop = crop[:, ::-1]
+        hr = Image.fromarray(np.ascontiguousarray(crop))
+        lr = degrade(hr, self.scale)
+
+        def to_tensor(im):
+            return torch.from_numpy(np.asarray(im, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
+
+        return {"source": to_tensor(lr), "target": to_tensor(hr)}

@@ -18,7 +18,6 @@ class ShapePrediction:
     nfe: int  # network evaluations per sample
     seconds: float
     trajectory: list[np.ndarray] = field(default_factory=list)  # (G, G, G) x0 estimates along the bridge (sample 0)
-    trajectory_times: list[float] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -37,11 +36,9 @@ def predict_shape(
     """Bridge ``views`` (PIL images of one object) to occupancy; ``samples`` > 1 draws several
     bridge samples (use churn > 0 for them to differ) and measures where they agree."""
     frames: list[np.ndarray] = []
-    times: list[float] = []
 
     def record(i, t, x, denoised):
         frames.append(pipe.target_decoder.postprocess(pipe.target_decoder(denoised[:1]), "np")[0])
-        times.append(t)
 
     generator = torch.Generator(device=pipe.device).manual_seed(int(seed))
     out = pipe(views, num_inference_steps=num_inference_steps, sampler=sampler, guidance=guidance, churn=churn,
@@ -55,5 +52,4 @@ def predict_shape(
         nfe=out.nfe,
         seconds=out.seconds,
         trajectory=frames,
-        trajectory_times=times,
     )

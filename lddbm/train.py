@@ -224,18 +224,16 @@ def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: b
                 values = {k: round(v.item(), 5) for k, v in losses.items()}
                 bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if k != "total"})
                 log({"step": state.step, "seconds": round(state.seconds, 1), "lr": lr_schedule.get_last_lr()[0], **values})
-            if main and (state.step % cfg.eval_every == 0 or state.step == cfg.steps):
+            out_of_time = cfg.max_minutes > 0 and state.seconds >= 60 * cfg.max_minutes
+            last = state.step == cfg.steps or out_of_time
+            if main and (state.step % cfg.eval_every == 0 or last):
                 metrics = evaluate()
                 log({"step": state.step, "eval": metrics})
                 logger.info("step %d eval %s", state.step, metrics)
-            out_of_time = cfg.max_minutes > 0 and state.seconds >= 60 * cfg.max_minutes
-            if state.step % cfg.save_every == 0 or state.step == cfg.steps or out_of_time:
+            if state.step % cfg.save_every == 0 or last:
                 save()
             if out_of_time:
                 logger.info("Reached train.max_minutes=%g at step %d; stopping.", cfg.max_minutes, state.step)
-                if main and state.step % cfg.eval_every:
-                    metrics = evaluate()
-                    log({"step": state.step, "eval": metrics})
                 break
     except KeyboardInterrupt:
         logger.warning("Interrupted at step %d; saving the training state so --resume can continue.", state.step)

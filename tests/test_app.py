@@ -3,7 +3,6 @@
 import importlib
 
 import gradio as gr
-import numpy as np
 import pytest
 import torch
 from PIL import Image

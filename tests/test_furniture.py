@@ -5,7 +5,6 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
 
 from lddbm.data import furniture
 from lddbm.data.furniture import (BuildOptions, CatalogEntry, MultiViewVoxels, assign_splits, build, load_normalized,

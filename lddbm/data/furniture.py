@@ -148,6 +148,17 @@ def fetch_debian_package(package: str, dest: Path) -> Path:
     )
 
 
+def unpack_deb(deb: Path, work: Path) -> Path:
+    """``dpkg-deb -x`` a package once into WORK/deb-<name> (a marker file makes it idempotent)."""
+    unpacked = work / ("deb-" + deb.stem)
+    if not (unpacked / ".unpacked").exists():
+        shutil.rmtree(unpacked, ignore_errors=True)
+        unpacked.mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+        (unpacked / ".unpacked").touch()
+    return unpacked
+
+
 def find_catalogs(source: Path, work: Path) -> list[Path]:
     """.sh3f catalogues from a .deb, a single .sh3f, or a folder holding either."""
     if source.is_dir():
@@ -158,13 +169,7 @@ def find_catalogs(source: Path, work: Path) -> list[Path]:
     if source.suffix == ".sh3f":
         return [source]
     if source.suffix == ".deb":
-        unpacked = work / ("deb-" + source.stem)
-        if not (unpacked / ".unpacked").exists():
-            shutil.rmtree(unpacked, ignore_errors=True)
-            unpacked.mkdir(parents=True)
-            subprocess.run(["dpkg-deb", "-x", str(source), str(unpacked)], check=True)
-            (unpacked / ".unpacked").touch()
-        return sorted(unpacked.rglob("*.sh3f"))
+        return sorted(unpack_deb(source, work).rglob("*.sh3f"))
     raise ValueError(f"{source}: expected a .deb, a .sh3f or a folder of them.")
 
 

@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .furniture import fetch_debian_package, stable_seed
+from .furniture import fetch_debian_package, stable_seed, unpack_deb
 
 logger = logging.getLogger(__name__)
 
@@ -69,19 +69,13 @@ def _licence_for(relative: str, licences: dict[str, str]) -> str:
 
 def collect_sources(work: Path, sources: list[str | Path] | None = None) -> list[dict]:
     """Every photograph to use: {"name", "file", "source", "license"}."""
-    import subprocess
-
     import skimage
 
     found: list[dict] = []
     debs = [Path(s) for s in sources] if sources else [fetch_debian_package(p, work) for p in DEBIAN_PACKAGES]
     for deb in debs:
         package = deb.name.split("_")[0]
-        unpacked = work / ("deb-" + deb.stem)
-        if not (unpacked / ".unpacked").exists():
-            unpacked.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
-            (unpacked / ".unpacked").touch()
+        unpacked = unpack_deb(deb, work)
         copyright_file = unpacked / "usr/share/doc" / package / "copyright"
         licences = debian_licences(copyright_file) if copyright_file.is_file() else {}
         patterns = DEBIAN_PACKAGES.get(package, ["usr/share/backgrounds/*.jpg", "usr/share/backgrounds/*.png"])

@@ -65,9 +65,54 @@ def _write_json(path: str | None, payload) -> None:
     print(text)
 
 
+def cmd_eval_sr(args, extra) -> int:
+    """``eval sr``: PSNR/SSIM of whole-image upscales of a folder of originals, against bicubic."""
+    from .data.photos import load_split
+    from .pipeline import LDDBMPipeline
+    from .presets import load_preset
+    from .superres import autoencoder_psnr, evaluate_images, load_images, pipeline_scale
+
+    if extra:
+        raise SystemExit(f"error: unexpected arguments {extra}")
+    models = {"lddbm": LDDBMPipeline.load(args.checkpoint, device=args.device)}
+    if args.baseline:
+        models["baseline"] = LDDBMPipeline.load(args.baseline, device=args.device)
+    for pipe in models.values():
+        pipe.set_progress_bar_config(disable=True)
+    scale = args.scale or pipeline_scale(models["lddbm"])
+    saved = Path(args.checkpoint) / "preset.json"
+    if args.images:
+        images, source = load_images(args.images), args.images
+    elif saved.is_file():
+        root = load_preset(saved).data.root
+        images, source = load_split(root, args.split if args.split != "val" else "test"), f"{root} (test split)"
+    else:
+        raise SystemExit("error: pass --images DIR (a folder of high-resolution originals)")
+    if args.limit:
+        images = dict(list(images.items())[: args.limit])
+    report = evaluate_images(models, images, scale, crop=args.crop, steps=args.steps, sampler=args.sampler,
+                             seed=args.seed, log=lambda line: print(line, file=sys.stderr))
+    encoder_dir = Path(args.checkpoint) / "target_encoder"
+    if encoder_dir.is_dir():  # the autoencoder's own reconstruction bounds what the bridge can reach
+        from .modalities import AnchoredImageEncoder
+
+        encoder = AnchoredImageEncoder.from_pretrained(encoder_dir).to(models["lddbm"].device)
+        size = encoder.config.image_size
+        report["autoencoder_psnr_rgb"] = autoencoder_psnr(encoder.float(), models["lddbm"].target_decoder.float(),
+                                                          images, size, seed=args.seed)
+    cfg = models["lddbm"].scheduler.config
+    report.update(task="sr", images_from=str(source), checkpoint=str(args.checkpoint), baseline=args.baseline,
+                  sampler=args.sampler or cfg.sampler, steps=args.steps or cfg.num_inference_steps,
+                  device=str(models["lddbm"].device))
+    _write_json(args.json, report)
+    return 0
+
+
 def cmd_eval(args, extra) -> int:
     from .tasks import SampleOptions, get_task
 
+    if args.task == "sr":
+        return cmd_eval_sr(args, extra)
     preset, pipe = _eval_setup(args, extra)
     opts = SampleOptions(steps=args.steps, sampler=args.sampler, guidance=args.guidance, churn=args.churn, seed=args.seed)
     report = get_task(preset).evaluate(pipe, preset, args.split, args.limit, opts)
@@ -140,9 +185,14 @@ def cmd_sample(args, extra) -> int:
 
 
 def cmd_examples(args, extra) -> int:
-    from .data.furniture import export_examples
+    if args.dataset == "photos":
+        from .data.photos import export_examples as export_photos
 
-    chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views)
+        chosen = export_photos(args.data, args.out, split=args.split, size=args.size, scale=args.scale)
+    else:
+        from .data.furniture import export_examples
+
+        chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views)
     print(json.dumps(chosen, indent=2))
     return 0
 
@@ -160,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def evaluation_options(p, split: str) -> None:
         """What eval and bench share: the task, the checkpoint and the data to score it on."""
-        p.add_argument("task", help="task preset, e.g. synthetic or multiview3d")
+        p.add_argument("task", help="task preset, e.g. synthetic or multiview3d; or sr")
         p.add_argument("--checkpoint", required=True, help="an LDDBMPipeline folder")
         p.add_argument("--split", default=split)
         p.add_argument("--limit", type=int, help="evaluate the first N samples only")
@@ -170,8 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--views", type=int, help="views per object (multi-view tasks)")
         p.add_argument("--json", help="also write the report to this file")
 
-    p = sub.add_parser("eval", help="evaluate a pipeline folder on a task's data")
+    p = sub.add_parser("eval", help="evaluate a pipeline folder on a task's data (task 'sr': super-resolution "
+                       "of a folder of images against bicubic)")
     evaluation_options(p, split="val")
+    p.add_argument("--images", help="sr: a folder of high-resolution originals (default: the data's test split)")
+    p.add_argument("--scale", type=int, help="sr: the upscaling factor (must match the checkpoint)")
+    p.add_argument("--baseline", help="sr: a second pipeline folder scored alongside (e.g. the regression baseline)")
+    p.add_argument("--crop", type=int, help="sr: centre crop of each original, in HR pixels (default: the whole "
+                   "image, up to 512 * scale)")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")
     p.add_argument("--sampler", choices=["heun", "fast"])
     p.add_argument("--guidance", type=float)
@@ -212,12 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("examples", help="copy held-out objects as example inputs (assets/)")
-    p.add_argument("dataset", choices=["furniture"])
+    p.add_argument("dataset", choices=["furniture", "photos"])
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--count", type=int, default=8)
-    p.add_argument("--views", type=int, default=4)
+    p.add_argument("--views", type=int, default=4, help="furniture: views per object")
+    p.add_argument("--size", type=int, default=512, help="photos: side of the high-resolution crop")
+    p.add_argument("--scale", type=int, default=4, help="photos: down-sampling factor of the input")
     p.set_defaults(func=cmd_examples)
 
     args, extra = parser.parse_known_args(argv)

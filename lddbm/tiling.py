@@ -77,15 +77,26 @@ def upscale_tensor(x: torch.Tensor, fn: TileFn, scale: int, tile: int, overlap: 
     return full[:, o : o + H * scale, o : o + W * scale].float()
 
 
-def split_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool]:
-    """Any PIL image -> (RGB float array in [-1, 1] (H, W, 3), alpha uint8 or None, was_grey)."""
+def normalise_mode(image: Image.Image) -> Image.Image:
+    """Any PIL image -> the same picture in mode RGB, RGBA, L or LA (16-bit and float become 8-bit
+    grey, palettes become RGB, or RGBA when they carry transparency)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(arr / top * 255, 0, 255).round().astype(np.uint8), "L")
+        return Image.fromarray(np.clip(arr / top * 255, 0, 255).round().astype(np.uint8), "L")
     if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    grey = image.mode in ("L", "LA", "1")
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        return image.convert("RGB")
+    return image
+
+
+def split_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """Any PIL image -> (RGB float array in [-1, 1] (H, W, 3), alpha uint8 or None, was_grey)."""
+    image = normalise_mode(image)
+    grey = image.mode in ("L", "LA")
     alpha = np.asarray(image.getchannel("A")) if "A" in image.getbands() else None
     rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1
     return rgb, alpha, grey

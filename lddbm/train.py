@@ -100,20 +100,30 @@ def _state_dir(run: Path) -> Path | None:
     return None
 
 
-def ema_pipeline(objective: LDDBMObjective, ema: EMAModel, preset: Preset) -> LDDBMPipeline:
-    """An inference pipeline holding a copy of the EMA weights (training modules untouched)."""
+def ema_copy(objective: LDDBMObjective, ema: EMAModel) -> LDDBMObjective:
+    """A copy of every module with the EMA weights (the training modules stay untouched)."""
     model = copy.deepcopy(objective)
     ema.copy_to(model.parameters())
+    return model
+
+
+def pipeline_of(model: LDDBMObjective, preset: Preset) -> LDDBMPipeline:
     return LDDBMPipeline(model.source_encoder, model.denoiser, build_scheduler(preset), model.target_decoder)
 
 
-def export(pipe: LDDBMPipeline, preset: Preset, folder: Path) -> None:
-    """Write the slim pipeline folder, with the preset that made it (data settings included)."""
+def export(pipe: LDDBMPipeline, preset: Preset, folder: Path, target_encoder: torch.nn.Module | None = None) -> None:
+    """Write the slim pipeline folder, with the preset that made it (data settings included).
+
+    ``target_encoder`` (optional) is saved in ``target_encoder/`` beside the components: inference
+    never needs it, but it lets evaluation measure the autoencoder's own reconstruction."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if preset.train.export_dtype == "float16":
         pipe = copy.deepcopy(pipe).to(torch.float16)
+        target_encoder = copy.deepcopy(target_encoder).to(torch.float16) if target_encoder is not None else None
     pipe.save_pretrained(tmp, safe_serialization=True)
+    if target_encoder is not None:
+        target_encoder.save_pretrained(tmp / "target_encoder", safe_serialization=True)
     save_preset(preset, tmp / "preset.json")
     _replace_dir(tmp, folder)
 
@@ -184,10 +194,11 @@ def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: b
         accelerator.wait_for_everyone()
         if main:
             _replace_dir(tmp, run / "state")
-            export(ema_pipeline(raw, ema, preset), preset, run / "pipeline")
+            model = ema_copy(raw, ema)
+            export(pipeline_of(model, preset), preset, run / "pipeline", target_encoder=model.target_encoder)
 
     def evaluate() -> dict:
-        pipe = ema_pipeline(raw, ema, preset)
+        pipe = pipeline_of(ema_copy(raw, ema), preset)
         pipe.set_progress_bar_config(disable=True)
         return task.evaluate(pipe, preset, "val", cfg.eval_size, SampleOptions(steps=cfg.eval_steps, batch_size=cfg.batch_size))
 

@@ -3,8 +3,10 @@
 import importlib
 
 import gradio as gr
+import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_sr
 from PIL import Image
 
 from lddbm.denoiser import BridgeTransformer
@@ -24,6 +26,7 @@ def tiny_3d(tmp_path):
                          denoiser, BridgeScheduler(num_inference_steps=2), decoder)
     folder = tmp_path / "checkpoints"
     pipe.save_pretrained(folder / "multiview3d")
+    make_tiny_sr().save_pretrained(folder / "sr4x")  # so the demo also builds its super-resolution tab
     pipe.set_progress_bar_config(disable=True)
     return pipe, folder
 
@@ -105,14 +108,68 @@ def test_demo_builds(app):
 
 
 def test_every_image_mode_goes_through(app, tmp_path):
-    import numpy as np_
-
     paths = []
     for i, image in enumerate([Image.new("L", (30, 30), 100), Image.new("P", (30, 30)),
-                               Image.fromarray(np_.full((30, 30), 60000, np_.uint16)), Image.new("RGBA", (40, 20))]):
+                               Image.fromarray(np.full((30, 30), 60000, np.uint16)), Image.new("RGBA", (40, 20))]):
         paths.append(str(tmp_path / f"m{i}.png"))
         image.save(paths[-1])
     gif = tmp_path / "anim.gif"
     Image.new("RGB", (30, 30), "red").save(gif, save_all=True, append_images=[Image.new("RGB", (30, 30), "blue")])
     fig, *_, gallery = app.views_to_3d(paths[:3] + [str(gif)], 1, "fast", 1.0, 0.0, 0, False, 0.5, 1)
     assert fig.data[0].type == "mesh3d" and all(im.mode == "RGB" for im in gallery)
+
+
+# ---- super-resolution tab --------------------------------------------------------------------------
+
+
+def sr(app, path, **kw):
+    args = {"scale": "×4", "steps": 2, "churn": 0.0, "seed": 0, "randomize": False, **kw}
+    return app.super_resolve(path, args["scale"], args["steps"], args["churn"], args["seed"], args["randomize"],
+                             progress=lambda *a, **k: None)
+
+
+def test_sr_handler_compares_with_bicubic_and_scores_examples(app, tmp_path):
+    assert app.sr_scales() == ["×4"]
+    example = app.sr_examples()[0]
+    copy = tmp_path / "copy.png"  # Gradio hands the handler a copy of the example file
+    copy.write_bytes(open(example, "rb").read())
+    (bicubic, upscaled), download, info = sr(app, str(copy))
+    assert bicubic.size == upscaled.size == (512, 512) and Image.open(download).size == (512, 512)
+    assert download.endswith(".png") and "128×128 → 512×512" in info and "PSNR" in info and "bicubic" in info
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (20, 16), (10, 120, 200)).save(plain)
+    (_, upscaled), _, info = sr(app, str(plain))
+    assert upscaled.size == (80, 64) and "PSNR" not in info  # no original known
+
+
+@pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "huge", "tiny", "no_model"])
+def test_sr_bad_inputs_raise_gr_error(app, tmp_path, case):
+    path, scale = str(tmp_path / "x.png"), "×4"
+    if case == "none":
+        path = None
+    elif case == "empty_file":
+        (tmp_path / "x.png").write_bytes(b"")
+    elif case == "not_image":
+        (tmp_path / "x.png").write_text("hello")
+    elif case == "huge":
+        Image.new("RGB", (600, 100)).save(path)
+    elif case == "tiny":
+        Image.new("RGB", (8, 8)).save(path)
+    else:
+        Image.new("RGB", (30, 30)).save(path)
+        scale = "×8"
+    with pytest.raises(gr.Error, match="Upload|empty|not an image|at most 512|at least|No super-resolution model"):
+        sr(app, path, scale=scale)
+
+
+def test_sr_every_image_mode_goes_through(app, tmp_path):
+    cases = {"L": Image.new("L", (20, 20), 100), "P": Image.new("P", (20, 20)),
+             "16bit": Image.fromarray(np.full((20, 20), 60000, np.uint16)), "RGBA": Image.new("RGBA", (20, 20), (9, 9, 9, 99))}
+    gif = tmp_path / "anim.gif"
+    Image.new("RGB", (20, 20), "red").save(gif, save_all=True, append_images=[Image.new("RGB", (20, 20), "blue")])
+    modes = {}
+    for name, image in cases.items():
+        image.save(tmp_path / f"{name}.png")
+        modes[name] = sr(app, str(tmp_path / f"{name}.png"))[0][1].mode
+    assert modes == {"L": "L", "P": "RGB", "16bit": "L", "RGBA": "RGBA"}
+    assert sr(app, str(gif))[0][1].size == (80, 80)

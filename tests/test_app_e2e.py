@@ -5,6 +5,7 @@ import socket
 
 import pytest
 from gradio_client import Client, handle_file
+from PIL import Image
 
 from test_app import tiny_3d, views  # noqa: F401  (fixtures)
 
@@ -44,3 +45,19 @@ def test_views_tab_end_to_end_and_bad_inputs(served, tmp_path):
     # the server keeps serving after the errors
     again = served.predict(files[:1], 1, "heun", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
     assert "1 view(s)" in again[3]
+
+
+def test_sr_tab_end_to_end_and_bad_inputs(served, tmp_path):
+    image = tmp_path / "small.png"
+    Image.new("RGB", (24, 20), (200, 90, 30)).save(image)
+    slider, download, info = served.predict(handle_file(str(image)), "×4", 2, 0.0, 0, False, api_name="/super_resolve")
+    assert len(slider) == 2 and all(str(p).endswith(".png") for p in slider)  # PNG both sides, not webp
+    assert Image.open(slider[1]).size == (96, 80) and "24×20 → 96×80" in info
+    (tmp_path / "zero.png").write_bytes(b"")
+    big = tmp_path / "big.png"
+    Image.new("RGB", (700, 300)).save(big)
+    for bad in (None, handle_file(str(tmp_path / "zero.png")), handle_file(str(big))):
+        with pytest.raises(Exception, match="Upload|empty|at most 512"):
+            served.predict(bad, "×4", 2, 0.0, 0, False, api_name="/super_resolve")
+    again = served.predict(handle_file(str(image)), "×4", 1, 0.0, 1, False, api_name="/super_resolve")
+    assert "seed 1" in again[2]  # still serving

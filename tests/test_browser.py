@@ -18,7 +18,9 @@ playwright = pytest.importorskip("playwright.sync_api", reason="pip install play
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
-def test_example_click_renders_the_plotly_figure(tiny_3d, monkeypatch, tmp_path):  # noqa: F811
+@pytest.fixture
+def page(tiny_3d, monkeypatch, tmp_path):  # noqa: F811
+    """The demo served on localhost (tiny models), open in headless Chromium."""
     app = importlib.import_module("app")
     monkeypatch.setattr(app, "CHECKPOINTS", tiny_3d[1])
     monkeypatch.setattr(app, "DOWNLOADS", tmp_path / "downloads")
@@ -34,16 +36,38 @@ def test_example_click_renders_the_plotly_figure(tiny_3d, monkeypatch, tmp_path)
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-            name = app.example_sets()[0][0]
-            page.get_by_text(name, exact=True).first.click()
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
-            page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
-            if os.environ.get("LDDBM_SCREENSHOT_DIR"):  # keep a copy to look at
-                shutil.copy(tmp_path / "demo.png", os.environ["LDDBM_SCREENSHOT_DIR"])
-            assert "NFE" in page.inner_text("body")
+            yield app, page
             browser.close()
     finally:
         demo.close()
         app.pipeline.cache_clear()
-    assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def screenshot(page, path) -> None:
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("LDDBM_SCREENSHOT_DIR"):  # keep a copy to look at
+        shutil.copy(path, os.environ["LDDBM_SCREENSHOT_DIR"])
+    assert path.stat().st_size > 10_000
+
+
+def test_example_click_renders_the_plotly_figure(page, tmp_path):
+    app, page = page
+    name = app.example_sets()[0][0]
+    page.get_by_text(name, exact=True).first.click()
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
+    assert "NFE" in page.inner_text("body")
+    screenshot(page, tmp_path / "demo.png")
+
+
+def test_sr_example_click_shows_the_comparison_slider(page, tmp_path):
+    app, page = page
+    page.get_by_role("tab", name="Super-resolution").click()
+    name = app.sr_examples()[0].split("/")[-2]
+    page.get_by_text(name, exact=True).first.click()
+    page.wait_for_function("document.body.innerText.includes('PSNR')", timeout=60_000)
+    # both sides of the slider are loaded PNG images
+    page.wait_for_function(
+        "[...document.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth === 512).length >= 2",
+        timeout=60_000)
+    screenshot(page, tmp_path / "sr.png")

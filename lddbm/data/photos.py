@@ -148,22 +148,36 @@ def degrade(hr: Image.Image, scale: int) -> Image.Image:
     return hr.resize((w // scale, h // scale), Image.BICUBIC, reducing_gap=None)
 
 
+def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:
+    """name -> RGB image of the photographs in ``split`` ("train" or "test") of a built folder."""
+    root = Path(root)
+    split_file = root / "split.json"
+    if not split_file.is_file():
+        raise FileNotFoundError(f"{split_file} is missing: run `python -m lddbm build-data photos --out {root}`.")
+    names = json.loads(split_file.read_text())[split]
+    return {n: Image.open(root / "images" / f"{n}.png").convert("RGB") for n in names}
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> (3, H, W) float tensor in [-1, 1]."""
+    return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
+
+
 class PhotoCrops(Dataset):
     """Random ``hr_size`` crops (with flips) of the training photographs and their degraded inputs.
 
+    Scale augmentation: half the crops cover a region of up to ``zoom`` x ``hr_size`` pixels,
+    downsized (antialiased) to ``hr_size``, so the model sees textures at several scales.
     Items: {"source": (3, hr/scale, hr/scale), "target": (3, hr, hr)}, both in [-1, 1].
     ``crops_per_epoch`` sets the nominal length; every item is a fresh random crop (global RNG).
     """
 
     def __init__(self, root: str | Path, split: str = "train", hr_size: int = 128, scale: int = 4,
-                 crops_per_epoch: int = 10_000):
-        root = Path(root)
-        split_file = root / "split.json"
-        if not split_file.is_file():
-            raise FileNotFoundError(f"{split_file} is missing: run `python -m lddbm build-data photos --out {root}`.")
-        names = json.loads(split_file.read_text())[split]
-        self.images = [np.asarray(Image.open(root / "images" / f"{n}.png").convert("RGB")) for n in names]
-        self.hr_size, self.scale, self.length = hr_size, scale, crops_per_epoch
+                 crops_per_epoch: int = 10_000, zoom: float = 1.0):
+        if hr_size % scale:
+            raise ValueError(f"hr_size ({hr_size}) must be divisible by the scale factor ({scale}).")
+        self.images = [np.asarray(im) for im in load_split(root, split).values()]
+        self.hr_size, self.scale, self.length, self.zoom = hr_size, scale, crops_per_epoch, zoom
 
     def __len__(self) -> int:
         return self.length
@@ -171,15 +185,61 @@ class PhotoCrops(Dataset):
     def __getitem__(self, i: int) -> dict:
         image = self.images[int(torch.randint(len(self.images), ()))]
         h, w = image.shape[:2]
-        y = int(torch.randint(h - self.hr_size + 1, ()))
-        x = int(torch.randint(w - self.hr_size + 1, ()))
-        crop = image[y : y + self.hr_size, x : x + self.hr_size]
+        side = self.hr_size
+        if self.zoom > 1 and torch.rand(()) < 0.5:
+            side = int(self.hr_size * (1 + (self.zoom - 1) * float(torch.rand(()))))
+            side = min(side, h, w)
+        y = int(torch.randint(h - side + 1, ()))
+        x = int(torch.randint(w - side + 1, ()))
+        crop = image[y : y + side, x : x + side]
         if torch.rand(()) < 0.5:
             crop = crop[:, ::-1]
         hr = Image.fromarray(np.ascontiguousarray(crop))
+        if side != self.hr_size:
+            hr = hr.resize((self.hr_size, self.hr_size), Image.BICUBIC, reducing_gap=None)
         lr = degrade(hr, self.scale)
-
-        def to_tensor(im):
-            return torch.from_numpy(np.asarray(im, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
-
         return {"source": to_tensor(lr), "target": to_tensor(hr)}
+
+
+def _busiest_crop(image: Image.Image, size: int) -> tuple[int, int]:
+    """Top-left corner of the ``size`` crop with the most local detail (gradient energy), on a
+    coarse grid: examples should show what super-resolution does, not a patch of clear sky."""
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    energy = np.abs(np.diff(grey, axis=0))[:, :-1] + np.abs(np.diff(grey, axis=1))[:-1]
+    best, corner = -1.0, (0, 0)
+    step = max(size // 4, 1)
+    for y in range(0, image.height - size + 1, step):
+        for x in range(0, image.width - size + 1, step):
+            e = float(energy[y : y + size - 1, x : x + size - 1].mean())
+            if e > best:
+                best, corner = e, (x, y)
+    return corner
+
+
+def export_examples(root: str | Path, out: str | Path, split: str = "test", size: int = 512, scale: int = 4) -> list[str]:
+    """Example inputs for the demo from the held-out photographs: per photo OUT/<name>/hr.png (a
+    ``size`` crop), lr.png (its antialiased-bicubic ``scale`` down-sampling) and meta.json
+    (source, licence, crop); plus OUT/ATTRIBUTION.md."""
+    root, out = Path(root), Path(out)
+    index = json.loads((root / "index.json").read_text())
+    lines = ["# Example inputs (super-resolution)", "",
+             f"Crops of the held-out **{split}** photographs (never trained on): `hr.png` is a {size}x{size} crop, "
+             f"`lr.png` its x{scale} antialiased-bicubic down-sampling (the model's input). Made with "
+             f"`python -m lddbm examples photos --data {root} --out {out}`.", ""]
+    names = []
+    for name, image in load_split(root, split).items():
+        if min(image.size) < size:
+            continue
+        x, y = _busiest_crop(image, size)
+        hr = image.crop((x, y, x + size, y + size))
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        hr.save(folder / "hr.png")
+        degrade(hr, scale).save(folder / "lr.png")
+        meta = {"name": name, "source": index[name]["source"], "license": index[name]["license"],
+                "crop": [x, y, size, size], "scale": scale}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        lines.append(f"- `{name}`: {meta['source']} (crop at {x},{y}) — {meta['license']}")
+        names.append(name)
+    (out / "ATTRIBUTION.md").write_text("\n".join(lines) + "\n")
+    return names

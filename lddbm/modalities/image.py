@@ -15,7 +15,7 @@ from PIL import Image
 
 from .common import ResBlock, check_latent_layout, standardize_latent
 
-__all__ = ["ConfigMixin", "ImageDecoder", "ImageEncoder", "ModelMixin"]
+__all__ = ["ConfigMixin", "ImageDecoder", "ImageEncoder", "ModelMixin", "images_to_tensor", "postprocess_images"]
 
 
 def _num_stages(image_size: int, latent_size: int) -> int:
@@ -23,6 +23,37 @@ def _num_stages(image_size: int, latent_size: int) -> int:
     if image_size % latent_size or ratio & (ratio - 1):
         raise ValueError(f"image_size / latent_size must be a power of two, got {image_size} / {latent_size}.")
     return int(math.log2(ratio))
+
+
+def images_to_tensor(inputs, channels: int, size: int) -> torch.Tensor:
+    """PIL images, or arrays/tensors (B, C, S, S) in [-1, 1] -> float tensor (B, channels, size, size)."""
+    if isinstance(inputs, Image.Image):
+        inputs = [inputs]
+    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], Image.Image):
+        mode = "L" if channels == 1 else "RGB"
+        arrays = [np.asarray(im.convert(mode), dtype=np.float32) / 127.5 - 1 for im in inputs]
+        x = torch.from_numpy(np.stack(arrays))
+        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    else:
+        x = inputs.float() if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs, dtype=np.float32))
+    if x.ndim != 4 or tuple(x.shape[1:]) != (channels, size, size):
+        raise ValueError(f"Expected images of shape (B, {channels}, {size}, {size}), got {tuple(x.shape)}.")
+    return x
+
+
+def postprocess_images(decoded: torch.Tensor, output_type: str = "pt"):
+    """Decoded (B, C, S, S) in [-1, 1] -> "pt": clamped tensor; "np": float array (B, S, S, C) in
+    [0, 1]; "pil": PIL images."""
+    x = decoded.detach().float().clamp(-1, 1)
+    if output_type == "pt":
+        return x
+    arr = ((x + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()
+    if output_type == "np":
+        return arr
+    if output_type == "pil":
+        u8 = (arr * 255).round().astype(np.uint8)
+        return [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in u8]
+    raise ValueError(f"Unknown output_type {output_type!r}; use 'pt', 'np' or 'pil'.")
 
 
 class ImageEncoder(ModelMixin, ConfigMixin):
@@ -52,19 +83,8 @@ class ImageEncoder(ModelMixin, ConfigMixin):
 
     def preprocess(self, inputs) -> torch.Tensor:
         """PIL images, or arrays/tensors (B, C, S, S) in [-1, 1] -> float tensor on this device."""
-        if isinstance(inputs, Image.Image):
-            inputs = [inputs]
-        if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], Image.Image):
-            mode = "L" if self.config.in_channels == 1 else "RGB"
-            arrays = [np.asarray(im.convert(mode), dtype=np.float32) / 127.5 - 1 for im in inputs]
-            x = torch.from_numpy(np.stack(arrays))
-            x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
-        else:
-            x = torch.as_tensor(np.asarray(inputs, dtype=np.float32)) if not torch.is_tensor(inputs) else inputs.float()
         c, s = self.config.in_channels, self.config.image_size
-        if x.ndim != 4 or tuple(x.shape[1:]) != (c, s, s):
-            raise ValueError(f"Expected images of shape (B, {c}, {s}, {s}), got {tuple(x.shape)}.")
-        return x.to(self.device, self.dtype)
+        return images_to_tensor(inputs, c, s).to(self.device, self.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return standardize_latent(self.net(x), self.config.sigma_data)
@@ -101,14 +121,4 @@ class ImageDecoder(ModelMixin, ConfigMixin):
         return F.mse_loss(decoded.float(), target.float())
 
     def postprocess(self, decoded: torch.Tensor, output_type: str = "pt"):
-        """"pt": tensor in [-1, 1]; "np": float array (B, S, S, C) in [0, 1]; "pil": PIL images."""
-        x = decoded.detach().float().clamp(-1, 1)
-        if output_type == "pt":
-            return x
-        arr = ((x + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()
-        if output_type == "np":
-            return arr
-        if output_type == "pil":
-            u8 = (arr * 255).round().astype(np.uint8)
-            return [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in u8]
-        raise ValueError(f"Unknown output_type {output_type!r}; use 'pt', 'np' or 'pil'.")
+        return postprocess_images(decoded, output_type)

@@ -1,0 +1,168 @@
+"""Super-resolution modalities: a low-resolution image encoder, and a high-resolution image
+autoencoder whose latent is anchored on the low-resolution image.
+
+The shared latent is (3 + detail_channels, L, L) for HR crops of L * hr_factor pixels:
+
+    channels 0..2   the "anchor": the HR crop down-sampled to L x L with antialiased bicubic, the
+                    same operator that makes the low-resolution input (so at x4 the target
+                    latent's anchor *is* the LR image, and the bridge only has to carry it over)
+    channels 3..    learned detail features, standardised per sample to std sigma_data
+
+The HR decoder adds a learned residual to a bicubic up-sampling of the anchor, and its residual
+head starts at zero, so an untrained decoder already returns the bicubic upscale and every part
+of the chain trains from bicubic quality upwards (a from-scratch image autoencoder on a CPU budget
+spends most of its time re-learning interpolation).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+
+from .common import ResBlock, check_latent_layout, standardize_latent
+from .image import images_to_tensor, postprocess_images
+
+__all__ = ["AnchoredImageDecoder", "AnchoredImageEncoder", "ConfigMixin", "LowResEncoder", "ModelMixin"]
+
+ANCHOR_CHANNELS = 3
+
+
+def downsample(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Antialiased bicubic resize of (B, 3, H, W) to (B, 3, size, size) (close to PIL's BICUBIC)."""
+    return F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False)
+
+
+def upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
+
+
+def _trunk(in_ch: int, width: int, blocks: int, out_ch: int) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, padding=1)]
+    layers += [ResBlock(width) for _ in range(blocks)]
+    layers += [nn.GroupNorm(min(8, width), width), nn.SiLU(), nn.Conv2d(width, out_ch, 3, padding=1)]
+    return nn.Sequential(*layers)
+
+
+def _check_power_of_two(name: str, value: int) -> None:
+    if value < 1 or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two, got {value}.")
+
+
+class LowResEncoder(ModelMixin, ConfigMixin):
+    """LR image (B, 3, s, s) in [-1, 1] -> latent (B, 3 + detail, L, L): the LR image resized to L
+    (bicubic, identity at x4) as the anchor, plus standardised detail features predicted from it."""
+
+    @register_to_config
+    def __init__(
+        self,
+        image_size: int = 32,  # LR tile side
+        latent_channels: int = 19,
+        latent_size: int = 32,
+        width: int = 64,
+        blocks: int = 4,
+        sigma_data: float = 0.5,
+    ):
+        super().__init__()
+        check_latent_layout(latent_channels, latent_size)
+        if latent_channels <= ANCHOR_CHANNELS:
+            raise ValueError(f"latent_channels must exceed the {ANCHOR_CHANNELS} anchor channels, got {latent_channels}.")
+        if latent_size % image_size:
+            raise ValueError(f"latent_size ({latent_size}) must be a multiple of the LR image_size ({image_size}).")
+        self.net = _trunk(ANCHOR_CHANNELS, width, blocks, latent_channels - ANCHOR_CHANNELS)
+
+    def preprocess(self, inputs) -> torch.Tensor:
+        """PIL images, or arrays/tensors (B, 3, s, s) in [-1, 1] -> float tensor on this device."""
+        return images_to_tensor(inputs, 3, self.config.image_size).to(self.device, self.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        factor = self.config.latent_size // self.config.image_size
+        anchor = x if factor == 1 else upsample(x, factor)
+        detail = standardize_latent(self.net(anchor), self.config.sigma_data)
+        return torch.cat([anchor, detail], dim=1)
+
+
+class AnchoredImageEncoder(ModelMixin, ConfigMixin):
+    """HR image (B, 3, S, S) -> latent (B, 3 + detail, L, L): the antialiased bicubic down-sampling
+    (anchor) and standardised features of what the anchor misses (the HR residual, folded into
+    channels by pixel-unshuffle)."""
+
+    @register_to_config
+    def __init__(
+        self,
+        image_size: int = 128,
+        latent_channels: int = 19,
+        latent_size: int = 32,
+        width: int = 64,
+        blocks: int = 2,
+        sigma_data: float = 0.5,
+    ):
+        super().__init__()
+        check_latent_layout(latent_channels, latent_size)
+        if image_size % latent_size:
+            raise ValueError(f"image_size ({image_size}) must be a multiple of latent_size ({latent_size}).")
+        factor = image_size // latent_size
+        _check_power_of_two("image_size / latent_size", factor)
+        in_ch = ANCHOR_CHANNELS + 3 * factor * factor
+        self.net = _trunk(in_ch, width, blocks, latent_channels - ANCHOR_CHANNELS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        L = self.config.latent_size
+        factor = self.config.image_size // L
+        anchor = downsample(x, L)
+        residual = F.pixel_unshuffle(x - upsample(anchor, factor), factor)  # (B, 3 f^2, L, L)
+        detail = standardize_latent(self.net(torch.cat([anchor, residual], dim=1)), self.config.sigma_data)
+        return torch.cat([anchor, detail], dim=1)
+
+
+class AnchoredImageDecoder(ModelMixin, ConfigMixin):
+    """Latent (B, 3 + detail, L, L) -> HR image (B, 3, S, S): bicubic up-sampling of the anchor plus
+    a residual predicted at the latent resolution and unfolded by pixel-shuffle (ESPCN-style)."""
+
+    @register_to_config
+    def __init__(
+        self,
+        image_size: int = 128,
+        latent_channels: int = 19,
+        latent_size: int = 32,
+        width: int = 64,
+        blocks: int = 4,
+        loss: str = "l1",
+    ):
+        super().__init__()
+        check_latent_layout(latent_channels, latent_size)
+        if image_size % latent_size:
+            raise ValueError(f"image_size ({image_size}) must be a multiple of latent_size ({latent_size}).")
+        factor = image_size // latent_size
+        _check_power_of_two("image_size / latent_size", factor)
+        if loss not in ("l1", "mse"):
+            raise ValueError(f"loss must be 'l1' or 'mse', got {loss!r}.")
+        self.net = _trunk(latent_channels, width, blocks, 3 * factor * factor)
+        nn.init.zeros_(self.net[-1].weight)  # start as plain bicubic up-sampling of the anchor
+        nn.init.zeros_(self.net[-1].bias)
+
+    @property
+    def factor(self) -> int:
+        return self.config.image_size // self.config.latent_size
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        anchor = z[:, :ANCHOR_CHANNELS]
+        return upsample(anchor, self.factor) + F.pixel_shuffle(self.net(z), self.factor)
+
+    def reconstruction_loss(self, decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """L1 by default: the usual choice for PSNR-oriented super-resolution (sharper than MSE)."""
+        fn = F.l1_loss if self.config.loss == "l1" else F.mse_loss
+        return fn(decoded.float(), target.float())
+
+    def postprocess(self, decoded: torch.Tensor, output_type: str = "pt"):
+        return postprocess_images(decoded, output_type)
+
+
+def scale_of(source_encoder: LowResEncoder, target_decoder: AnchoredImageDecoder) -> int:
+    """The pipeline's upscaling factor: HR side / LR side."""
+    hr, lr = target_decoder.config.image_size, source_encoder.config.image_size
+    if hr % lr:
+        raise ValueError(f"HR size {hr} is not a multiple of LR size {lr}.")
+    return hr // lr

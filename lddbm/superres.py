@@ -1,0 +1,183 @@
+"""Super-resolution with an LDDBM pipeline: whole images through overlapping tiles, and scoring
+against bicubic interpolation (PSNR and SSIM, RGB and Y, border cropped by the scale)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from .data.photos import degrade
+from .pipeline import LDDBMPipeline
+from .tiling import MAX_INPUT_SIDE, normalise_mode, upscale_image
+
+
+
+@dataclass
+class Upscaled:
+    image: Image.Image  # the LDDBM upscale
+    bicubic: Image.Image  # bicubic interpolation of the same input, for comparison
+    scale: int
+    tiles: int
+    nfe: int  # network evaluations per tile
+    seconds: float
+
+
+def pipeline_scale(pipe: LDDBMPipeline) -> int:
+    hr, lr = pipe.target_decoder.config.image_size, pipe.source_encoder.config.image_size
+    if hr % lr:
+        raise ValueError(f"This pipeline maps {lr} px tiles to {hr} px: not a super-resolution pipeline.")
+    return hr // lr
+
+
+def bicubic(image: Image.Image, scale: int) -> Image.Image:
+    image = normalise_mode(image)
+    return image.resize((image.width * scale, image.height * scale), Image.BICUBIC)
+
+
+def upscale(
+    pipe: LDDBMPipeline,
+    image: Image.Image,
+    steps: int | None = None,
+    sampler: str | None = None,
+    churn: float | None = None,
+    seed: int = 0,
+    overlap: int | None = None,
+    batch_size: int = 64,
+    max_side: int = MAX_INPUT_SIDE,
+    progress: Callable[[int, int], None] | None = None,
+) -> Upscaled:
+    """Upscale a whole PIL image (any mode; see tiling.upscale_image) by the pipeline's factor.
+
+    ``overlap``: LR pixels shared by neighbouring tiles (default a quarter of the tile).
+    ``progress(done, total)`` counts tiles. Seeded, so the same call gives the same image.
+    """
+    start = time.perf_counter()
+    scale, tile = pipeline_scale(pipe), pipe.source_encoder.config.image_size
+    overlap = tile // 4 if overlap is None else overlap
+    generator = torch.Generator(device=pipe.device).manual_seed(seed)
+    counts = {"tiles": 0, "nfe": 0}
+
+    def model(tiles: torch.Tensor) -> torch.Tensor:
+        out = pipe(tiles, num_inference_steps=steps, sampler=sampler, churn=churn, generator=generator)
+        counts["tiles"] += len(tiles)
+        counts["nfe"] = out.nfe
+        return out.outputs
+
+    result = upscale_image(image, model, scale, tile, overlap, max_side=max_side, batch_size=batch_size, progress=progress)
+    return Upscaled(result, bicubic(image, scale), scale, counts["tiles"], counts["nfe"], time.perf_counter() - start)
+
+
+# ---- metrics -------------------------------------------------------------------------------------
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 Y (16..235) of an RGB uint8-range array, as in the SR literature's Y-channel scores."""
+    rgb = rgb.astype(np.float64)
+    return 16 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255
+
+
+def image_metrics(pred: Image.Image, target: Image.Image, border: int) -> dict[str, float]:
+    """PSNR (dB) and SSIM on RGB and on Y, ignoring ``border`` pixels at each edge."""
+    if pred.size != target.size:
+        raise ValueError(f"Sizes differ: {pred.size} vs {target.size}.")
+    a = np.asarray(pred.convert("RGB"), dtype=np.float64)
+    b = np.asarray(target.convert("RGB"), dtype=np.float64)
+    if border:
+        a, b = a[border:-border, border:-border], b[border:-border, border:-border]
+    ssim = dict(data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)  # Wang et al.
+    ya, yb = luma(a), luma(b)
+    return {
+        "psnr_rgb": float(peak_signal_noise_ratio(b, a, data_range=255)),
+        "ssim_rgb": float(structural_similarity(b, a, channel_axis=-1, **ssim)),
+        "psnr_y": float(peak_signal_noise_ratio(yb, ya, data_range=255)),
+        "ssim_y": float(structural_similarity(yb, ya, **ssim)),
+    }
+
+
+def centre_crop(image: Image.Image, size: int, multiple: int) -> Image.Image:
+    """The central crop of at most ``size`` x ``size`` pixels, sides rounded down to ``multiple``."""
+    w, h = (min(image.width, size) // multiple * multiple, min(image.height, size) // multiple * multiple)
+    left, top = (image.width - w) // 2, (image.height - h) // 2
+    return image.crop((left, top, left + w, top + h))
+
+
+def evaluate_images(
+    models: dict[str, LDDBMPipeline],
+    images: dict[str, Image.Image],
+    scale: int,
+    crop: int | None = None,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Score each model and bicubic on ``images`` (the high-resolution originals).
+
+    Each original is centre-cropped to at most ``crop`` px (default: the whole image, up to what
+    the input size limit allows, ``MAX_INPUT_SIDE * scale``; sides rounded down to a multiple of
+    ``scale``), degraded with antialiased bicubic down-sampling, upscaled again and compared.
+    Returns per-image and mean metrics per method, and each model's gain over bicubic.
+    """
+    for name, pipe in models.items():
+        if pipeline_scale(pipe) != scale:
+            raise ValueError(f"Model {name!r} upscales x{pipeline_scale(pipe)}, but --scale is {scale}.")
+    crop = crop or MAX_INPUT_SIDE * scale
+    per_image: dict[str, dict] = {}
+    seconds: dict[str, float] = {name: 0.0 for name in models}
+    for image_name, original in images.items():
+        hr = centre_crop(original.convert("RGB"), crop, scale)
+        lr = degrade(hr, scale)
+        row = {"size": list(hr.size), "bicubic": image_metrics(bicubic(lr, scale), hr, scale)}
+        for name, pipe in models.items():
+            up = upscale(pipe, lr, steps=steps, sampler=sampler, seed=seed, max_side=max(lr.size))
+            row[name] = image_metrics(up.image, hr, scale)
+            row[name]["seconds"] = round(up.seconds, 3)
+            seconds[name] += up.seconds
+            row[name]["nfe_per_tile"] = up.nfe
+        per_image[image_name] = row
+        if log is not None:
+            log(f"{image_name}: " + "  ".join(f"{m} {row[m]['psnr_rgb']:.2f} dB / {row[m]['ssim_rgb']:.3f}"
+                                              for m in ["bicubic", *models]))
+    methods = ["bicubic", *models]
+    keys = ("psnr_rgb", "ssim_rgb", "psnr_y", "ssim_y")
+    mean = {m: {k: float(np.mean([r[m][k] for r in per_image.values()])) for k in keys} for m in methods}
+    gain = {m: {k: mean[m][k] - mean["bicubic"][k] for k in keys} for m in models}
+    return {"images": len(per_image), "scale": scale, "crop": crop, "mean": mean, "gain_over_bicubic": gain,
+            "seconds_per_image": {m: seconds[m] / max(len(per_image), 1) for m in models}, "per_image": per_image}
+
+
+def autoencoder_psnr(encoder: torch.nn.Module, decoder: torch.nn.Module, images: dict[str, Image.Image],
+                     size: int, crops_per_image: int = 8, seed: int = 0) -> float:
+    """Mean PSNR (RGB, dB) of HR crops encoded and decoded by the target autoencoder: what the bridge
+    could reach if it predicted the target latent exactly."""
+    from .data.photos import to_tensor
+
+    rng = np.random.default_rng(seed)
+    crops = []
+    for image in images.values():
+        for _ in range(crops_per_image):
+            x, y = int(rng.integers(image.width - size + 1)), int(rng.integers(image.height - size + 1))
+            crops.append(to_tensor(image.crop((x, y, x + size, y + size))))
+    batch = torch.stack(crops).to(decoder.device, decoder.dtype)
+    with torch.no_grad():
+        decoded = decoder(encoder(batch)).float().clamp(-1, 1)
+    mse = (decoded - batch.float()).pow(2).flatten(1).mean(dim=1)
+    return float((10 * torch.log10(4 / mse.clamp_min(1e-12))).mean())
+
+
+def load_images(folder: str | Path) -> dict[str, Image.Image]:
+    """Every PNG/JPEG/WebP/BMP/TIFF image in a folder, by file stem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder of images.")
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"))
+    if not files:
+        raise FileNotFoundError(f"No images (.png, .jpg, ...) in {folder}.")
+    return {f.stem: Image.open(f).convert("RGB") for f in files}

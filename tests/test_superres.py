@@ -1,0 +1,127 @@
+"""Super-resolution: the anchored latent, whole-image upscaling, metrics, the eval CLI and training."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from skimage import data as skdata
+
+from lddbm.__main__ import main as cli
+from lddbm.data.photos import degrade, to_tensor
+from lddbm.modalities import AnchoredImageDecoder, AnchoredImageEncoder, LowResEncoder
+from lddbm.presets import apply_overrides, get_preset
+from lddbm.superres import evaluate_images, image_metrics, upscale
+from lddbm.train import train
+
+
+def photo(size=128) -> Image.Image:
+    return Image.fromarray(skdata.astronaut()[100 : 100 + size, 150 : 150 + size])
+
+
+def test_hr_anchor_is_the_degraded_input_and_untrained_decoder_is_bicubic():
+    hr = photo(128)
+    lr = to_tensor(degrade(hr, 4))[None]
+    encoder = AnchoredImageEncoder(image_size=128, latent_channels=7, latent_size=32, width=8, blocks=1)
+    z = encoder(to_tensor(hr)[None])
+    assert z.shape == (1, 7, 32, 32)
+    assert (z[:, :3] - lr).abs().mean() < 0.01  # same operator as the LR input (up to PIL's uint8 rounding)
+    detail = z[:, 3:]
+    assert abs(detail.std().item() - 0.5) < 0.01 and abs(detail.mean().item()) < 1e-4  # standardised
+    decoder = AnchoredImageDecoder(image_size=128, latent_channels=7, latent_size=32, width=8, blocks=1)
+    expected = F.interpolate(z[:, :3], scale_factor=4, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(decoder(z), expected)  # the residual head starts at zero
+
+
+@pytest.mark.parametrize(("lr_size", "scale"), [(32, 4), (16, 8)])
+def test_lowres_encoder_anchors_on_its_input(lr_size, scale):
+    encoder = LowResEncoder(image_size=lr_size, latent_channels=7, latent_size=32, width=8, blocks=1)
+    x = torch.rand(2, 3, lr_size, lr_size) * 2 - 1
+    z = encoder(x)
+    assert z.shape == (2, 7, 32, 32)
+    if scale == 4:
+        torch.testing.assert_close(z[:, :3], x)
+    with pytest.raises(ValueError, match="Expected images of shape"):
+        encoder.preprocess(torch.zeros(1, 3, lr_size + 1, lr_size + 1))
+
+
+def test_upscale_whole_images_of_any_mode(tiny_sr):
+    calls = []
+    rgb = photo(20).resize((20, 12))
+    result = upscale(tiny_sr, rgb, steps=2, seed=3, progress=lambda done, total: calls.append((done, total)))
+    assert result.image.size == result.bicubic.size == (80, 48) and result.scale == 4
+    assert result.nfe == 2 and result.tiles >= 4 and calls[-1][0] == calls[-1][1] == result.tiles
+    again = upscale(tiny_sr, rgb, steps=2, seed=3)
+    assert np.array_equal(np.asarray(again.image), np.asarray(result.image))  # seeded
+    rgba = rgb.convert("RGBA")
+    rgba.putalpha(128)
+    out = upscale(tiny_sr, rgba, steps=1).image
+    assert out.mode == "RGBA" and np.asarray(out)[..., 3].mean() == pytest.approx(128, abs=1)
+    assert upscale(tiny_sr, rgb.convert("L"), steps=1).image.mode == "L"
+    assert upscale(tiny_sr, rgb.convert("P"), steps=1).image.mode == "RGB"
+
+
+def test_image_metrics_known_values_and_border():
+    a = np.asarray(photo(64)).astype(np.int16)
+    shifted = Image.fromarray(np.clip(a + 10, 0, 255).astype(np.uint8))
+    clipped = (np.clip(a + 10, 0, 255) - a).astype(np.float64)
+    m = image_metrics(shifted, Image.fromarray(a.astype(np.uint8)), border=0)
+    assert m["psnr_rgb"] == pytest.approx(10 * math.log10(255**2 / (clipped**2).mean()), abs=1e-6)
+    assert 0 < m["ssim_rgb"] < 1 and m["psnr_y"] > m["psnr_rgb"]  # Y weights sum to 219/255 < 1
+    broken = a.copy()
+    broken[:4] = 0  # damage only inside a 4-pixel border
+    spared = image_metrics(Image.fromarray(broken.astype(np.uint8)), Image.fromarray(a.astype(np.uint8)), border=4)
+    assert spared["psnr_rgb"] == math.inf and spared["ssim_rgb"] == pytest.approx(1)
+
+
+def test_evaluate_images_reports_methods_and_gains(tiny_sr):
+    images = {"a": photo(48), "b": photo(40).convert("L").convert("RGB")}
+    report = evaluate_images({"lddbm": tiny_sr}, images, scale=4, crop=36, steps=1)
+    assert report["images"] == 2 and set(report["mean"]) == {"bicubic", "lddbm"}
+    assert report["per_image"]["a"]["size"] == [36, 36] and report["per_image"]["b"]["size"] == [36, 36]
+    gain = report["gain_over_bicubic"]["lddbm"]["psnr_rgb"]
+    assert gain == pytest.approx(report["mean"]["lddbm"]["psnr_rgb"] - report["mean"]["bicubic"]["psnr_rgb"])
+    with pytest.raises(ValueError, match="upscales x4"):
+        evaluate_images({"lddbm": tiny_sr}, images, scale=8)
+
+
+def test_eval_sr_cli_writes_json(tiny_sr, tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    tiny_sr.save_pretrained(ckpt)
+    AnchoredImageEncoder(image_size=32, latent_channels=5, latent_size=8, width=8, blocks=1).save_pretrained(ckpt / "target_encoder")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    photo(48).save(folder / "one.png")
+    photo(40).save(folder / "two.jpg")
+    out = tmp_path / "report.json"
+    code = cli(["eval", "sr", "--checkpoint", str(ckpt), "--baseline", str(ckpt), "--images", str(folder),
+                "--scale", "4", "--steps", "2", "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report["mean"]) == {"bicubic", "lddbm", "baseline"} and set(report["per_image"]) == {"one", "two"}
+    assert report["steps"] == 2 and report["per_image"]["one"]["size"] == [48, 48]  # whole image by default
+    assert 5 < report["autoencoder_psnr_rgb"] < 100
+    assert cli(["eval", "sr", "--checkpoint", str(ckpt), "--images", str(folder), "--scale", "8"]) == 2
+    assert "upscales x4" in capsys.readouterr().err
+
+
+def test_sr_preset_trains_exports_and_evaluates(tmp_path):
+    root = tmp_path / "photos"
+    (root / "images").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.roll(skdata.astronaut(), 37 * i, axis=1)[:96, :96]).save(root / "images" / f"p{i}.png")
+    (root / "split.json").write_text(json.dumps({"train": ["p0", "p1"], "test": ["p2"]}))
+    tiny = {"data.root": str(root), "data.hr_size": "32", "data.eval_crop": "32", "data.crops_per_epoch": "8",
+            "latent.channels": "5", "latent.size": "8", "latent.width": "8", "denoiser.hidden_size": "16",
+            "denoiser.depth": "1", "denoiser.encoder_depth": "1", "denoiser.num_heads": "2", "train.steps": "2",
+            "train.batch_size": "2", "train.eval_every": "2", "train.eval_size": "1", "train.eval_steps": "1"}
+    result = train(apply_overrides(get_preset("sr4x"), tiny), tmp_path / "run", progress=False)
+    assert result["step"] == 2 and "psnr_gain" in result["eval"] and result["eval"]["scale"] == 4
+    exported = tmp_path / "run" / "pipeline"
+    assert (exported / "target_encoder" / "diffusion_pytorch_model.safetensors").is_file()
+    out = tmp_path / "test.json"
+    assert cli(["eval", "sr", "--checkpoint", str(exported), "--steps", "1", "--json", str(out)]) == 0
+    assert list(json.loads(out.read_text())["per_image"]) == ["p2"]  # the data's test split by default

@@ -1,9 +1,10 @@
-"""Time the demo's views -> 3D handler on the shipped examples at default settings.
+"""Time the demo's handlers on the shipped examples at default settings.
 
     python benchmarks/app_latency.py [--json OUT]
 
-Reports the handler's wall time per example (model, marching cubes, Plotly figure, GLB/OBJ/STL
-files): what a click on an example costs before the browser draws the figure.
+Views -> 3D: the handler's wall time per example (model, marching cubes, Plotly figure, GLB/OBJ/STL
+files): what a click on an example costs before the browser draws the figure. Super-resolution:
+the wall time of each example's 128x128 -> 512x512 upscale (tiles, PNG file, PSNR/SSIM).
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import app  # noqa: E402
+import torch  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--json")
-    args = parser.parse_args()
+def time_3d() -> dict:
     app.pipeline("multiview3d")  # loading happens once at start-up, not per click
     sets = app.example_sets()
     app.views_to_3d(sets[0][1], 10, "heun", 1.0, 0.0, 0, False, 0.5, 1)  # warm-up
@@ -32,8 +31,37 @@ def main() -> None:
         start = time.perf_counter()
         *_, info, _frames, _slider, _gallery = app.views_to_3d(paths, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1)
         rows.append({"example": name, "seconds": time.perf_counter() - start, "info": info})
+    return summary(rows)
+
+
+def time_sr() -> dict:
+    app.pipeline("sr4x")
+    examples = app.sr_examples()
+
+    def run(path):
+        return app.super_resolve(path, "×4", 4, 0.0, 0, False, progress=lambda *a, **k: None)
+
+    run(examples[0])  # warm-up
+    rows = []
+    for path in examples:
+        start = time.perf_counter()
+        _, _, info = run(path)
+        rows.append({"example": Path(path).parent.name, "seconds": time.perf_counter() - start, "info": info})
+    return summary(rows)
+
+
+def summary(rows: list[dict]) -> dict:
     seconds = [r["seconds"] for r in rows]
-    report = {"device": app.DEVICE, "examples": rows, "median_seconds": statistics.median(seconds), "max_seconds": max(seconds)}
+    return {"examples": rows, "median_seconds": statistics.median(seconds), "max_seconds": max(seconds)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    report = {"device": app.DEVICE, "torch_threads": torch.get_num_threads(), "views_to_3d": time_3d()}
+    if app.sr_scales():
+        report["super_resolution"] = time_sr()
     text = json.dumps(report, indent=2)
     if args.json:
         Path(args.json).write_text(text + "\n")

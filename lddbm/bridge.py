@@ -62,6 +62,10 @@ class Bridge:
     cov_xy: float = 0.0  # per-coordinate covariance of x0 and xT assumed by the preconditioning
     beta_d: float = 2.0  # VP only: slope of beta(t) = beta_min + beta_d t
     beta_min: float = 0.1  # VP only
+    # the first ``shared_channels`` latent channels are equal at both ends by construction (e.g. the
+    # super-resolution anchor, which *is* the LR image at x4): x0 given xT is known there, so the
+    # denoiser returns xT on them instead of learning to copy them through the network
+    shared_channels: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in ("ve", "vp"):
@@ -76,6 +80,8 @@ class Bridge:
             raise ValueError("|cov_xy| must be smaller than sigma_data * sigma_data_end.")
         if self.kind == "vp" and (self.beta_d < 0 or self.beta_min <= 0):
             raise ValueError("VP bridges need beta_d >= 0 and beta_min > 0.")
+        if self.shared_channels < 0:
+            raise ValueError(f"shared_channels must be >= 0, got {self.shared_channels}.")
 
     # ---- the unconditional forward process --------------------------------------------------
 
@@ -157,14 +163,17 @@ class Bridge:
     def denoise(self, net: Callable[..., Tensor], x_t: Tensor, t: TimeLike, xT: Tensor) -> Tensor:
         """D(x_t, t, xT) = c_skip x_t + c_out net(c_in x_t, c_noise, xT): the one wrapper.
 
-        ``t`` is a scalar or a (B,) tensor; the network never sees sigma_data.
+        ``t`` is a scalar or a (B,) tensor; the network never sees sigma_data. On the
+        ``shared_channels`` D is xT itself.
         """
         t = _f64(t).to(x_t.device)
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
         c_skip, c_out, c_in, c_noise = self.scalings(t)
         out = net(_bcast(c_in, x_t) * x_t, c_noise.to(x_t.dtype), xT)
-        return _bcast(c_skip, x_t) * x_t + _bcast(c_out, x_t) * out
+        denoised = _bcast(c_skip, x_t) * x_t + _bcast(c_out, x_t) * out
+        k = self.shared_channels
+        return denoised if k == 0 else torch.cat([xT[:, :k], denoised[:, k:]], dim=1)
 
     # ---- training times -----------------------------------------------------------------------
 

@@ -218,6 +218,7 @@ def sr4x() -> Preset:
         name="sr4x",
         data=PhotoData(scale=4),
         latent=LatentConfig(channels=19, size=32, width=64),
+        bridge=Bridge(shared_channels=3),  # the anchor: identical at both ends at x4
         denoiser=DenoiserConfig(patch_size=4, hidden_size=192, depth=4, encoder_depth=2, num_heads=4),
         sampling=SamplingConfig(sampler="fast", steps=4),
         loss=LossConfig(strategy="whole", contrastive_weight=0.1),
@@ -238,9 +239,10 @@ def sr4x_regression() -> Preset:
 
 
 def sr8x() -> Preset:
-    """The paper's factor: 16x16 -> 128x128 (the LR encoder resizes its input to the 32x32 latent)."""
+    """The paper's factor: 16x16 -> 128x128 (the LR encoder resizes its input to the 32x32 latent, so
+    the anchors differ at the two ends and are bridged like the other channels)."""
     p = sr4x()
-    return dataclasses.replace(p, name="sr8x", data=PhotoData(scale=8))
+    return dataclasses.replace(p, name="sr8x", data=PhotoData(scale=8), bridge=Bridge())
 
 
 PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression,

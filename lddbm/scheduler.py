@@ -76,8 +76,10 @@ class BridgeScheduler(SchedulerMixin, ConfigMixin):
         guidance: float = 1.0,
         churn: float = 0.0,
         t_max_offset: float = 1e-4,
+        shared_channels: int = 0,
     ):
-        self.bridge = Bridge(kind, sigma_min, sigma_max, sigma_data, sigma_data_end, cov_xy, beta_d, beta_min)
+        self.bridge = Bridge(kind, sigma_min, sigma_max, sigma_data, sigma_data_end, cov_xy, beta_d, beta_min,
+                             shared_channels)
         self._check(sampler, num_inference_steps, churn)
         if not 0 < t_max_offset < sigma_max - sigma_min:
             raise ValueError("t_max_offset must be positive and smaller than sigma_max - sigma_min.")

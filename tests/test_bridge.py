@@ -109,3 +109,26 @@ def test_invalid_parameters():
         Bridge(sigma_min=1.0, sigma_max=0.5)
     with pytest.raises(ValueError, match="cov_xy"):
         Bridge(cov_xy=0.3)
+
+
+def test_shared_channels_are_carried_over_from_the_source():
+    from lddbm.scheduler import BridgeScheduler
+
+    bridge = Bridge(shared_channels=2)
+    xT, x_t = torch.randn(3, 5, 4, 4), torch.randn(3, 5, 4, 4)
+
+    def net(x, c_noise, source):
+        return torch.ones_like(x)
+
+    denoised = bridge.denoise(net, x_t, torch.tensor([0.5, 5.0, 50.0]), xT)
+    torch.testing.assert_close(denoised[:, :2], xT[:, :2])
+    torch.testing.assert_close(denoised[:, 2:], Bridge().denoise(net, x_t, torch.tensor([0.5, 5.0, 50.0]), xT)[:, 2:])
+    for sampler in ("heun", "fast"):  # sampling from xT keeps the shared channels at xT
+        scheduler = BridgeScheduler(shared_channels=2, sampler=sampler, num_inference_steps=4, churn=0.3)
+        scheduler.set_timesteps()
+        x = xT.clone()
+        for t in scheduler.timesteps:
+            x = scheduler.step(scheduler.bridge.denoise(net, x, t, xT), t, x, source=xT).prev_sample
+        torch.testing.assert_close(x[:, :2], xT[:, :2], atol=0.02, rtol=0)
+    with pytest.raises(ValueError, match="shared_channels"):
+        Bridge(shared_channels=-1)

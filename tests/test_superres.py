@@ -125,3 +125,16 @@ def test_sr_preset_trains_exports_and_evaluates(tmp_path):
     out = tmp_path / "test.json"
     assert cli(["eval", "sr", "--checkpoint", str(exported), "--steps", "1", "--json", str(out)]) == 0
     assert list(json.loads(out.read_text())["per_image"]) == ["p2"]  # the data's test split by default
+
+
+def test_upscale_cli(tiny_sr, tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    tiny_sr.save_pretrained(ckpt)
+    photo(24).save(tmp_path / "in.png")
+    code = cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "in.png"), "--out", str(tmp_path / "out.png"),
+                "--bicubic", str(tmp_path / "bicubic.png"), "--steps", "1"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["size"] == [96, 96]
+    assert Image.open(tmp_path / "out.png").size == Image.open(tmp_path / "bicubic.png").size == (96, 96)
+    (tmp_path / "bad.png").write_bytes(b"")
+    assert cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "bad.png"), "--out", str(tmp_path / "o.png")]) == 2
+    assert "empty" in capsys.readouterr().err

@@ -134,7 +134,7 @@ def cmd_bench(args, extra) -> int:
             r = task.evaluate(pipe, preset, args.split, args.limit, SampleOptions(steps=steps, sampler=sampler, seed=args.seed))
             rows.append({"sampler": sampler, "steps": steps, **{k: v for k, v in r.items() if k != "per_category"}})
             print(f"{sampler:>5} {steps:>3} steps  NFE {r['nfe']:>3}  " + "  ".join(
-                f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "seconds_per_object", "latency_seconds")), file=sys.stderr)
+                f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "psnr_gain", "seconds_per_object", "latency_seconds")), file=sys.stderr)
     _write_json(args.json, {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device), "rows": rows})
     return 0
 

@@ -61,6 +61,7 @@ def test_build_holds_out_whole_photos(wallpaper_deb, tmp_path):
     assert any(n.startswith("mate-backgrounds") for n in split["test"]) and any(n.startswith("skimage") for n in split["test"])
     assert index["mate-backgrounds-leaf"]["license"].startswith("GPL-2+")
     assert max(index["mate-backgrounds-leaf"]["size"]) == 256  # downsized, aspect kept
+    assert sorted(p.stem for p in (out / "test").glob("*.png")) == split["test"]  # a folder for eval sr --images
     assert build(out, sources=[wallpaper_deb], max_side=256) == summary  # idempotent
 
     crops = PhotoCrops(out, "train", hr_size=64, scale=4, crops_per_epoch=5)

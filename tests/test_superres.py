@@ -108,7 +108,8 @@ def test_eval_sr_cli_writes_json(tiny_sr, tmp_path, capsys):
     assert "upscales x4" in capsys.readouterr().err
 
 
-def test_sr_preset_trains_exports_and_evaluates(tmp_path):
+@pytest.mark.parametrize(("preset", "scale"), [("sr4x", 4), ("sr8x", 8)])
+def test_sr_presets_train_export_and_evaluate(tmp_path, preset, scale):
     root = tmp_path / "photos"
     (root / "images").mkdir(parents=True)
     for i in range(3):
@@ -118,8 +119,8 @@ def test_sr_preset_trains_exports_and_evaluates(tmp_path):
             "latent.channels": "5", "latent.size": "8", "latent.width": "8", "denoiser.hidden_size": "16",
             "denoiser.depth": "1", "denoiser.encoder_depth": "1", "denoiser.num_heads": "2", "train.steps": "2",
             "train.batch_size": "2", "train.eval_every": "2", "train.eval_size": "1", "train.eval_steps": "1"}
-    result = train(apply_overrides(get_preset("sr4x"), tiny), tmp_path / "run", progress=False)
-    assert result["step"] == 2 and "psnr_gain" in result["eval"] and result["eval"]["scale"] == 4
+    result = train(apply_overrides(get_preset(preset), tiny), tmp_path / "run", progress=False)
+    assert result["step"] == 2 and "psnr_gain" in result["eval"] and result["eval"]["scale"] == scale
     exported = tmp_path / "run" / "pipeline"
     assert (exported / "target_encoder" / "diffusion_pytorch_model.safetensors").is_file()
     out = tmp_path / "test.json"

@@ -10,6 +10,7 @@ for training.
 Layout written by ``build``::
 
     OUT/images/<name>.png   RGB, longest side at most ``max_side`` (antialiased)
+    OUT/test/<name>.png     the held-out photographs again, as a folder for ``eval sr --images``
     OUT/index.json          name -> source, original file, licence, size, split
     OUT/split.json          {"train": [...], "test": [...]}
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +137,10 @@ def build(out: str | Path, sources: list[str | Path] | None = None, max_side: in
         index[p["name"]] = {**{k: p[k] for k in ("source", "license")}, "size": size,
                             "split": "test" if p["name"] in test else "train"}
     split = {s: sorted(n for n, v in index.items() if v["split"] == s) for s in ("train", "test")}
+    (out / "test").mkdir(exist_ok=True)
+    for name in split["test"]:
+        if not (out / "test" / f"{name}.png").exists():
+            shutil.copyfile(out / "images" / f"{name}.png", out / "test" / f"{name}.png")
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
     return {"photos": len(index), "train": len(split["train"]), "test": len(split["test"]), "test_names": split["test"]}

@@ -179,15 +179,19 @@ def multiview3d() -> Preset:
     )
 
 
-def multiview3d_regression() -> Preset:
-    """The deterministic baseline: the same networks trained only at t = T (zT -> z0 in one step)."""
-    p = multiview3d()
+def regression_baseline(p: Preset) -> Preset:
+    """The deterministic baseline of a preset: the same networks trained only at t = T, where the
+    bridge input is the source latent itself (zT -> z0 in one step), sampled with one step."""
     return dataclasses.replace(
-        p, name="multiview3d_regression",
+        p, name=f"{p.name}_regression",
         loss=dataclasses.replace(p.loss, t_sampling="endpoint"),
         sampling=dataclasses.replace(p.sampling, sampler="fast", steps=1),
         train=dataclasses.replace(p.train, eval_steps=1),  # only t = T was trained
     )
+
+
+def multiview3d_regression() -> Preset:
+    return regression_baseline(multiview3d())
 
 
 def shapenet() -> Preset:
@@ -228,14 +232,7 @@ def sr4x() -> Preset:
 
 
 def sr4x_regression() -> Preset:
-    """The deterministic baseline for sr4x: the same networks trained only at t = T."""
-    p = sr4x()
-    return dataclasses.replace(
-        p, name="sr4x_regression",
-        loss=dataclasses.replace(p.loss, t_sampling="endpoint"),
-        sampling=dataclasses.replace(p.sampling, sampler="fast", steps=1),
-        train=dataclasses.replace(p.train, eval_steps=1),
-    )
+    return regression_baseline(sr4x())
 
 
 def sr8x() -> Preset:

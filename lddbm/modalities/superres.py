@@ -46,9 +46,15 @@ def _trunk(in_ch: int, width: int, blocks: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _check_power_of_two(name: str, value: int) -> None:
-    if value < 1 or value & (value - 1):
-        raise ValueError(f"{name} must be a power of two, got {value}.")
+def _hr_factor(image_size: int, latent_channels: int, latent_size: int, what: str = "image_size / latent_size") -> int:
+    """image_size / latent_size, checked to be a power of two, with room for detail channels."""
+    check_latent_layout(latent_channels, latent_size)
+    if latent_channels <= ANCHOR_CHANNELS:
+        raise ValueError(f"latent_channels must exceed the {ANCHOR_CHANNELS} anchor channels, got {latent_channels}.")
+    factor = image_size // latent_size
+    if image_size % latent_size or factor & (factor - 1):
+        raise ValueError(f"{what} must be a power of two, got {image_size} / {latent_size}.")
+    return factor
 
 
 class LowResEncoder(ModelMixin, ConfigMixin):
@@ -66,11 +72,7 @@ class LowResEncoder(ModelMixin, ConfigMixin):
         sigma_data: float = 0.5,
     ):
         super().__init__()
-        check_latent_layout(latent_channels, latent_size)
-        if latent_channels <= ANCHOR_CHANNELS:
-            raise ValueError(f"latent_channels must exceed the {ANCHOR_CHANNELS} anchor channels, got {latent_channels}.")
-        if latent_size % image_size:
-            raise ValueError(f"latent_size ({latent_size}) must be a multiple of the LR image_size ({image_size}).")
+        _hr_factor(latent_size, latent_channels, image_size, "latent_size / image_size (LR tile)")
         self.net = _trunk(ANCHOR_CHANNELS, width, blocks, latent_channels - ANCHOR_CHANNELS)
 
     def preprocess(self, inputs) -> torch.Tensor:
@@ -100,11 +102,7 @@ class AnchoredImageEncoder(ModelMixin, ConfigMixin):
         sigma_data: float = 0.5,
     ):
         super().__init__()
-        check_latent_layout(latent_channels, latent_size)
-        if image_size % latent_size:
-            raise ValueError(f"image_size ({image_size}) must be a multiple of latent_size ({latent_size}).")
-        factor = image_size // latent_size
-        _check_power_of_two("image_size / latent_size", factor)
+        factor = _hr_factor(image_size, latent_channels, latent_size)
         in_ch = ANCHOR_CHANNELS + 3 * factor * factor
         self.net = _trunk(in_ch, width, blocks, latent_channels - ANCHOR_CHANNELS)
 
@@ -132,11 +130,7 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
         loss: str = "l1",
     ):
         super().__init__()
-        check_latent_layout(latent_channels, latent_size)
-        if image_size % latent_size:
-            raise ValueError(f"image_size ({image_size}) must be a multiple of latent_size ({latent_size}).")
-        factor = image_size // latent_size
-        _check_power_of_two("image_size / latent_size", factor)
+        factor = _hr_factor(image_size, latent_channels, latent_size)
         if loss not in ("l1", "mse"):
             raise ValueError(f"loss must be 'l1' or 'mse', got {loss!r}.")
         self.net = _trunk(latent_channels, width, blocks, 3 * factor * factor)

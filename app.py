@@ -197,6 +197,12 @@ def sr_scales() -> list[str]:
     return [label for label, name in SR_MODELS.items() if (CHECKPOINTS / name).is_dir()]
 
 
+def checkpoint_steps(name: str) -> int:
+    """The sampling steps a checkpoint was exported with (its validated default)."""
+    config = json.loads((CHECKPOINTS / name / "scheduler" / "scheduler_config.json").read_text())
+    return int(config["num_inference_steps"])
+
+
 def sr_examples() -> list[str]:
     return sorted(str(p) for p in EXAMPLES_SR.glob("*/lr.png"))
 
@@ -265,7 +271,7 @@ def sr_tab() -> None:
     gr.Markdown(
         "Upload a **small photograph (longest side ≤ 512 px)** or pick an example from the held-out test photos; "
         "drag the slider to compare bicubic interpolation (left) with LDDBM (right). The model was trained on "
-        "about twenty natural photographs, so expect sharper edges rather than invented detail."
+        "crops of sixteen natural photographs, so expect sharper edges rather than invented detail."
     )
     with gr.Row():
         with gr.Column(scale=1):
@@ -275,7 +281,7 @@ def sr_tab() -> None:
                 gr.Examples([[p] for p in examples], inputs=[file], example_labels=[Path(p).parent.name for p in examples],
                             label="examples (test photos; PSNR/SSIM shown against the original)")
             scale = gr.Radio(scales, value=scales[0], label="scale")
-            steps = gr.Slider(1, 20, value=4, step=1, label="sampling steps")
+            steps = gr.Slider(1, 20, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps")
             churn = gr.Slider(0, 1, value=0.0, step=0.05, label="stochasticity (eta)")
             with gr.Row():
                 seed = gr.Number(0, precision=0, label="seed")

@@ -39,7 +39,7 @@ def time_sr() -> dict:
     examples = app.sr_examples()
 
     def run(path):
-        return app.super_resolve(path, "×4", 4, 0.0, 0, False, progress=lambda *a, **k: None)
+        return app.super_resolve(path, "×4", app.checkpoint_steps("sr4x"), 0.0, 0, False, progress=lambda *a, **k: None)
 
     run(examples[0])  # warm-up
     rows = []

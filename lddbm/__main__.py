@@ -90,8 +90,9 @@ def cmd_eval_sr(args, extra) -> int:
         raise SystemExit("error: pass --images DIR (a folder of high-resolution originals)")
     if args.limit:
         images = dict(list(images.items())[: args.limit])
-    report = evaluate_images(models, images, scale, crop=args.crop, steps=args.steps, sampler=args.sampler,
-                             seed=args.seed, log=lambda line: print(line, file=sys.stderr))
+    sampling = {"lddbm": {"steps": args.steps, "sampler": args.sampler, "churn": args.churn}}  # the baseline: its own
+    report = evaluate_images(models, images, scale, crop=args.crop, sampling=sampling, seed=args.seed,
+                             log=lambda line: print(line, file=sys.stderr))
     encoder_dir = Path(args.checkpoint) / "target_encoder"
     if encoder_dir.is_dir():  # the autoencoder's own reconstruction bounds what the bridge can reach
         from .modalities import AnchoredImageEncoder
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluation_options(p, split="val")
     p.add_argument("--images", help="sr: a folder of high-resolution originals (default: the data's test split)")
     p.add_argument("--scale", type=int, help="sr: the upscaling factor (must match the checkpoint)")
-    p.add_argument("--baseline", help="sr: a second pipeline folder scored alongside (e.g. the regression baseline)")
+    p.add_argument("--baseline", help="sr: a second pipeline folder scored alongside (e.g. the regression baseline), "
+                   "sampled with its own defaults; --steps/--sampler/--churn apply to --checkpoint")
     p.add_argument("--crop", type=int, help="sr: centre crop of each original, in HR pixels (default: the whole "
                    "image, up to 512 * scale)")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")

@@ -113,8 +113,7 @@ def evaluate_images(
     images: dict[str, Image.Image],
     scale: int,
     crop: int | None = None,
-    steps: int | None = None,
-    sampler: str | None = None,
+    sampling: dict[str, dict] | None = None,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> dict:
@@ -123,8 +122,11 @@ def evaluate_images(
     Each original is centre-cropped to at most ``crop`` px (default: the whole image, up to what
     the input size limit allows, ``MAX_INPUT_SIDE * scale``; sides rounded down to a multiple of
     ``scale``), degraded with antialiased bicubic down-sampling, upscaled again and compared.
-    Returns per-image and mean metrics per method, and each model's gain over bicubic.
+    ``sampling`` maps a model's name to ``upscale`` keywords (steps, sampler, churn); a model not
+    named samples with its checkpoint's defaults. Returns per-image and mean metrics per method,
+    and each model's gain over bicubic.
     """
+    sampling = sampling or {}
     for name, pipe in models.items():
         if pipeline_scale(pipe) != scale:
             raise ValueError(f"Model {name!r} upscales x{pipeline_scale(pipe)}, but --scale is {scale}.")
@@ -136,7 +138,7 @@ def evaluate_images(
         lr = degrade(hr, scale)
         row = {"size": list(hr.size), "bicubic": image_metrics(bicubic(lr, scale), hr, scale)}
         for name, pipe in models.items():
-            up = upscale(pipe, lr, steps=steps, sampler=sampler, seed=seed, max_side=max(lr.size))
+            up = upscale(pipe, lr, seed=seed, max_side=max(lr.size), **sampling.get(name, {}))
             row[name] = image_metrics(up.image, hr, scale)
             row[name]["seconds"] = round(up.seconds, 3)
             seconds[name] += up.seconds
@@ -150,7 +152,8 @@ def evaluate_images(
     mean = {m: {k: float(np.mean([r[m][k] for r in per_image.values()])) for k in keys} for m in methods}
     gain = {m: {k: mean[m][k] - mean["bicubic"][k] for k in keys} for m in models}
     return {"images": len(per_image), "scale": scale, "crop": crop, "mean": mean, "gain_over_bicubic": gain,
-            "seconds_per_image": {m: seconds[m] / max(len(per_image), 1) for m in models}, "per_image": per_image}
+            "seconds_per_image": {m: seconds[m] / max(len(per_image), 1) for m in models},
+            "nfe_per_tile": {m: row[m]["nfe_per_tile"] for m in models} if per_image else {}, "per_image": per_image}
 
 
 def autoencoder_psnr(encoder: torch.nn.Module, decoder: torch.nn.Module, images: dict[str, Image.Image],

@@ -234,9 +234,9 @@ def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int 
     if limit is not None:
         images = dict(list(images.items())[:limit])
     crop = d.eval_crop if split == "val" else None
-    report = evaluate_images({"lddbm": pipe}, images, d.scale, crop=crop, steps=opts.steps, sampler=opts.sampler,
-                             seed=opts.seed)
-    return {"split": split, **{k: v for k, v in report.items() if k != "per_image"},
+    sampling = {"lddbm": {"steps": opts.steps, "sampler": opts.sampler, "churn": opts.churn}}
+    report = evaluate_images({"lddbm": pipe}, images, d.scale, crop=crop, sampling=sampling, seed=opts.seed)
+    return {"split": split, **{k: v for k, v in report.items() if k != "per_image"}, "nfe": report["nfe_per_tile"]["lddbm"],
             "psnr_gain": report["gain_over_bicubic"]["lddbm"]["psnr_rgb"], "per_image": report["per_image"]}
 
 

@@ -79,7 +79,7 @@ def test_image_metrics_known_values_and_border():
 
 def test_evaluate_images_reports_methods_and_gains(tiny_sr):
     images = {"a": photo(48), "b": photo(40).convert("L").convert("RGB")}
-    report = evaluate_images({"lddbm": tiny_sr}, images, scale=4, crop=36, steps=1)
+    report = evaluate_images({"lddbm": tiny_sr}, images, scale=4, crop=36, sampling={"lddbm": {"steps": 1}})
     assert report["images"] == 2 and set(report["mean"]) == {"bicubic", "lddbm"}
     assert report["per_image"]["a"]["size"] == [36, 36] and report["per_image"]["b"]["size"] == [36, 36]
     gain = report["gain_over_bicubic"]["lddbm"]["psnr_rgb"]

@@ -1,0 +1,42 @@
+"""The shipped x4 super-resolution checkpoint loads and reproduces its model card's figures on the
+held-out examples (assets/sr4x: 128x128 inputs and their 512x512 originals)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lddbm.pipeline import LDDBMPipeline
+from lddbm.superres import image_metrics, upscale
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT = ROOT / "checkpoints" / "sr4x"
+EXAMPLES = ROOT / "assets" / "sr4x"
+CARD = CHECKPOINT / "card_metrics.json"
+
+
+def examples_psnr(pipe: LDDBMPipeline) -> tuple[float, float]:
+    """Mean RGB PSNR of LDDBM and of bicubic over the examples, at the checkpoint's defaults."""
+    ours, bicubic = [], []
+    for folder in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
+        hr = Image.open(folder / "hr.png").convert("RGB")
+        result = upscale(pipe, Image.open(folder / "lr.png"), seed=0)
+        ours.append(image_metrics(result.image, hr, border=4)["psnr_rgb"])
+        bicubic.append(image_metrics(result.bicubic, hr, border=4)["psnr_rgb"])
+    assert len(ours) >= 4
+    return float(np.mean(ours)), float(np.mean(bicubic))
+
+
+@pytest.mark.skipif(not CARD.is_file(), reason="no sr4x checkpoint with card_metrics.json")
+def test_shipped_sr4x_checkpoint_matches_its_card():
+    pipe = LDDBMPipeline.load(CHECKPOINT)
+    pipe.set_progress_bar_config(disable=True)
+    assert sum(f.stat().st_size for f in CHECKPOINT.rglob("*") if f.is_file()) <= 25 * 2**20
+    assert pipe.scheduler.config.sampler == "fast" and pipe.scheduler.config.num_inference_steps == 2
+    card = json.loads(CARD.read_text())
+    ours, bicubic = examples_psnr(pipe)
+    assert ours == pytest.approx(card["examples_psnr_rgb"], abs=0.05)
+    assert bicubic == pytest.approx(card["examples_bicubic_psnr_rgb"], abs=1e-6)
+    assert ours > bicubic

@@ -18,7 +18,6 @@ from .pipeline import LDDBMPipeline
 from .tiling import MAX_INPUT_SIDE, normalise_mode, upscale_image
 
 
-
 @dataclass
 class Upscaled:
     image: Image.Image  # the LDDBM upscale
@@ -165,9 +164,13 @@ def autoencoder_psnr(encoder: torch.nn.Module, decoder: torch.nn.Module, images:
     rng = np.random.default_rng(seed)
     crops = []
     for image in images.values():
+        if min(image.size) < size:
+            continue
         for _ in range(crops_per_image):
             x, y = int(rng.integers(image.width - size + 1)), int(rng.integers(image.height - size + 1))
             crops.append(to_tensor(image.crop((x, y, x + size, y + size))))
+    if not crops:
+        raise ValueError(f"No image is at least {size} px on each side; the autoencoder works on {size}-px crops.")
     batch = torch.stack(crops).to(decoder.device, decoder.dtype)
     with torch.no_grad():
         decoded = decoder(encoder(batch)).float().clamp(-1, 1)

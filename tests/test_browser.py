@@ -65,7 +65,9 @@ def test_sr_example_click_shows_the_comparison_slider(page, tmp_path):
     page.get_by_role("tab", name="Super-resolution").click()
     name = app.sr_examples()[0].split("/")[-2]
     page.get_by_text(name, exact=True).first.click()
-    page.wait_for_function("document.body.innerText.includes('PSNR')", timeout=60_000)
+    # the result line and the score table (the examples' label mentions PSNR too, so wait for the table header)
+    page.wait_for_function("document.body.innerText.includes('tiles ×') && document.body.innerText.includes('PSNR (dB)')",
+                           timeout=60_000)
     # both sides of the slider are loaded PNG images
     page.wait_for_function(
         "[...document.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth === 512).length >= 2",

@@ -227,7 +227,8 @@ def sr4x() -> Preset:
         # 2 DBIM steps: chosen on training-photo crops (1 and 2 steps tie, more steps score lower)
         sampling=SamplingConfig(sampler="fast", steps=2),
         loss=LossConfig(strategy="whole", contrastive_weight=0.1),
-        train=TrainConfig(steps=4000, batch_size=16, lr=5e-4, warmup_steps=200, ema_decay=0.999, eval_every=500,
+        # 3301 steps: where the shipped run's 60-minute budget ended (one CPU thread)
+        train=TrainConfig(steps=3301, batch_size=16, lr=5e-4, warmup_steps=200, ema_decay=0.999, eval_every=500,
                           save_every=250, eval_size=4, eval_steps=4, export_dtype="float16"),
     )
 

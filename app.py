@@ -24,7 +24,7 @@ from PIL import Image
 
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
 from lddbm.export import export_mesh, plotly_figure, voxels_to_mesh
-from lddbm.inputs import InputError, open_image, open_views
+from lddbm.inputs import HIGH_BIT_MODES, InputError, open_image, open_views
 from lddbm.modalities.multiview import preview_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
@@ -214,7 +214,7 @@ def sr_originals() -> dict[str, Path]:
 
 
 def mode_notes(image: Image.Image) -> list[str]:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if image.mode in HIGH_BIT_MODES:
         return ["16-bit / high-dynamic-range image: converted to 8 bits per channel."]
     if "A" in image.getbands() or "transparency" in image.info:
         return ["The transparency (alpha) channel is upscaled with bicubic interpolation; the colours go through the model."]

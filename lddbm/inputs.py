@@ -13,6 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 4096 * 4096  # larger uploads are refused before decoding
 MIN_SIDE = 16
+HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16-bit, 32-bit integer and float images
 
 
 class InputError(ValueError):
@@ -52,7 +53,7 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE, max_pixels: in
     except (OSError, SyntaxError, ValueError) as err:
         raise InputError(f"{name} could not be decoded (the file looks truncated or corrupt: {err}); "
                          "upload it again or re-save it.") from err
-    image = ImageOps.exif_transpose(image) if image.mode not in ("I;16", "I;16B", "I;16L", "I", "F") else image
+    image = ImageOps.exif_transpose(image) if image.mode not in HIGH_BIT_MODES else image
     if min(image.size) < min_side:
         raise InputError(f"{name} is only {image.size[0]}x{image.size[1]} pixels; use an image at least "
                          f"{min_side} pixels on each side.")

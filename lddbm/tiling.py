@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .inputs import InputError
+from .inputs import HIGH_BIT_MODES, InputError
 
 MAX_INPUT_SIDE = 512
 
@@ -80,7 +80,7 @@ def upscale_tensor(x: torch.Tensor, fn: TileFn, scale: int, tile: int, overlap: 
 def normalise_mode(image: Image.Image) -> Image.Image:
     """Any PIL image -> the same picture in mode RGB, RGBA, L or LA (16-bit and float become 8-bit
     grey, palettes become RGB, or RGBA when they carry transparency)."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if image.mode in HIGH_BIT_MODES:
         arr = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
         return Image.fromarray(np.clip(arr / top * 255, 0, 255).round().astype(np.uint8), "L")

@@ -1,6 +1,8 @@
 """Handler-level tests of the demo with a tiny, untrained multi-view checkpoint."""
 
+import contextlib
 import importlib
+import socket
 
 import gradio as gr
 import numpy as np
@@ -57,6 +59,21 @@ def app(tiny_3d, monkeypatch, tmp_path):
     module.pipeline.cache_clear()
     yield module
     module.pipeline.cache_clear()
+
+
+@contextlib.contextmanager
+def launched(module, **queue):
+    """Serve the demo (its checkpoints already patched, e.g. by the ``app`` fixture) on a free
+    localhost port; yields the URL and closes the server afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = module.build_demo().queue(**queue)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
 
 
 def test_views_handler_outputs(app, tmp_path):

@@ -1,35 +1,16 @@
 """End to end: launch the demo on localhost and drive it with gradio_client."""
 
-import importlib
-import socket
-
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from test_app import tiny_3d, views  # noqa: F401  (fixtures)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from test_app import app, launched, tiny_3d, views  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def served(tiny_3d, monkeypatch, tmp_path):  # noqa: F811
-    app = importlib.import_module("app")
-    monkeypatch.setattr(app, "CHECKPOINTS", tiny_3d[1])
-    monkeypatch.setattr(app, "DOWNLOADS", tmp_path / "downloads")
-    app.pipeline.cache_clear()
-    demo = app.build_demo().queue(default_concurrency_limit=2)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
-        app.pipeline.cache_clear()
+def served(app):  # noqa: F811
+    with launched(app, default_concurrency_limit=2) as url:
+        yield Client(url, verbose=False)
 
 
 def test_views_tab_end_to_end_and_bad_inputs(served, tmp_path):

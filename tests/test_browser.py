@@ -4,14 +4,12 @@ Needs Debian's chromium (CI installs it) and the playwright package (no browser 
 drives /usr/bin/chromium). Skips with the reason when either is missing.
 """
 
-import importlib
 import os
 import shutil
-import socket
 
 import pytest
 
-from test_app import tiny_3d  # noqa: F401  (fixture)
+from test_app import app, launched, tiny_3d  # noqa: F401  (fixtures)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright to run the browser test")
@@ -19,28 +17,15 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not instal
 
 
 @pytest.fixture
-def page(tiny_3d, monkeypatch, tmp_path):  # noqa: F811
+def page(app):  # noqa: F811
     """The demo served on localhost (tiny models), open in headless Chromium."""
-    app = importlib.import_module("app")
-    monkeypatch.setattr(app, "CHECKPOINTS", tiny_3d[1])
-    monkeypatch.setattr(app, "DOWNLOADS", tmp_path / "downloads")
-    app.pipeline.cache_clear()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = app.build_demo().queue()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-            yield app, page
-            browser.close()
-    finally:
-        demo.close()
-        app.pipeline.cache_clear()
+    with launched(app) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url, wait_until="domcontentloaded")
+        yield app, page
+        browser.close()
 
 
 def screenshot(page, path) -> None:
@@ -51,8 +36,8 @@ def screenshot(page, path) -> None:
 
 
 def test_example_click_renders_the_plotly_figure(page, tmp_path):
-    app, page = page
-    name = app.example_sets()[0][0]
+    module, page = page
+    name = module.example_sets()[0][0]
     page.get_by_text(name, exact=True).first.click()
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
@@ -61,9 +46,9 @@ def test_example_click_renders_the_plotly_figure(page, tmp_path):
 
 
 def test_sr_example_click_shows_the_comparison_slider(page, tmp_path):
-    app, page = page
+    module, page = page
     page.get_by_role("tab", name="Super-resolution").click()
-    name = app.sr_examples()[0].split("/")[-2]
+    name = module.sr_examples()[0].split("/")[-2]
     page.get_by_text(name, exact=True).first.click()
     # the result line and the score table (the examples' label mentions PSNR too, so wait for the table header)
     page.wait_for_function("document.body.innerText.includes('tiles ×') && document.body.innerText.includes('PSNR (dB)')",

@@ -51,8 +51,8 @@ class LDDBMPipeline(DiffusionPipeline):
             module.eval()  # inference only; training works on its own modules
 
     @torch.no_grad()
-    def encode_source(self, inputs) -> torch.Tensor:
-        return self.source_encoder(self.source_encoder.preprocess(inputs))
+    def encode_source(self, inputs, preprocess_kwargs: dict | None = None) -> torch.Tensor:
+        return self.source_encoder(self.source_encoder.preprocess(inputs, **(preprocess_kwargs or {})))
 
     @torch.no_grad()
     def __call__(
@@ -67,6 +67,7 @@ class LDDBMPipeline(DiffusionPipeline):
         return_dict: bool = True,
         num_samples: int = 1,
         callback: Callable[[int, float, torch.Tensor, torch.Tensor], None] | None = None,
+        preprocess_kwargs: dict | None = None,
     ) -> LDDBMPipelineOutput | tuple:
         """Bridge ``inputs`` to the target modality.
 
@@ -74,11 +75,13 @@ class LDDBMPipeline(DiffusionPipeline):
         settings). ``num_samples`` draws that many bridge samples per input (distinct only when
         the sampler is stochastic: churn > 0); outputs are ordered input-major. ``callback(i, t,
         x_t, denoised)`` is called after every network evaluation, e.g. to show the trajectory.
+        ``preprocess_kwargs`` go to the source encoder's ``preprocess`` (multi-view: ``remove_background``,
+        ``foreground_ratio``).
         """
         start = time.perf_counter()
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
-        source = self.encode_source(inputs)  # (B, C, h, w)
+        source = self.encode_source(inputs, preprocess_kwargs)  # (B, C, h, w)
         source = source.repeat_interleave(num_samples, dim=0)
         # the sampling state lives on a per-call copy, so concurrent calls (e.g. a web server) do not mix
         scheduler = copy.copy(self.scheduler)

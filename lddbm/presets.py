@@ -39,6 +39,11 @@ class MultiViewData:
     num_views: int = 4  # views per object in training and evaluation
     image_size: int = 64  # views are resized to this for the encoder
     grid: int = 32  # voxel resolution
+    # furniture: frame every view like an upload (lddbm.framing) at this object-box / side ratio;
+    # stored in the encoder's config, so the pipeline frames users' views the same way. None: raw renders
+    foreground_ratio: float | None = 0.75
+    augment: bool = True  # furniture train split: random backgrounds, colour, blur/JPEG, imperfect masks, framing jitter
+    backgrounds: str = "data/photos"  # photographs (build-data photos; train split) used as backgrounds; "" = none
 
 
 @dataclass

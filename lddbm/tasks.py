@@ -131,7 +131,8 @@ def _multiview_modalities(preset: Preset) -> dict[str, nn.Module]:
     d, lat, b = preset.data, preset.latent, preset.bridge
     common = dict(latent_channels=lat.channels, latent_size=lat.size)
     return {
-        "source_encoder": MultiViewEncoder(image_size=d.image_size, width=lat.width, sigma_data=b.sigma_data_end, **common),
+        "source_encoder": MultiViewEncoder(image_size=d.image_size, width=lat.width, sigma_data=b.sigma_data_end,
+                                           foreground_ratio=d.foreground_ratio if d.kind == "furniture" else None, **common),
         "target_encoder": VoxelEncoder(grid=d.grid, width=lat.width, sigma_data=b.sigma_data, **common),
         "target_decoder": VoxelDecoder(grid=d.grid, width=lat.width, **common),
     }
@@ -145,7 +146,31 @@ def _multiview_dataset(preset: Preset, split: str) -> Dataset:
         return ShapeNetR2N2(d.root, d.split_file, split=split, image_size=d.image_size, num_views=d.num_views)
     from .data.furniture import MultiViewVoxels
 
-    return MultiViewVoxels(d.root, split, num_views=d.num_views, image_size=d.image_size)
+    augment = d.augment and split == "train" and d.foreground_ratio is not None
+    return MultiViewVoxels(d.root, split, num_views=d.num_views, image_size=d.image_size,
+                           foreground_ratio=d.foreground_ratio, augment=augment,
+                           photos=_background_photos(d.backgrounds) if augment else None)
+
+
+def _background_photos(root: str) -> list | None:
+    """The training photographs as (H, W, 3) uint8 arrays, downsized to at most 512 px; None if absent."""
+    import logging
+    from pathlib import Path
+
+    import numpy as np
+
+    if not root or not (Path(root) / "index.json").is_file():
+        logging.getLogger(__name__).warning("no photographs at %r: backgrounds will be solid colours and gradients "
+                                            "only (python -m lddbm build-data photos --out %s)", root, root or "data/photos")
+        return None
+    from .data.photos import load_split
+
+    out = []
+    for image in load_split(root, "train").values():
+        image = image.convert("RGB")
+        image.thumbnail((512, 512))
+        out.append(np.asarray(image))
+    return out
 
 
 def _multiview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions) -> dict:

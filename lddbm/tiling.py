@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .inputs import HIGH_BIT_MODES, InputError
+from .inputs import InputError, normalise_mode
 
 MAX_INPUT_SIDE = 512
 
@@ -75,22 +75,6 @@ def upscale_tensor(x: torch.Tensor, fn: TileFn, scale: int, tile: int, overlap: 
     full = out / weight.clamp_min(1e-12)
     o = overlap * scale
     return full[:, o : o + H * scale, o : o + W * scale].float()
-
-
-def normalise_mode(image: Image.Image) -> Image.Image:
-    """Any PIL image -> the same picture in mode RGB, RGBA, L or LA (16-bit and float become 8-bit
-    grey, palettes become RGB, or RGBA when they carry transparency)."""
-    if image.mode in HIGH_BIT_MODES:
-        arr = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr / top * 255, 0, 255).round().astype(np.uint8), "L")
-    if image.mode == "P":
-        return image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode == "1":
-        return image.convert("L")
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        return image.convert("RGB")
-    return image
 
 
 def split_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool]:

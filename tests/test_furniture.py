@@ -36,7 +36,9 @@ def write_catalog(path, n_boxes=6):
 
 class FakeRenderer:
     def render(self, scene, cameras):
-        return np.full((len(cameras), 16, 16, 3), 200, dtype=np.uint8)
+        masks = np.zeros((len(cameras), 16, 16), dtype=bool)
+        masks[:, 4:12, 6:10] = True
+        return np.full((len(cameras), 16, 16, 3), 200, dtype=np.uint8), masks
 
 
 @pytest.fixture
@@ -96,6 +98,7 @@ def test_build_is_resumable_and_skips_broken_models(catalog, tmp_path, monkeypat
     assert not list((out / "objects").glob("*.tmp*"))
     obj = load_object(out / "objects" / "test-tall.npz")
     assert obj["views"].shape == (5, 16, 16, 3) and obj["voxels"].shape == (32, 32, 32) and obj["cameras"].shape == (5, 3)
+    assert obj["masks"].shape == (5, 16, 16) and obj["masks"].sum() == 5 * 8 * 4  # exact silhouettes round-trip
     assert 15 <= obj["cameras"][:, 1].min() and obj["cameras"][:, 1].max() <= 40
     again = build(out, source=catalog, workers=1, opts=opts, progress=False)
     assert again["built"] == 0 and again["already_built"] == 7

@@ -12,7 +12,8 @@ turned upright with the catalogue's ``modelRotation``, sized to its catalogue wi
 
 Layout written by ``build``::
 
-    OUT/objects/<object_id>.npz   views (V,S,S,3) uint8, voxels (packed bits), cameras (V,3), meta
+    OUT/objects/<object_id>.npz   views (V,S,S,3) uint8, masks (V,S,S/8 packed bits: the object's exact
+                                  silhouette), voxels (packed bits), cameras (V,3), meta
     OUT/split.json                {"train": [...], "val": [...], "test": [...]}
     OUT/index.json                per object: name, category, catalogue, creator, licence
     OUT/ATTRIBUTION.md            credits for the CC-BY models
@@ -310,13 +311,13 @@ def build_object(entry: CatalogEntry, out: Path, opts: BuildOptions) -> tuple[st
             raise ValueError(f"only {int(occ.sum())} occupied voxels")
         cameras = cameras_for(entry.object_id, opts)
         try:
-            views = _renderer(opts).render(scene, [tuple(c) for c in cameras])
+            views, masks = _renderer(opts).render(scene, [tuple(c) for c in cameras])
         except Exception as err:  # e.g. a texture without UV coordinates: fall back to material colours
             logger.info("%s: rendering without textures (%s)", entry.object_id, type(err).__name__)
-            views = _renderer(opts).render(untextured(scene), [tuple(c) for c in cameras])
+            views, masks = _renderer(opts).render(untextured(scene), [tuple(c) for c in cameras])
         meta = {**asdict(entry), "fov": opts.fov, "grid": opts.grid}
         meta.pop("model")
-        save_npz_atomic(target, views=views, voxels=np.packbits(occ.reshape(-1)), cameras=cameras,
+        save_npz_atomic(target, views=views, masks=np.packbits(masks, axis=-1), voxels=np.packbits(occ.reshape(-1)), cameras=cameras,
                         meta=np.array(json.dumps(meta)))
         return "built", entry.object_id, ""
     except Exception as err:  # a bad model is skipped, never fatal
@@ -463,23 +464,33 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
 
 
 def load_object(path: Path) -> dict:
-    """One built object: views (V,S,S,3) uint8, voxels (G,G,G) bool, cameras (V,3), meta dict."""
+    """One built object: views (V,S,S,3) uint8, masks (V,S,S) bool or None (older builds),
+    voxels (G,G,G) bool, cameras (V,3), meta dict."""
     with np.load(path) as f:
         meta = json.loads(str(f["meta"]))
         grid = meta.get("grid", GRID)
         voxels = np.unpackbits(f["voxels"])[: grid**3].reshape(grid, grid, grid).astype(bool)
-        return {"views": f["views"], "voxels": voxels, "cameras": f["cameras"], "meta": meta}
+        views = f["views"]
+        masks = np.unpackbits(f["masks"], axis=-1)[..., : views.shape[2]].astype(bool) if "masks" in f else None
+        return {"views": views, "masks": masks, "voxels": voxels, "cameras": f["cameras"], "meta": meta}
 
 
 class MultiViewVoxels(Dataset):
     """Built furniture objects as {"source": (V,3,S,S) in [-1,1], "target": (1,G,G,G), "category"}.
 
-    Train split: a random subset of ``num_views`` views per item. Other splits:
-    a fixed, evenly spread subset. Views are resized to ``image_size`` (antialiased) at load time.
+    Train split: a random subset of ``num_views`` views per item. Other splits: a fixed, evenly
+    spread subset. With ``foreground_ratio`` set (and masks in the build), every view is framed by
+    the upload normaliser's rule (``lddbm.framing``) from its exact mask; ``augment`` (train only)
+    also puts objects on random backgrounds (``photos``: photographs as (H, W, 3) uint8 arrays),
+    jitters colour and framing, blurs, compresses and spoils the mask (``lddbm.data.augment``).
+    Without ``foreground_ratio`` the views are the renders, resized.
     """
 
     def __init__(self, root: str | Path, split: str = "train", num_views: int = 4, image_size: int = 64,
-                 random_views: bool | None = None):
+                 random_views: bool | None = None, foreground_ratio: float | None = None, augment: bool = False,
+                 photos: list[np.ndarray] | None = None):
+        from .augment import frame_clean
+
         root = Path(root)
         split_file = root / "split.json"
         if not split_file.is_file():
@@ -493,20 +504,31 @@ class MultiViewVoxels(Dataset):
             raise FileNotFoundError(f"No built objects of split {split!r} under {root / 'objects'}.")
         self.num_views, self.image_size = num_views, image_size
         self.random_views = split == "train" if random_views is None else random_views
-        views, voxels, self.categories_of = [], [], []
-        for i in self.ids:
-            obj = load_object(root / "objects" / f"{i}.npz")
-            views.append(_resize_views(obj["views"], image_size))
-            voxels.append(torch.from_numpy(obj["voxels"]))
-            self.categories_of.append(obj["meta"]["category"])
-        self.views = torch.stack(views)  # (N, V_all, 3, S, S) uint8
-        self.voxels = torch.stack(voxels)  # (N, G, G, G) bool
+        self.foreground_ratio, self.photos = foreground_ratio, photos
+        objects = [load_object(root / "objects" / f"{i}.npz") for i in self.ids]
+        if foreground_ratio is not None and any(o["masks"] is None for o in objects):
+            raise ValueError(f"{root} was built without masks; rebuild it (`python -m lddbm build-data furniture "
+                             f"--out {root}`) or set data.foreground_ratio to null.")
+        self.augment = augment and foreground_ratio is not None
+        if self.augment:  # keep the renders and masks; views are made per item
+            self.renders = np.stack([o["views"] for o in objects])  # (N, V_all, S0, S0, 3) uint8
+            self.masks = np.stack([o["masks"] for o in objects])  # (N, V_all, S0, S0) bool
+        elif foreground_ratio is not None:
+            framed = [np.stack([frame_clean(v, m, image_size, foreground_ratio) for v, m in zip(o["views"], o["masks"])]) for o in objects]
+            views = [torch.from_numpy(f).permute(0, 3, 1, 2).contiguous() for f in framed]
+        else:
+            views = [_resize_views(o["views"], image_size) for o in objects]
+        if not self.augment:
+            self.views = torch.stack(views)  # (N, V_all, 3, S, S) uint8
+        self.voxels = torch.stack([torch.from_numpy(o["voxels"]) for o in objects])  # (N, G, G, G) bool
+        self.categories_of = [o["meta"]["category"] for o in objects]
         self.categories = sorted(set(self.categories_of))
-        if num_views > self.views.shape[1]:
-            raise ValueError(f"num_views={num_views} but the objects have {self.views.shape[1]} views.")
+        self.total_views = len(objects[0]["views"])
+        if num_views > self.total_views:
+            raise ValueError(f"num_views={num_views} but the objects have {self.total_views} views.")
 
     def view_indices(self, i: int) -> torch.Tensor:
-        total = self.views.shape[1]
+        total = self.total_views
         if self.random_views:  # the global RNG: seeded, and restored on resume, by the trainer
             return torch.randperm(total)[: self.num_views]
         return torch.linspace(0, total, self.num_views + 1)[:-1].long()  # evenly spread azimuths
@@ -515,8 +537,18 @@ class MultiViewVoxels(Dataset):
         return len(self.ids)
 
     def __getitem__(self, i: int) -> dict:
-        views = self.views[i, self.view_indices(i)].float() / 127.5 - 1  # (V, 3, S, S)
-        return {"source": views, "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
+        picks = self.view_indices(i)
+        if self.augment:
+            from .augment import augment_view
+
+            rng = np.random.default_rng(int(torch.randint(2**62, ())))  # from the trainer's seeded global RNG
+            views = np.stack([augment_view(self.renders[i, k], self.masks[i, k], self.image_size, rng, self.photos,
+                                           self.foreground_ratio) for k in picks.tolist()])
+            views = torch.from_numpy(views).permute(0, 3, 1, 2)
+        else:
+            views = self.views[i, picks]
+        return {"source": views.float() / 127.5 - 1,  # (V, 3, S, S)
+                "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
 
 
 def _resize_views(views: np.ndarray, size: int) -> torch.Tensor:

@@ -54,22 +54,24 @@ class Renderer:
         except Exception as err:  # pragma: no cover
             raise RuntimeError(f"Could not create an off-screen OpenGL context. {INSTALL_HINT}") from err
 
-    def render(self, scene_mesh, cameras: list[tuple[float, float, float]]) -> np.ndarray:
-        """cameras: (azimuth, elevation, distance) tuples -> uint8 images (V, S, S, 3)."""
+    def render(self, scene_mesh, cameras: list[tuple[float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """cameras: (azimuth, elevation, distance) tuples -> uint8 images (V, S, S, 3) and exact
+        object masks (V, S, S) bool (where the depth buffer was written)."""
         pr = self._pyrender
         scene = pr.Scene.from_trimesh_scene(scene_mesh, bg_color=[self.background] * 3 + [1.0], ambient_light=[0.3] * 3)
         camera = pr.PerspectiveCamera(yfov=np.radians(self.fov_deg), aspectRatio=1.0)
         camera_node = scene.add(camera, pose=np.eye(4))
         key_light = scene.add(pr.DirectionalLight(color=np.ones(3), intensity=2.5), pose=np.eye(4))
         scene.add(pr.DirectionalLight(color=np.ones(3), intensity=1.5), pose=look_at(np.array([0.3, 2.0, 0.5])))
-        images = []
+        images, masks = [], []
         for azimuth, elevation, distance in cameras:
             pose = look_at(camera_position(azimuth, elevation, distance))
             scene.set_pose(camera_node, pose)
             scene.set_pose(key_light, pose)
-            color, _ = self._renderer.render(scene)
+            color, depth = self._renderer.render(scene)
             images.append(color[..., :3])
-        return np.stack(images)
+            masks.append(depth > 0)
+        return np.stack(images), np.stack(masks)
 
     def close(self) -> None:
         self._renderer.delete()

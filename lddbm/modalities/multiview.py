@@ -8,6 +8,8 @@ probability ``view_dropout`` (at least one kept), so one model serves every view
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -15,6 +17,8 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
+from ..framing import NormalizedView, normalize_view
+from ..inputs import open_image
 from .common import ResBlock, check_latent_layout, standardize_latent
 
 __all__ = ["ConfigMixin", "ModelMixin", "MultiViewEncoder", "load_views", "preview_views"]
@@ -61,6 +65,9 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
         embed_dim: int = 512,
         view_dropout: float = 0.25,  # training only
         sigma_data: float = 0.5,
+        # framing of the training views (lddbm.framing): uploads are segmented and framed to this
+        # object-box / side ratio. None: views are centre-cropped as they are (older checkpoints)
+        foreground_ratio: float | None = None,
     ):
         super().__init__()
         check_latent_layout(latent_channels, latent_size)
@@ -78,19 +85,28 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
         out = latent_channels * latent_size * latent_size
         self.head = nn.Sequential(nn.SiLU(), nn.Linear(2 * embed_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, out))
 
-    def preprocess(self, inputs) -> torch.Tensor:
-        """A list of PIL images (one object), a list of such lists, or a (B, V, 3, S, S) tensor."""
+    def preprocess(self, inputs, remove_background: bool = True, foreground_ratio: float | None = None) -> torch.Tensor:
+        """Views of one object (PIL images, file paths or ``NormalizedView``s), a list of such lists,
+        or a (B, V, 3, S, S) tensor (used as it is).
+
+        Images are framed by ``lddbm.framing`` when the model was trained that way (config
+        ``foreground_ratio``): the background is removed (``remove_background``; an image's own
+        transparency always counts), the object centred and scaled to ``foreground_ratio``
+        (default: the training framing).
+        """
         cfg = self.config
-        if isinstance(inputs, Image.Image):
+        if isinstance(inputs, (Image.Image, str, os.PathLike, NormalizedView)):
             inputs = [inputs]
         if isinstance(inputs, (list, tuple)):
             if not inputs:
                 raise ValueError("No views given: provide 1 to %d images of the object." % cfg.max_views)
-            groups = [inputs] if isinstance(inputs[0], Image.Image) else list(inputs)
+            single = isinstance(inputs[0], (Image.Image, str, os.PathLike, NormalizedView))
+            groups = [list(inputs)] if single else [list(g) for g in inputs]
             sizes = {len(g) for g in groups}
             if len(sizes) != 1:
                 raise ValueError("Every object of a batch needs the same number of views.")
-            x = torch.stack([load_views(g, cfg.image_size) for g in groups])
+            ratio = foreground_ratio or cfg.foreground_ratio
+            x = torch.stack([self._views_tensor(g, remove_background, ratio) for g in groups])
         else:
             x = torch.as_tensor(inputs).float()
             if x.ndim == 4:
@@ -100,6 +116,16 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
         if not 1 <= x.shape[1] <= cfg.max_views:
             raise ValueError(f"Give 1 to {cfg.max_views} views of the object, got {x.shape[1]}.")
         return x.to(self.device, self.dtype)
+
+    def _views_tensor(self, views: list, remove_background: bool, ratio: float | None) -> torch.Tensor:
+        """One object's views -> (V, 3, S, S) in [-1, 1]."""
+        size = self.config.image_size
+        views = [open_image(v)[0] if isinstance(v, (str, os.PathLike)) else v for v in views]
+        if ratio is None and not any(isinstance(v, NormalizedView) for v in views):
+            return load_views(views, size)  # a model trained on unframed renders
+        framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, size) for v in views]
+        arrays = [np.asarray(v.on_background().resize((size, size), Image.BICUBIC)) for v in framed]
+        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         B, V = views.shape[:2]

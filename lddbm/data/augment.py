@@ -1,0 +1,173 @@
+"""Backgrounds and corruptions of rendered views: training augmentation and the robustness benchmark.
+
+A render comes with its exact silhouette, so a view can be put on any background and passed
+through the same normaliser a user's photo goes through (``lddbm.framing``). Training uses
+``augment_view`` (random background, colour, blur / JPEG, an imperfect mask as segmentation gives,
+framing jitter); the benchmark uses ``corrupt_view`` (one named corruption at a time).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND, flatten, frame_object
+
+CORRUPTIONS = ("clean", "cutout", "photo", "solid", "small_offcentre", "dark_lowcontrast")
+
+
+def photo_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random square crop (size x size) of a photograph, from 1x to 4x the size, resized."""
+    h, w = photo.shape[:2]
+    side = int(min(h, w, size * rng.uniform(1.0, 4.0)))
+    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    crop = Image.fromarray(photo[y : y + side, x : x + side])
+    return np.asarray(crop.resize((size, size), Image.BILINEAR if side < size else Image.BOX))
+
+
+def solid_background(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniform colour: half the time a grey from black to white, otherwise any colour."""
+    colour = np.full(3, rng.integers(0, 256)) if rng.random() < 0.5 else rng.integers(0, 256, 3)
+    return np.broadcast_to(colour.astype(np.uint8), (size, size, 3)).copy()
+
+
+def gradient_background(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A linear gradient between two random colours in a random direction (a studio sweep, a wall)."""
+    a, b = rng.integers(0, 256, 3).astype(np.float32), rng.integers(0, 256, 3).astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1) - 0.5
+    t = np.clip((np.cos(angle) * xx + np.sin(angle) * yy) + 0.5, 0, 1)[..., None]
+    return (a * (1 - t) + b * t).astype(np.uint8)
+
+
+def random_background(size: int, rng: np.random.Generator, photos: list[np.ndarray] | None) -> np.ndarray:
+    kinds = ["solid", "gradient"] + (["photo", "photo"] if photos else [])
+    kind = kinds[rng.integers(len(kinds))]
+    if kind == "photo":
+        return photo_crop(photos[rng.integers(len(photos))], size, rng)
+    return solid_background(size, rng) if kind == "solid" else gradient_background(size, rng)
+
+
+def composite(view: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The object of ``view`` (where ``mask``) over ``background``; edges softened by one pixel."""
+    alpha = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.BoxBlur(0.5)), np.float32)[..., None] / 255
+    return (view * alpha + background * (1 - alpha)).round().astype(np.uint8)
+
+
+def place(view: np.ndarray, mask: np.ndarray, scale: float, offset: tuple[float, float],
+          background: int = TRAINING_BACKGROUND) -> tuple[np.ndarray, np.ndarray]:
+    """The object shrunk by ``scale`` and moved by ``offset`` (fractions of the side) in the same frame."""
+    s = view.shape[0]
+    rgba = np.dstack([view, mask.astype(np.uint8) * 255])
+    small = np.asarray(Image.fromarray(rgba, "RGBA").resize((round(s * scale),) * 2, Image.BICUBIC))
+    out = np.zeros_like(rgba)
+    x0 = int(round((s - small.shape[1]) / 2 + offset[0] * s))
+    y0 = int(round((s - small.shape[0]) / 2 + offset[1] * s))
+    xs, ys = slice(max(x0, 0), min(x0 + small.shape[1], s)), slice(max(y0, 0), min(y0 + small.shape[0], s))
+    out[ys, xs] = small[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+    moved = out[..., 3] > 127
+    return composite(out[..., :3], moved, np.full_like(view, background)), moved
+
+
+def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.random.Generator,
+                 photos: list[np.ndarray] | None = None) -> Image.Image:
+    """One render (S, S, 3) with its mask -> the upload a user might send, as a PIL image.
+
+    clean: as rendered; cutout: RGBA with the mask as alpha; photo / solid: the object on a
+    photograph crop / a uniform colour; small_offcentre: at 55 % size, moved off centre;
+    dark_lowcontrast: the whole view darkened and flattened.
+    """
+    if corruption == "clean":
+        return Image.fromarray(view)
+    if corruption == "cutout":
+        return Image.fromarray(np.dstack([view, mask.astype(np.uint8) * 255]), "RGBA")
+    if corruption == "photo":
+        if not photos:
+            raise ValueError("the photo corruption needs photographs (build-data photos).")
+        return Image.fromarray(composite(view, mask, photo_crop(photos[rng.integers(len(photos))], view.shape[0], rng)))
+    if corruption == "solid":
+        grey = rng.choice([40, 90, 128, 170])
+        colour = np.full(3, grey) if rng.random() < 0.5 else rng.integers(0, 256, 3)
+        return Image.fromarray(composite(view, mask, np.broadcast_to(colour.astype(np.uint8), view.shape).copy()))
+    if corruption == "small_offcentre":
+        offset = tuple(rng.choice([-1, 1], 2) * rng.uniform(0.1, 0.18, 2))
+        return Image.fromarray(place(view, mask, 0.55, offset)[0])
+    if corruption == "dark_lowcontrast":
+        x = ((view.astype(np.float32) - 128) * 0.5 + 128) * 0.45  # half the contrast, under half the light
+        return Image.fromarray(np.clip(x, 0, 255).astype(np.uint8))
+    raise ValueError(f"Unknown corruption {corruption!r}; choose from {', '.join(CORRUPTIONS)}.")
+
+
+def jitter_colour(view: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Brightness, contrast and saturation jitter (photos are not lit like our renders)."""
+    x = view.astype(np.float32)
+    grey = x.mean(axis=-1, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(0.6, 1.4)  # saturation
+    x = (x - x.mean()) * rng.uniform(0.6, 1.4) + x.mean()  # contrast
+    x = x * rng.uniform(0.6, 1.3) * rng.uniform(0.9, 1.1, 3)  # brightness and a colour cast
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def imperfect_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The exact silhouette with the errors a segmenter makes: grown or shrunk edges, a missing or
+    extra blob. Keeps the object when a corruption would erase it."""
+    from scipy import ndimage
+
+    out = mask.copy()
+    grow = int(rng.integers(-2, 3))
+    if grow > 0:
+        out = ndimage.binary_dilation(out, iterations=grow)
+    elif grow < 0:
+        eroded = ndimage.binary_erosion(out, iterations=-grow)
+        out = eroded if eroded.sum() > 0.5 * out.sum() else out
+    if rng.random() < 0.3:  # a blob of background kept, or of the object lost
+        s = mask.shape[0]
+        r = rng.uniform(0.04, 0.12) * s
+        cy, cx = rng.uniform(0, s, 2)
+        yy, xx = np.mgrid[0:s, 0:s]
+        blob = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        if rng.random() < 0.5:
+            near = ndimage.binary_dilation(out, iterations=int(r))
+            out = out | (blob & near)
+        else:
+            cut = out & ~blob
+            out = cut if cut.sum() > 0.7 * out.sum() else out
+    return out
+
+
+def augment_view(view: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
+                 photos: list[np.ndarray] | None = None,
+                 foreground_ratio: float = DEFAULT_FOREGROUND_RATIO) -> np.ndarray:
+    """A training view: (S, S, 3) render + exact mask -> (size, size, 3) uint8, framed by the normaliser.
+
+    The object is re-coloured, put on a random background (3 in 4), blurred or JPEG-compressed
+    (1 in 4 each), given an imperfect mask, then framed with jittered ratio and offset and put on
+    the training background, as ``lddbm.framing.normalize_view`` does with an upload.
+    """
+    x = jitter_colour(view, rng) if rng.random() < 0.8 else view
+    if rng.random() < 0.75:
+        x = composite(x, mask, random_background(view.shape[0], rng, photos))
+    image = Image.fromarray(x)
+    if rng.random() < 0.25:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    if rng.random() < 0.25:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=int(rng.integers(30, 90)))
+        image = Image.open(buffer).convert("RGB")
+    seen = imperfect_mask(mask, rng) if rng.random() < 0.8 else mask
+    rgba = np.dstack([np.asarray(image), seen.astype(np.uint8) * 255])
+    ratio = float(np.clip(foreground_ratio * rng.uniform(0.85, 1.12), 0.3, 1.0))
+    framed = frame_object(rgba, ratio, size, offset=tuple(rng.uniform(-0.04, 0.04, 2)))
+    return flatten(framed) if framed is not None else frame_clean(view, mask, size, foreground_ratio)
+
+
+def frame_clean(view: np.ndarray, mask: np.ndarray, size: int,
+                foreground_ratio: float = DEFAULT_FOREGROUND_RATIO) -> np.ndarray:
+    """An evaluation view: the exact mask, the default framing, no corruption (an empty mask: the
+    whole view)."""
+    framed = frame_object(np.dstack([view, mask.astype(np.uint8) * 255]), foreground_ratio, size) if mask.any() else None
+    if framed is None:
+        return np.asarray(Image.fromarray(view).resize((size, size), Image.BICUBIC))
+    return flatten(framed)

@@ -1,0 +1,201 @@
+"""Views as people upload them -> views framed like the training renders.
+
+One normaliser for the pipeline, the CLI and the demo (and, with exact masks, for training):
+
+1. the object's mask: the image's alpha when it has real transparency, otherwise a foreground
+   segmentation (``segment_foreground``: GrabCut seeded from the image border, no learned weights);
+2. the view is cropped around the mask's bounding box, centred, padded to a square and resized so
+   the box's longer side is ``foreground_ratio`` of the side (the renders' median is 0.73);
+3. everything outside the mask becomes the renderer's light grey (``TRAINING_BACKGROUND``).
+
+``frame_object`` is step 2 + 3 on arrays and is what the training augmentation calls too, so the
+model is trained on exactly the framing that users' photos are given.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .inputs import normalise_mode
+
+logger = logging.getLogger(__name__)
+
+TRAINING_BACKGROUND = 245  # the renderer's background grey (0.96), lddbm/data/render.py
+DEFAULT_FOREGROUND_RATIO = 0.75  # longer side of the object's box / image side; renders: median 0.73
+SEGMENT_SIZE = 160  # segmentation runs on a copy whose longer side is this many pixels (speed)
+MIN_FOREGROUND = 0.002  # masks smaller than this fraction of the image count as "no object found"
+
+__all__ = [
+    "DEFAULT_FOREGROUND_RATIO", "TRAINING_BACKGROUND", "NormalizedView", "flatten", "frame_object",
+    "normalize_view", "normalize_views", "segment_foreground", "to_rgba8", "view_warnings",
+]
+
+
+@dataclass
+class NormalizedView:
+    image: Image.Image  # RGBA, size x size: the object framed, alpha = its mask (0 outside)
+    mask_source: str  # "alpha" (the upload's own transparency), "segmented" or "none" (kept whole)
+    found: bool  # False: no foreground was found and the whole image was kept
+    touches_border: bool  # the object's mask reaches the edge of the upload (probably cut off)
+    box_fraction: float  # the object's box, longer side / the upload's longer side
+    notes: list[str] = field(default_factory=list)
+
+    def on_background(self, background: int = TRAINING_BACKGROUND) -> Image.Image:
+        """RGB, the object on the training background: what the encoder sees."""
+        return Image.fromarray(flatten(np.asarray(self.image), background))
+
+
+def to_rgba8(image: Image.Image) -> Image.Image:
+    """Any PIL mode (16-bit, float, palette, CMYK, grey, LA) -> 8-bit RGBA, via the one mode conversion."""
+    return normalise_mode(image).convert("RGBA")
+
+
+def segment_foreground(rgb: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W) bool foreground mask. Classical: no weights to download.
+
+    The object is assumed to be roughly centred and not the image border: a thin border strip is
+    background for sure, pixels whose colour is far from every border colour are probably
+    foreground, the rest probably background; OpenCV's GrabCut then fits colour models to both and
+    cuts the graph. Runs on a copy of at most SEGMENT_SIZE px; the mask is scaled back up.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, SEGMENT_SIZE / max(h, w))
+    small = cv2.resize(rgb, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    small = np.ascontiguousarray(small[..., :3])
+    sh, sw = small.shape[:2]
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    b = max(2, round(0.03 * max(sh, sw)))
+    border = np.zeros((sh, sw), dtype=bool)
+    border[:b], border[-b:], border[:, :b], border[:, -b:] = True, True, True, True
+    # distance of every pixel to its nearest border colour (a few k-means centres of the border)
+    samples = lab[border]
+    k = min(6, len(samples))
+    _, _, centres = cv2.kmeans(samples, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0), 2,
+                               cv2.KMEANS_PP_CENTERS)
+    dist = np.min(np.linalg.norm(lab[..., None, :] - centres[None, None], axis=-1), axis=-1)  # (sh, sw)
+    spread = np.percentile(np.min(np.linalg.norm(samples[:, None] - centres[None], axis=-1), axis=-1), 95)
+    threshold = max(12.0, 2.0 * float(spread))
+    seeds = np.full((sh, sw), cv2.GC_PR_BGD, dtype=np.uint8)
+    seeds[dist > threshold] = cv2.GC_PR_FGD
+    thin = max(1, b // 2)
+    seeds[:thin], seeds[-thin:], seeds[:, :thin], seeds[:, -thin:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
+    if not (seeds == cv2.GC_PR_FGD).any():  # nothing stands out from the border: seed the centre
+        seeds[sh // 4 : sh - sh // 4, sw // 4 : sw - sw // 4] = cv2.GC_PR_FGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.setRNGSeed(0)
+        cv2.grabCut(small, seeds, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as err:  # degenerate colour models (e.g. a blank image)
+        logger.info("GrabCut failed (%s); using the colour-distance mask", err)
+    mask = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
+    mask = _clean_mask(mask)
+    if scale < 1:
+        mask = cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
+    return mask
+
+
+def _clean_mask(mask: np.ndarray) -> np.ndarray:
+    """Drop specks (components under 10 % of the largest), fill pin holes; keep real gaps (chair legs)."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= 0.1 * areas.max()) + 1
+    mask = np.isin(labels, keep)
+    holes_count, hole_labels, hole_stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    small_holes = np.flatnonzero(hole_stats[1:, cv2.CC_STAT_AREA] < 0.001 * mask.size) + 1
+    return mask | np.isin(hole_labels, small_holes)
+
+
+def frame_object(rgba: np.ndarray, foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, size: int = 128,
+                 offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray | None:
+    """(H, W, 4) uint8 with alpha = mask -> (size, size, 4) uint8 framed; None if the mask is empty.
+
+    The alpha's bounding box is centred (plus ``offset``, a fraction of ``size``) and scaled so its
+    longer side is ``foreground_ratio * size``; outside the upload the result is transparent.
+    """
+    if not 0.05 <= foreground_ratio <= 1.0:
+        raise ValueError(f"foreground_ratio must be in [0.05, 1], got {foreground_ratio}.")
+    ys, xs = np.nonzero(rgba[..., 3] > 127)
+    if len(xs) == 0:
+        return None
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    side = max(x1 - x0, y1 - y0) / foreground_ratio  # source pixels that map onto the output square
+    cx, cy = (x0 + x1) / 2 - offset[0] * side, (y0 + y1) / 2 - offset[1] * side
+    box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+    image = Image.fromarray(rgba, "RGBA")
+    # resize with the box argument: antialiased when shrinking, transparent outside the upload
+    pad = int(np.ceil(side))
+    padded = Image.new("RGBA", (image.width + 2 * pad, image.height + 2 * pad), (0, 0, 0, 0))
+    padded.paste(image, (pad, pad))
+    shifted = tuple(v + pad for v in box)
+    out = padded.resize((size, size), Image.BICUBIC, box=shifted, reducing_gap=None)
+    return np.asarray(out)
+
+
+def flatten(rgba: np.ndarray, background: int = TRAINING_BACKGROUND) -> np.ndarray:
+    """(H, W, 4) uint8 -> (H, W, 3) uint8: the image over a uniform grey."""
+    alpha = rgba[..., 3:].astype(np.float32) / 255
+    return (rgba[..., :3] * alpha + background * (1 - alpha)).round().astype(np.uint8)
+
+
+def _mask_of(image: Image.Image, remove_background: bool) -> tuple[np.ndarray, str]:
+    """RGBA uint8 array with alpha = the object's mask, and where the mask came from."""
+    rgba = np.array(to_rgba8(image))
+    if rgba[..., 3].min() < 250:  # real transparency: a cut-out
+        return rgba, "alpha"
+    if remove_background:
+        rgba[..., 3] = segment_foreground(rgba[..., :3]).astype(np.uint8) * 255
+        return rgba, "segmented"
+    return rgba, "none"
+
+
+def normalize_view(image: Image.Image, remove_background: bool = True,
+                   foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, size: int = 128) -> NormalizedView:
+    """One upload -> the object framed like the training renders (see the module docstring)."""
+    rgba, source = _mask_of(image, remove_background)
+    alpha = rgba[..., 3] > 127
+    h, w = alpha.shape
+    notes: list[str] = []
+    found = alpha.mean() >= MIN_FOREGROUND
+    if source == "none" or not found:
+        if source != "none":
+            notes.append("no object found")
+        rgba[..., 3] = 255  # keep the whole image, as it is, centred
+        alpha = np.ones_like(alpha)
+    framed = frame_object(rgba, foreground_ratio if found and source != "none" else 1.0, size)
+    touches = bool(found and source != "none" and (alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any()))
+    ys, xs = np.nonzero(alpha)
+    box_fraction = float(max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / max(h, w))
+    return NormalizedView(Image.fromarray(framed, "RGBA"), source, bool(found), touches, box_fraction, notes)
+
+
+def normalize_views(images, remove_background: bool = True, foreground_ratio: float = DEFAULT_FOREGROUND_RATIO,
+                    size: int = 128) -> list[NormalizedView]:
+    return [normalize_view(im, remove_background, foreground_ratio, size) for im in images]
+
+
+def view_warnings(views: list[NormalizedView], names: list[str] | None = None) -> list[str]:
+    """Plain-language warnings for a set of normalised views (what a user should know or fix)."""
+    names = names or [f"view {i + 1}" for i in range(len(views))]
+    out = []
+    for name, v in zip(names, views):
+        if v.mask_source != "none" and not v.found:
+            out.append(f"{name}: no object found against the background; the whole image was used. "
+                       "Use a photo where the object stands out, or upload a cut-out PNG with transparency.")
+        elif v.touches_border:
+            out.append(f"{name}: the object touches the image border and may be cut off; "
+                       "step back so the whole object is in the frame.")
+    found = [v.box_fraction for v in views if v.found and v.mask_source != "none"]
+    if len(found) > 1 and max(found) > 3 * min(found):
+        out.append("The object's size differs a lot between views (more than 3x); check that every view shows the "
+                   "same object, whole, and that the background was removed correctly.")
+    return out

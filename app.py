@@ -23,9 +23,9 @@ import torch
 from PIL import Image
 
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
-from lddbm.export import export_mesh, plotly_figure, voxels_to_mesh
+from lddbm.export import export_mesh, plotly_figure, plotly_side_by_side, voxels_to_mesh
+from lddbm.framing import DEFAULT_FOREGROUND_RATIO, NormalizedView, normalize_views, view_warnings
 from lddbm.inputs import HIGH_BIT_MODES, InputError, open_image, open_views
-from lddbm.modalities.multiview import preview_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
 from lddbm.shapes import predict_shape
@@ -39,6 +39,8 @@ SR_MODELS = {"×4": "sr4x", "×8": "sr8x"}  # scale choice -> checkpoint folder 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 DOWNLOADS = Path(tempfile.gettempdir()) / "lddbm-app"
 KEEP_DOWNLOADS_S = 3600
+MAX_SEED = 2**32 - 1
+PREVIEW_SIZE = 128  # the framed views are made at this size (the model resizes them to its own)
 logger = logging.getLogger("lddbm.app")
 
 
@@ -72,10 +74,13 @@ def _digest(path) -> str:
 
 
 def example_sets() -> list[tuple[str, list[str]]]:
+    """(label, view paths) of each shipped example: held-out renders, and held-out renders
+    composited onto held-out photographs (folders whose meta says "background": "photo")."""
     sets = []
-    for folder in sorted(EXAMPLES_3D.glob("*/")):
+    for folder in sorted(EXAMPLES_3D.glob("*/"), key=lambda f: (f.name.endswith("-photo"), f.name)):
         meta = json.loads((folder / "meta.json").read_text())
-        sets.append((meta["name"], sorted(str(p) for p in folder.glob("view_*.png"))))
+        label = meta["name"] + (" · on a photo" if meta.get("background") == "photo" else "")
+        sets.append((label, sorted(str(p) for p in folder.glob("view_*.png"))))
     return sets
 
 
@@ -94,46 +99,114 @@ def ground_truth_for(paths) -> np.ndarray | None:
     return None
 
 
-def views_to_3d(files, steps, sampler, guidance, churn, seed, randomize, threshold, samples,
-                progress=gr.Progress(track_tqdm=True)):
+def gallery_paths(items) -> list[str]:
+    """A gallery input's value ([(path, caption), ...] or paths) -> file paths."""
+    paths = []
+    for item in items or []:
+        path = item[0] if isinstance(item, (tuple, list)) else item
+        path = getattr(path, "name", path)
+        if path:
+            paths.append(str(path))
+    return paths
+
+
+def without_example_views(paths: list[str]) -> list[str] | None:
+    """A new upload replaces an example's views: when the gallery holds both, the user's own files
+    only; None when there is nothing to drop."""
+    digests = example_digests()
+    from_example = [p for p in paths if Path(p).is_file() and _digest(p) in digests]
+    if from_example and len(from_example) < len(paths):
+        return [p for p in paths if p not in from_example]
+    return None
+
+
+def parse_seed(seed, randomize: bool) -> int:
+    if randomize:
+        return random.randint(0, MAX_SEED)
+    try:
+        value = float(seed)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or value != int(value) or not 0 <= value <= MAX_SEED:
+        raise gr.Error(f"The seed must be a whole number from 0 to {MAX_SEED}; got {seed}.")
+    return int(value)
+
+
+def on_checkerboard(view: NormalizedView, size: int = 160, square: int = 10) -> Image.Image:
+    """A framed view over a grey checkerboard, so what was cut away as background is visible."""
+    yy, xx = np.mgrid[0:size, 0:size] // square
+    board = np.where((yy + xx) % 2 == 0, 205, 160).astype(np.uint8)
+    canvas = Image.fromarray(np.dstack([board] * 3 + [np.full_like(board, 255)]), "RGBA")
+    return Image.alpha_composite(canvas, view.image.resize((size, size), Image.BICUBIC)).convert("RGB")
+
+
+def why_empty(images, framed: list[NormalizedView], churn: float, threshold: float) -> str:
+    """The most likely reason for an empty prediction, in plain words."""
+    if all(np.asarray(im.convert("L")).std() < 2 for im in images):
+        return "The views look blank (a single flat colour): upload photos that show the object."
+    if framed and all(v.mask_source != "none" and not v.found for v in framed):
+        return ("No object was found against the background in any view. Use photos where the object stands out "
+                "from a plain background, upload cut-out PNGs with transparency, or untick 'remove the background'.")
+    if churn > 0:
+        return (f"Random sampling (randomness {churn:.2f}) gave an empty shape this time: try another seed, or set "
+                "the randomness to 0 under Advanced.")
+    return (f"The model is not confident about any part of the shape (nothing reaches the occupancy threshold "
+            f"{threshold:.2f}). Try views where the object fills more of the frame and stands out from the "
+            "background, or lower the occupancy threshold under Advanced.")
+
+
+def views_to_3d(items, remove_background, foreground_ratio, steps, sampler, guidance, churn, seed, randomize,
+                threshold, samples, progress=gr.Progress(track_tqdm=True)):
     pipe = pipeline("multiview3d")
-    paths = [getattr(f, "name", f) for f in (files or [])]
+    paths = gallery_paths(items)
     try:
         images, notes = open_views(paths, pipe.source_encoder.config.max_views)
     except InputError as err:
         raise gr.Error(str(err)) from err
-    for note in notes:
+    seed = parse_seed(seed, randomize)
+    ratio = float(foreground_ratio)
+    if not 0.3 <= ratio <= 1.0:
+        raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {foreground_ratio}.")
+    framed = normalize_views(images, bool(remove_background), ratio, size=PREVIEW_SIZE, segmenter=pipe.segmenter)
+    for note in notes + view_warnings(framed, [Path(p).name for p in paths]):
         gr.Warning(note)
-    seed = random.randint(0, 2**31 - 1) if randomize else int(seed)
     samples = int(samples)
     if samples > 1 and churn == 0:
-        gr.Warning("With stochasticity 0 every sample is the same; raise it to see where the model is unsure.")
-    pred = predict_shape(pipe, images, int(steps), sampler, float(guidance), float(churn), seed, samples,
+        gr.Warning("With randomness 0 every sample is the same; raise it to see where the model is unsure.")
+    pred = predict_shape(pipe, framed, int(steps), sampler, float(guidance), float(churn), seed, samples,
                          float(threshold), trajectory=True)
     try:
         mesh = voxels_to_mesh(pred.probability, threshold=float(threshold),
                               values=(pred.agreement - 0.5) * 2 if samples > 1 else None)
     except ValueError as err:
-        raise gr.Error(f"The predicted shape is empty at threshold {threshold:.2f}: lower the occupancy threshold.") from err
-    title = "prediction" if samples == 1 else f"prediction: agreement of {samples} samples"
-    figure = plotly_figure(mesh, title=title)
+        raise gr.Error(why_empty(images, framed, float(churn), float(threshold))) from err
+    shapes = [("prediction", mesh)]
+    truth = ground_truth_for(paths)
+    if truth is not None:
+        shapes.append(("ground truth", voxels_to_mesh(truth)))
+    title = None if samples == 1 else f"colour: agreement of {samples} samples (1 = all agree)"
+    figure = plotly_side_by_side(shapes, title=title, colorbar_title="agreement")
     folder = session_folder()
     downloads = [str(export_mesh(mesh, folder / f"shape.{ext}")) for ext in ("glb", "obj", "stl")]
-    truth = ground_truth_for(paths)
-    truth_figure = plotly_figure(voxels_to_mesh(truth), title="ground truth") if truth is not None else None
     frames = [(f * 255).astype(np.uint8) for f in pred.trajectory]
     info = (f"{len(images)} view(s) · {pred.nfe} NFE × {samples} sample(s) · {pred.seconds:.2f} s on {DEVICE} · "
             f"seed {seed}")
     last = max(len(frames) - 1, 1)
     slider = gr.Slider(0, last, value=last, step=1, interactive=len(frames) > 1)
-    return figure, truth_figure, downloads, info, frames, slider, preview_views(images)
+    seen = [on_checkerboard(v) for v in framed]
+    return figure, downloads, info, frames, slider, seen, trajectory_frame(frames, last, threshold)
 
 
-def views_changed(files, *controls):
-    """Run on upload or example click; clearing the files leaves the outputs as they are."""
-    if not files:
-        return (gr.skip(),) * 7
-    return views_to_3d(files, *controls)
+def views_changed(items, *controls):
+    """Run on upload or example click. A fresh upload after an example replaces the example's views
+    (the gallery is updated, which runs this again); clearing the views leaves the outputs."""
+    paths = gallery_paths(items)
+    if not paths:
+        return (gr.skip(),) * 8
+    own = without_example_views(paths)
+    if own is not None:
+        return (gr.skip(),) * 7 + (own,)
+    return (*views_to_3d(items, *controls), gr.skip())
 
 
 def trajectory_frame(frames, index, threshold):
@@ -150,43 +223,54 @@ def trajectory_frame(frames, index, threshold):
 
 def views_tab() -> None:
     gr.Markdown(
-        "Upload **1 to 12 photos or renders of one object** from different sides (any order), or pick an "
-        "example from the held-out test set. The model was trained on renders of furniture models, so "
-        "objects on a plain light background work best."
+        "Upload **1 to 12 photos of one object** from different sides (any order), or pick an example. "
+        "The background is removed and each view is framed the way the model was trained; check "
+        "*what the model sees* on the right. Plain backgrounds and the whole object in frame work best. "
+        "Examples are held-out objects the model never saw in training; those marked *on a photo* were "
+        "pasted onto held-out photographs."
     )
     with gr.Row():
         with gr.Column(scale=1):
-            files = gr.File(file_count="multiple", file_types=["image"], label="views of the object")
-            gallery = gr.Gallery(label="views used", columns=4, height=140, preview=False)
+            views = gr.Gallery(label="views of the object (1–12 images)", type="filepath", interactive=True,
+                               file_types=["image"], columns=4, height=220, object_fit="contain")
             sets = example_sets()
             if sets:
-                gr.Examples([[p] for _, p in sets], inputs=[files], example_labels=[n for n, _ in sets],
-                            label="examples (test split)")
-            with gr.Accordion("sampling", open=True):
-                steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps")
-                sampler = gr.Radio(["heun", "fast"], value="heun", label="sampler")
-                churn = gr.Slider(0, 1, value=0.0, step=0.05, label="stochasticity (churn)")
-                guidance = gr.Slider(0, 2, value=1.0, step=0.05, label="guidance w")
-                samples = gr.Slider(1, 8, value=1, step=1, label="samples (colour = agreement)")
-                threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="occupancy threshold")
-                with gr.Row():
-                    seed = gr.Number(0, precision=0, label="seed")
-                    randomize = gr.Checkbox(False, label="random seed")
+                gr.Examples([[p] for _, p in sets], inputs=[views], example_labels=[n for n, _ in sets],
+                            label="examples (held-out objects)", examples_per_page=12)
+            remove_background = gr.Checkbox(True, label="remove the background",
+                                            info="Cut the object out of its background (photos); untick for renders on white.")
+            foreground_ratio = gr.Slider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05, label="object size in the frame",
+                                         info=f"How much of each view the object fills; {DEFAULT_FOREGROUND_RATIO} is how the model was trained.")
             run = gr.Button("Generate 3D shape", variant="primary")
+            with gr.Accordion("Advanced", open=False):
+                steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps", info="More steps are slower; 10 is plenty.")
+                sampler = gr.Radio(["heun", "fast"], value="heun", label="sampler",
+                                   info="heun: the paper's sampler; fast (DBIM): fewer network calls per step.")
+                churn = gr.Slider(0, 1, value=0.0, step=0.05, label="randomness",
+                                  info="0 gives the same shape every time; higher values draw varied shapes.")
+                guidance = gr.Slider(0, 2, value=1.0, step=0.05, label="guidance",
+                                     info="How strongly sampling is pulled toward the views (1 = as trained).")
+                samples = gr.Slider(1, 8, value=1, step=1, label="number of samples",
+                                    info="Several samples (with randomness > 0) colour the shape by where they agree.")
+                threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="occupancy threshold",
+                                      info="Lower keeps parts the model is less sure about.")
+                with gr.Row():
+                    seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+                    randomize = gr.Checkbox(False, label="random seed")
         with gr.Column(scale=2):
-            with gr.Row():
-                predicted = gr.Plot(label="predicted shape")
-                truth = gr.Plot(label="ground truth (examples)")
+            seen = gr.Gallery(label="what the model sees (removed background shown as a checkerboard)", columns=4,
+                              height=170, preview=False, object_fit="contain")
+            predicted = gr.Plot(label="predicted shape (beside the ground truth for examples; drag to turn both)")
             info = gr.Markdown()
             downloads = gr.File(label="download GLB / OBJ / STL", file_count="multiple")
             with gr.Accordion("along the bridge", open=False):
                 frame_index = gr.Slider(0, 1, value=0, step=1, label="network evaluation")
                 frame_plot = gr.Plot(label="decoded x0 estimate")
     frames = gr.State([])
-    inputs = [files, steps, sampler, guidance, churn, seed, randomize, threshold, samples]
-    outputs = [predicted, truth, downloads, info, frames, frame_index, gallery]
+    inputs = [views, remove_background, foreground_ratio, steps, sampler, guidance, churn, seed, randomize, threshold, samples]
+    outputs = [predicted, downloads, info, frames, frame_index, seen, frame_plot]
     run.click(views_to_3d, inputs, outputs)
-    files.change(views_changed, inputs, outputs)
+    views.change(views_changed, inputs, outputs + [views], api_visibility="private")
     frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot)
 
 
@@ -234,7 +318,7 @@ def super_resolve(file, scale, steps, churn, seed, randomize, progress=gr.Progre
         raise gr.Error(str(err)) from err
     for note in notes + mode_notes(image):
         gr.Warning(note)
-    seed = random.randint(0, 2**31 - 1) if randomize else int(seed)
+    seed = parse_seed(seed, randomize)
 
     def tiles_done(done: int, total: int) -> None:
         progress(done / total, desc=f"tiles {done}/{total}")
@@ -312,7 +396,7 @@ def synthetic_translate(cx, cy, r, steps, sampler, churn, seed, progress=gr.Prog
     params = torch.tensor([[cx, cy, r]], dtype=torch.float32)
     source = params @ source_matrix(data).T  # (1, dim): the vector the model sees
     out = pipe(source, num_inference_steps=int(steps), sampler=sampler, churn=float(churn),
-               generator=torch.Generator(DEVICE).manual_seed(int(seed)))
+               generator=torch.Generator(DEVICE).manual_seed(parse_seed(seed, False)))
     truth = render_discs(params, data.image_size)[0]
     info = f"NFE {out.nfe} · {out.seconds * 1000:.0f} ms · {DEVICE} · source vector " + np.array2string(
         source[0].numpy(), precision=2, separator=", ")

@@ -125,18 +125,78 @@ def cmd_eval(args, extra) -> int:
 
 
 def cmd_bench(args, extra) -> int:
-    """Quality and speed over a grid of samplers and step counts."""
+    """Quality and speed over a grid of samplers and step counts (or --robustness, or segmentation)."""
     from .tasks import SampleOptions, get_task
 
+    if args.task == "segmentation":
+        return cmd_bench_segmentation(args, extra)
+    if args.robustness:
+        return cmd_bench_robustness(args, extra)
     preset, pipe = _eval_setup(args, extra)
     task, rows = get_task(preset), []
-    for sampler in args.samplers:
-        for steps in args.steps:
+    for sampler in args.samplers or ["heun", "fast"]:
+        for steps in args.steps or [1, 2, 4, 8, 16, 40]:
             r = task.evaluate(pipe, preset, args.split, args.limit, SampleOptions(steps=steps, sampler=sampler, seed=args.seed))
             rows.append({"sampler": sampler, "steps": steps, **{k: v for k, v in r.items() if k != "per_category"}})
             print(f"{sampler:>5} {steps:>3} steps  NFE {r['nfe']:>3}  " + "  ".join(
                 f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "psnr_gain", "seconds_per_object", "latency_seconds")), file=sys.stderr)
     _write_json(args.json, {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device), "rows": rows})
+    return 0
+
+
+def cmd_bench_robustness(args, extra) -> int:
+    """``bench multiview3d --robustness``: IoU clean and under each upload corruption, through the pipeline."""
+    from .robustness import robustness_benchmark
+
+    preset, pipe = _eval_setup(args, extra)
+    if args.steps and len(args.steps) > 1 or args.samplers and len(args.samplers) > 1:
+        raise SystemExit("error: --robustness takes one --steps value and one --samplers value")
+    report = {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device),
+              "sampler": (args.samplers or [pipe.scheduler.config.sampler])[0],
+              "steps": (args.steps or [pipe.scheduler.config.num_inference_steps])[0]}
+    for views in args.views_list or [preset.data.num_views]:
+        print(f"{views} view(s):", file=sys.stderr)
+        report[f"views_{views}"] = robustness_benchmark(
+            pipe, preset.data.root, args.photos, split=args.split, views=views, limit=args.limit,
+            steps=report["steps"], sampler=report["sampler"], seed=args.seed, log=lambda line: print(line, file=sys.stderr))
+    _write_json(args.json, report)
+    return 0
+
+
+def cmd_bench_segmentation(args, extra) -> int:
+    """``bench segmentation``: mask IoU of GrabCut and the MaskNet on held-out composites, and speed."""
+    from .framing import segment_foreground
+    from .pipeline import LDDBMPipeline
+    from .robustness import normaliser_seconds, segmentation_benchmark
+    from .segmentation import load_masknet
+
+    if extra:
+        raise SystemExit(f"error: unexpected arguments {extra}")
+    folder = Path(args.checkpoint)
+    net = (load_masknet(folder) if (folder / "config.json").is_file()
+           else LDDBMPipeline.load(folder).segmenter)
+    methods = {"grabcut": segment_foreground}
+    if net is not None:
+        methods["masknet"] = lambda rgb: net.segment(rgb, refine=False)
+        methods["masknet+grabcut"] = lambda rgb: net.segment(rgb, refine=True)
+    report = segmentation_benchmark(methods, args.data or "data/furniture", args.photos, split=args.split,
+                                    limit=args.limit, seed=args.seed, log=lambda line: print(line, file=sys.stderr))
+    report["normaliser_seconds_512"] = {"grabcut": normaliser_seconds(None)}
+    if net is not None:
+        report["normaliser_seconds_512"]["masknet (shipped setting)"] = normaliser_seconds(net)
+    report.update(checkpoint=str(folder), threads=__import__("torch").get_num_threads())
+    _write_json(args.json, report)
+    return 0
+
+
+def cmd_train_masknet(args, extra) -> int:
+    from .segmentation import train_masknet
+
+    if extra:
+        raise SystemExit(f"error: unexpected arguments {extra}")
+    summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
+                            seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -225,7 +285,12 @@ def cmd_examples(args, extra) -> int:
     else:
         from .data.furniture import export_examples
 
-        chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views)
+        photos = None
+        if args.photos:
+            from .robustness import held_out_photos
+
+            photos = held_out_photos(args.photos)
+        chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views, photos=photos)
     print(json.dumps(chosen, indent=2))
     return 0
 
@@ -268,11 +333,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--churn", type=float)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="quality and speed over samplers x step counts")
+    p = sub.add_parser("bench", help="quality and speed over samplers x step counts; multiview3d --robustness: "
+                       "IoU under upload corruptions; task 'segmentation': background removal on held-out composites")
     evaluation_options(p, split="test")
-    p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8, 16, 40])
-    p.add_argument("--samplers", nargs="+", default=["heun", "fast"], choices=["heun", "fast"])
+    p.add_argument("--steps", type=int, nargs="+", help="default: 1 2 4 8 16 40 (--robustness: the checkpoint's)")
+    p.add_argument("--samplers", nargs="+", choices=["heun", "fast"], help="default: heun fast (--robustness: the checkpoint's)")
+    p.add_argument("--robustness", action="store_true", help="multiview3d: score clean views and each corruption "
+                   "(RGBA cut-out, photo / solid / gradient background, small and off-centre, dark and low contrast)")
+    p.add_argument("--views-list", type=int, nargs="+", help="--robustness: view counts to score (default: the preset's)")
+    p.add_argument("--photos", default="data/photos", help="--robustness / segmentation: built photos folder "
+                   "(its held-out test photographs are the backgrounds)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("train-masknet", help="train the foreground segmenter on renders over photographs")
+    p.add_argument("--data", default="data/furniture")
+    p.add_argument("--photos", default="data/photos", help="built photos folder (its train split: backgrounds)")
+    p.add_argument("--out", required=True, help="output folder (a diffusers model folder)")
+    p.add_argument("--steps", type=int, default=1400)
+    p.add_argument("--batch-size", type=int, default=24)
+    p.add_argument("--max-minutes", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train_masknet)
 
     p = sub.add_parser("build-data", help="build a data set from packaged sources")
     p.add_argument("dataset", choices=["furniture", "photos"])
@@ -320,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--count", type=int, default=8)
     p.add_argument("--views", type=int, default=4, help="furniture: views per object")
+    p.add_argument("--photos", help="furniture: a built photos folder; paste objects not yet exported onto its "
+                   "held-out photographs (OUT/<id>-photo)")
     p.add_argument("--size", type=int, default=512, help="photos: side of the high-resolution crop")
     p.add_argument("--scale", type=int, default=4, help="photos: down-sampling factor of the input")
     p.set_defaults(func=cmd_examples)

@@ -94,34 +94,60 @@ def export_mesh(mesh: trimesh.Trimesh, path) -> Path:
     return path
 
 
-def plotly_figure(mesh: trimesh.Trimesh, title: str | None = None, values=None,
-                  colorscale="Viridis") -> go.Figure:
-    """A shaded Mesh3d of `mesh`, y up. Coloured by `values` (one per vertex in [0, 1]; defaults to
-    mesh.vertex_attributes["value"] when present) with a 0..1 colour bar, otherwise one colour."""
+def _mesh_trace(mesh: trimesh.Trimesh, values=None, colorscale="Viridis", colorbar_title: str | None = None,
+                shift: float = 0.0, name: str | None = None) -> go.Mesh3d:
+    """A shaded Mesh3d of `mesh` moved by `shift` along x; coloured by per-vertex `values` in [0, 1]
+    (default: mesh.vertex_attributes["value"]) with a labelled colour bar, otherwise one colour."""
     if values is None:
         values = mesh.vertex_attributes.get("value")
     v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
-    trace = dict(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], flatshading=False,
+    trace = dict(x=v[:, 0] + shift, y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], flatshading=False,
                  lighting=dict(ambient=0.45, diffuse=0.8, specular=0.15, roughness=0.7, fresnel=0.1),
-                 lightposition=dict(x=100, y=200, z=150), hoverinfo="skip", name=title or "mesh")
+                 lightposition=dict(x=100, y=200, z=150), hoverinfo="skip", name=name or "mesh")
     if values is not None:
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         if len(values) != len(v):
             raise ValueError(f"got {len(values)} values for a mesh with {len(v)} vertices: give one per vertex")
         trace.update(intensity=values, intensitymode="vertex", colorscale=colorscale, cmin=0.0, cmax=1.0,
-                     colorbar=dict(thickness=12, len=0.6))
+                     colorbar=dict(thickness=12, len=0.6, title=dict(text=colorbar_title or "", side="right")))
     else:
         trace.update(color=MESH_COLOR)
+    return go.Mesh3d(**trace)
 
-    fig = go.Figure(go.Mesh3d(**trace))
-    hidden = dict(visible=False, showbackground=False, range=[-0.52, 0.52])  # the whole grid, same scale for every shape
+
+def _layout(fig: go.Figure, title: str | None, width: float = 1.0) -> go.Figure:
+    """Hidden axes spanning the whole grid (the same scale for every shape), y up; `width` grids side by side."""
+    half = 0.52 * width + 0.1 * (width - 1)
+    axis = dict(visible=False, showbackground=False)
     fig.update_layout(
         title=dict(text=title, x=0.5) if title else None,
-        scene=dict(xaxis=hidden, yaxis=hidden, zaxis=hidden, aspectmode="cube",
-                   camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.2, y=0.9, z=1.5))),
+        scene=dict(xaxis=dict(axis, range=[-half, half]), yaxis=dict(axis, range=[-0.52, 0.52]),
+                   zaxis=dict(axis, range=[-0.52, 0.52]), aspectmode="manual",
+                   aspectratio=dict(x=half / 0.52, y=1, z=1),
+                   camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.2 * width ** 0.5, y=0.9, z=1.5 * width ** 0.5))),
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         margin=dict(l=0, r=0, b=0, t=40 if title else 0),
     )
+    return fig
+
+
+def plotly_figure(mesh: trimesh.Trimesh, title: str | None = None, values=None, colorscale="Viridis",
+                  colorbar_title: str | None = None) -> go.Figure:
+    """A shaded Mesh3d of `mesh`, y up. Coloured by `values` (one per vertex in [0, 1]; defaults to
+    mesh.vertex_attributes["value"] when present) with a 0..1 colour bar, otherwise one colour."""
+    return _layout(go.Figure(_mesh_trace(mesh, values, colorscale, colorbar_title, name=title)), title)
+
+
+def plotly_side_by_side(meshes: list[tuple[str, trimesh.Trimesh]], title: str | None = None,
+                        colorbar_title: str | None = None) -> go.Figure:
+    """Several meshes in one 3D scene, left to right, labelled: they turn together when dragged
+    (one camera), so a prediction and its ground truth are seen from the same side."""
+    n = len(meshes)
+    shifts = [(k - (n - 1) / 2) * 1.2 for k in range(n)]
+    fig = go.Figure([_mesh_trace(m, colorbar_title=colorbar_title, shift=s, name=label) for (label, m), s in zip(meshes, shifts)])
+    _layout(fig, title, width=n)
+    fig.update_layout(scene_annotations=[dict(x=s, y=0.56, z=0, text=label, showarrow=False, font=dict(size=14))
+                                         for (label, _), s in zip(meshes, shifts)])
     return fig
 
 

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 TRAINING_BACKGROUND = 245  # the renderer's background grey (0.96), lddbm/data/render.py
 DEFAULT_FOREGROUND_RATIO = 0.75  # longer side of the object's box / image side; renders: median 0.73
 SEGMENT_SIZE = 160  # segmentation runs on a copy whose longer side is this many pixels (speed)
+BORDER_MARGIN = 0.025  # an object this close to the image edge (fraction of the side) "touches the border"
 MIN_FOREGROUND = 0.002  # masks smaller than this fraction of the image count as "no object found"
 
 __all__ = [
@@ -54,13 +55,14 @@ def to_rgba8(image: Image.Image) -> Image.Image:
     return normalise_mode(image).convert("RGBA")
 
 
-def segment_foreground(rgb: np.ndarray, iterations: int = 4) -> np.ndarray:
+def segment_foreground(rgb: np.ndarray, iterations: int = 4, prior: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W) bool foreground mask. Classical: no weights to download.
 
     The object is assumed to be roughly centred and not the image border: a thin border strip is
     background for sure, pixels whose colour is far from every border colour are probably
     foreground, the rest probably background; OpenCV's GrabCut then fits colour models to both and
-    cuts the graph. Runs on a copy of at most SEGMENT_SIZE px; the mask is scaled back up.
+    cuts the graph. Runs on a copy of at most SEGMENT_SIZE px; the mask is scaled back up. With
+    ``prior`` (an (H, W) foreground probability) the seeds come from it instead of the colours.
     """
     import cv2
 
@@ -76,16 +78,35 @@ def segment_foreground(rgb: np.ndarray, iterations: int = 4) -> np.ndarray:
     # distance of every pixel to its nearest border colour (a few k-means centres of the border)
     samples = lab[border]
     k = min(6, len(samples))
-    _, _, centres = cv2.kmeans(samples, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0), 2,
-                               cv2.KMEANS_PP_CENTERS)
+    _, labels, centres = cv2.kmeans(samples, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0), 2,
+                                    cv2.KMEANS_PP_CENTERS)
+    # background colours: common on the border and seen on at least two sides; a colour found on one
+    # side only is more likely an object that reaches the edge (a table cut off by the frame)
+    labels = labels.ravel()
+    share = np.bincount(labels, minlength=k) / len(labels)
+    label_map = np.full((sh, sw), -1)
+    label_map[border] = labels
+    sides = [label_map[:b], label_map[-b:], label_map[:, :b], label_map[:, -b:]]
+    on_sides = sum((np.bincount(side[side >= 0], minlength=k) / max((side >= 0).sum(), 1)) >= 0.05 for side in sides)
+    keep = (share >= 0.08) & (on_sides >= 2)
+    keep[np.argmax(share)] = True
+    centres, samples = centres[keep], samples[np.isin(labels, np.flatnonzero(keep))]
     dist = np.min(np.linalg.norm(lab[..., None, :] - centres[None, None], axis=-1), axis=-1)  # (sh, sw)
     spread = np.percentile(np.min(np.linalg.norm(samples[:, None] - centres[None], axis=-1), axis=-1), 95)
     threshold = max(12.0, 2.0 * float(spread))
     seeds = np.full((sh, sw), cv2.GC_PR_BGD, dtype=np.uint8)
-    seeds[dist > threshold] = cv2.GC_PR_FGD
+    if prior is None:
+        seeds[dist > threshold] = cv2.GC_PR_FGD
+    else:  # a foreground probability (e.g. MaskNet's) decides the seeds; the border colours still count
+        p = cv2.resize(prior.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+        seeds[p > 0.5] = cv2.GC_PR_FGD
+        seeds[(p > 0.9) & (dist > threshold)] = cv2.GC_FGD
+        seeds[p < 0.05] = cv2.GC_BGD
     thin = max(1, b // 2)
-    seeds[:thin], seeds[-thin:], seeds[:, :thin], seeds[:, -thin:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
-    if not (seeds == cv2.GC_PR_FGD).any():  # nothing stands out from the border: seed the centre
+    strip = np.zeros((sh, sw), dtype=bool)
+    strip[:thin], strip[-thin:], strip[:, :thin], strip[:, -thin:] = True, True, True, True
+    seeds[strip & (dist <= threshold)] = cv2.GC_BGD  # the frame's edge is background, unless the object reaches it
+    if not ((seeds == cv2.GC_PR_FGD) | (seeds == cv2.GC_FGD)).any():  # nothing stands out: seed the centre
         seeds[sh // 4 : sh - sh // 4, sw // 4 : sw - sw // 4] = cv2.GC_PR_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
@@ -94,13 +115,13 @@ def segment_foreground(rgb: np.ndarray, iterations: int = 4) -> np.ndarray:
     except cv2.error as err:  # degenerate colour models (e.g. a blank image)
         logger.info("GrabCut failed (%s); using the colour-distance mask", err)
     mask = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
-    mask = _clean_mask(mask)
+    mask = clean_mask(mask)
     if scale < 1:
         mask = cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
     return mask
 
 
-def _clean_mask(mask: np.ndarray) -> np.ndarray:
+def clean_mask(mask: np.ndarray) -> np.ndarray:
     """Drop specks (components under 10 % of the largest), fill pin holes; keep real gaps (chair legs)."""
     import cv2
 
@@ -147,21 +168,26 @@ def flatten(rgba: np.ndarray, background: int = TRAINING_BACKGROUND) -> np.ndarr
     return (rgba[..., :3] * alpha + background * (1 - alpha)).round().astype(np.uint8)
 
 
-def _mask_of(image: Image.Image, remove_background: bool) -> tuple[np.ndarray, str]:
+def _mask_of(image: Image.Image, remove_background: bool, segmenter=None) -> tuple[np.ndarray, str]:
     """RGBA uint8 array with alpha = the object's mask, and where the mask came from."""
     rgba = np.array(to_rgba8(image))
     if rgba[..., 3].min() < 250:  # real transparency: a cut-out
         return rgba, "alpha"
     if remove_background:
-        rgba[..., 3] = segment_foreground(rgba[..., :3]).astype(np.uint8) * 255
+        mask = segmenter.segment(rgba[..., :3]) if segmenter is not None else segment_foreground(rgba[..., :3])
+        rgba[..., 3] = mask.astype(np.uint8) * 255
         return rgba, "segmented"
     return rgba, "none"
 
 
 def normalize_view(image: Image.Image, remove_background: bool = True,
-                   foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, size: int = 128) -> NormalizedView:
-    """One upload -> the object framed like the training renders (see the module docstring)."""
-    rgba, source = _mask_of(image, remove_background)
+                   foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, size: int = 128, segmenter=None) -> NormalizedView:
+    """One upload -> the object framed like the training renders (see the module docstring).
+
+    ``segmenter``: anything with ``segment(rgb) -> bool mask`` (``lddbm.segmentation.MaskNet``);
+    None uses the classical ``segment_foreground``.
+    """
+    rgba, source = _mask_of(image, remove_background, segmenter)
     alpha = rgba[..., 3] > 127
     h, w = alpha.shape
     notes: list[str] = []
@@ -172,15 +198,17 @@ def normalize_view(image: Image.Image, remove_background: bool = True,
         rgba[..., 3] = 255  # keep the whole image, as it is, centred
         alpha = np.ones_like(alpha)
     framed = frame_object(rgba, foreground_ratio if found and source != "none" else 1.0, size)
-    touches = bool(found and source != "none" and (alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any()))
+    edge = max(1, int(np.ceil(BORDER_MARGIN * max(h, w))))  # segmentation keeps a thin border strip as background
+    touches = bool(found and source != "none" and (alpha[:edge].any() or alpha[-edge:].any() or alpha[:, :edge].any()
+                                                   or alpha[:, -edge:].any()))
     ys, xs = np.nonzero(alpha)
     box_fraction = float(max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / max(h, w))
     return NormalizedView(Image.fromarray(framed, "RGBA"), source, bool(found), touches, box_fraction, notes)
 
 
 def normalize_views(images, remove_background: bool = True, foreground_ratio: float = DEFAULT_FOREGROUND_RATIO,
-                    size: int = 128) -> list[NormalizedView]:
-    return [normalize_view(im, remove_background, foreground_ratio, size) for im in images]
+                    size: int = 128, segmenter=None) -> list[NormalizedView]:
+    return [normalize_view(im, remove_background, foreground_ratio, size, segmenter) for im in images]
 
 
 def view_warnings(views: list[NormalizedView], names: list[str] | None = None) -> list[str]:

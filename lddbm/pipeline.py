@@ -41,18 +41,24 @@ class LDDBMPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "source_encoder->denoiser->target_decoder"
+    _optional_components = ["segmenter"]
 
-    def __init__(self, source_encoder, denoiser, scheduler: BridgeScheduler, target_decoder):
+    def __init__(self, source_encoder, denoiser, scheduler: BridgeScheduler, target_decoder, segmenter=None):
         super().__init__()
         self.register_modules(
-            source_encoder=source_encoder, denoiser=denoiser, scheduler=scheduler, target_decoder=target_decoder
+            source_encoder=source_encoder, denoiser=denoiser, scheduler=scheduler, target_decoder=target_decoder,
+            segmenter=segmenter,
         )
-        for module in (source_encoder, denoiser, target_decoder):
-            module.eval()  # inference only; training works on its own modules
+        for module in (source_encoder, denoiser, target_decoder, segmenter):
+            if module is not None:
+                module.eval()  # inference only; training works on its own modules
 
     @torch.no_grad()
     def encode_source(self, inputs, preprocess_kwargs: dict | None = None) -> torch.Tensor:
-        return self.source_encoder(self.source_encoder.preprocess(inputs, **(preprocess_kwargs or {})))
+        kwargs = dict(preprocess_kwargs or {})
+        if self.segmenter is not None:  # a foreground segmenter shipped with the pipeline (multi-view)
+            kwargs.setdefault("segmenter", self.segmenter)
+        return self.source_encoder(self.source_encoder.preprocess(inputs, **kwargs))
 
     @torch.no_grad()
     def __call__(
@@ -76,7 +82,7 @@ class LDDBMPipeline(DiffusionPipeline):
         the sampler is stochastic: churn > 0); outputs are ordered input-major. ``callback(i, t,
         x_t, denoised)`` is called after every network evaluation, e.g. to show the trajectory.
         ``preprocess_kwargs`` go to the source encoder's ``preprocess`` (multi-view: ``remove_background``,
-        ``foreground_ratio``).
+        ``foreground_ratio``, and ``segmenter``, which defaults to the pipeline's own).
         """
         start = time.perf_counter()
         if num_samples < 1:
@@ -127,7 +133,8 @@ def check_folder(folder: Path) -> None:
         spec = json.loads(index.read_text())
     except (OSError, ValueError) as err:
         raise CheckpointError(f"{index} is not valid JSON ({err}); re-export the pipeline.") from err
-    for name in COMPONENTS:
+    optional = [name for name in LDDBMPipeline._optional_components if isinstance(spec.get(name), list) and spec[name][0]]
+    for name in (*COMPONENTS, *optional):
         if name not in spec:
             raise CheckpointError(f"{index} lists no '{name}' component; re-export the pipeline.")
         config_name = "scheduler_config.json" if name == "scheduler" else "config.json"

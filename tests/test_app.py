@@ -24,7 +24,8 @@ def tiny_3d(tmp_path):
     denoiser = BridgeTransformer(in_channels=8, sample_size=4, patch_size=2, hidden_size=16, depth=1, encoder_depth=1, num_heads=2)
     decoder = VoxelDecoder(grid=16, latent_channels=8, latent_size=4, width=8)
     torch.nn.init.constant_(decoder.net[-1].bias, 1.0)  # mostly occupied, so meshes are not empty
-    pipe = LDDBMPipeline(MultiViewEncoder(image_size=16, max_views=4, latent_channels=8, latent_size=4, width=8, embed_dim=16),
+    pipe = LDDBMPipeline(MultiViewEncoder(image_size=16, max_views=4, latent_channels=8, latent_size=4, width=8, embed_dim=16,
+                                          foreground_ratio=0.75),
                          denoiser, BridgeScheduler(num_inference_steps=2), decoder)
     folder = tmp_path / "checkpoints"
     pipe.save_pretrained(folder / "multiview3d")
@@ -39,6 +40,17 @@ def views(tmp_path, n=3):
         path = tmp_path / f"v{i}.png"
         Image.new("RGBA", (24, 24), (40 * i, 90, 200, 255)).save(path)
         paths.append(str(path))
+    return paths
+
+
+def object_views(tmp_path, n=2):
+    """Views with something to segment: a dark block on a light background."""
+    paths = []
+    for i in range(n):
+        arr = np.full((48, 48, 3), 235, np.uint8)
+        arr[12 + i : 36, 16:32 + i] = (120, 40, 30)
+        paths.append(str(tmp_path / f"obj{i}.png"))
+        Image.fromarray(arr).save(paths[-1])
     return paths
 
 
@@ -76,17 +88,24 @@ def launched(module, **queue):
         demo.close()
 
 
+def run3d(app, paths, steps=2, sampler="heun", churn=0.0, seed=0, threshold=0.5, samples=1,
+          remove_background=True, ratio=0.75):
+    """The handler as the Generate button calls it (the gallery hands (path, caption) pairs)."""
+    return app.views_to_3d([(p, None) for p in paths], remove_background, ratio, steps, sampler, 1.0, churn, seed,
+                           False, threshold, samples)
+
+
 def test_views_handler_outputs(app, tmp_path):
-    fig, truth, downloads, info, frames, slider, gallery = app.views_to_3d(
-        views(tmp_path), 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
-    assert fig.data[0].type == "mesh3d" and truth is None
+    fig, downloads, info, frames, slider, seen, frame_plot = run3d(app, views(tmp_path))
+    assert fig.data[0].type == "mesh3d" and len(fig.data) == 1  # no ground truth for an upload
     assert sorted(p.rsplit(".", 1)[1] for p in downloads) == ["glb", "obj", "stl"]
     assert "3 view(s)" in info and "3 NFE" in info
-    assert len(frames) == 3 and len(gallery) == 3
+    assert len(frames) == 3 and len(seen) == 3 and seen[0].size == (160, 160)
+    assert frame_plot.data[0].type == "mesh3d"  # "along the bridge" opens on the last estimate, not an empty plot
     assert app.trajectory_frame(frames, 1, 0.5).data[0].type == "mesh3d"
 
 
-def test_examples_show_their_ground_truth(app, tmp_path):
+def test_examples_show_their_ground_truth_in_the_same_scene(app, tmp_path):
     name, paths = app.example_sets()[0]
     copies = []
     for i, p in enumerate(paths):  # Gradio hands the handler copies of the example files
@@ -96,10 +115,28 @@ def test_examples_show_their_ground_truth(app, tmp_path):
     truth = app.ground_truth_for(copies)
     assert truth is not None and truth.shape == (32, 32, 32)
     assert app.ground_truth_for(views(tmp_path)) is None
+    fig = run3d(app, copies)[0]
+    assert [t.name for t in fig.data] == ["prediction", "ground truth"]  # one scene: one camera turns both
+    assert fig.data[0].x.mean() < fig.data[1].x.mean()
 
 
-@pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "too_many"])
+def test_photo_examples_are_listed(app):
+    labels = [name for name, _ in app.example_sets()]
+    assert any(label.endswith("on a photo") for label in labels) and not labels[0].endswith("on a photo")
+
+
+def test_an_upload_after_an_example_replaces_its_views(app, tmp_path):
+    _, example = app.example_sets()[0]
+    own = views(tmp_path, 1)
+    assert app.without_example_views(example + own) == own
+    assert app.without_example_views(example) is None and app.without_example_views(own) is None
+    out = app.views_changed([(p, None) for p in example + own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+    assert out[-1] == own and all(o is gr.skip() or isinstance(o, dict) for o in out[:-1])  # gallery updated, no run yet
+
+
+@pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "too_many", "seed", "nan_seed", "ratio"])
 def test_bad_uploads_raise_gr_error(app, tmp_path, case):
+    kw = {}
     if case == "none":
         files = []
     elif case == "empty_file":
@@ -108,15 +145,35 @@ def test_bad_uploads_raise_gr_error(app, tmp_path, case):
     elif case == "not_image":
         (tmp_path / "t.png").write_text("hello")
         files = [str(tmp_path / "t.png")]
-    else:
+    elif case == "too_many":
         files = views(tmp_path, 5)  # the tiny model takes at most 4
-    with pytest.raises(gr.Error):
-        app.views_to_3d(files, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+    else:
+        files = views(tmp_path, 1)
+        kw = {"seed": 10**23} if case == "seed" else {"seed": float("nan")} if case == "nan_seed" else {"ratio": 7.0}
+    with pytest.raises(gr.Error, match="views|empty|not an image|at most|seed|size in the frame"):
+        run3d(app, files, **kw)
 
 
-def test_empty_prediction_asks_for_a_lower_threshold(app, tmp_path):
+def test_empty_prediction_says_what_most_likely_happened(app, tmp_path):
     with pytest.raises(gr.Error, match="lower the occupancy threshold"):
-        app.views_to_3d(views(tmp_path), 2, "heun", 1.0, 0.0, 0, False, 0.999999, 1)
+        run3d(app, object_views(tmp_path), threshold=0.999999)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(blank)
+    with pytest.raises(gr.Error, match="blank"):
+        run3d(app, [str(blank)], threshold=0.999999)
+    with pytest.raises(gr.Error, match="another seed"):
+        run3d(app, object_views(tmp_path), threshold=0.999999, churn=0.5)
+
+
+def test_warnings_for_no_object_and_border(app, tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(app.gr, "Warning", lambda message: said.append(message))
+    edge = tmp_path / "edge.png"
+    arr = np.full((64, 64, 3), 230, np.uint8)
+    arr[20:64, 10:40] = (150, 30, 30)  # touches the bottom border
+    Image.fromarray(arr).save(edge)
+    run3d(app, [str(edge)])
+    assert any("touches the image border" in m for m in said)
 
 
 def test_demo_builds(app):
@@ -132,8 +189,8 @@ def test_every_image_mode_goes_through(app, tmp_path):
         image.save(paths[-1])
     gif = tmp_path / "anim.gif"
     Image.new("RGB", (30, 30), "red").save(gif, save_all=True, append_images=[Image.new("RGB", (30, 30), "blue")])
-    fig, *_, gallery = app.views_to_3d(paths[:3] + [str(gif)], 1, "fast", 1.0, 0.0, 0, False, 0.5, 1)
-    assert fig.data[0].type == "mesh3d" and all(im.mode == "RGB" for im in gallery)
+    fig, *_, seen, frame_plot = run3d(app, paths[:3] + [str(gif)], steps=1, sampler="fast")
+    assert fig.data[0].type == "mesh3d" and all(im.mode == "RGB" for im in seen)
 
 
 # ---- super-resolution tab --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from PIL import Image, ImageFilter
 
 from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND, flatten, frame_object
 
-CORRUPTIONS = ("clean", "cutout", "photo", "solid", "small_offcentre", "dark_lowcontrast")
+CORRUPTIONS = ("clean", "cutout", "photo", "solid", "gradient", "small_offcentre", "dark_lowcontrast")
 
 
 def photo_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -75,8 +75,8 @@ def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.ra
                  photos: list[np.ndarray] | None = None) -> Image.Image:
     """One render (S, S, 3) with its mask -> the upload a user might send, as a PIL image.
 
-    clean: as rendered; cutout: RGBA with the mask as alpha; photo / solid: the object on a
-    photograph crop / a uniform colour; small_offcentre: at 55 % size, moved off centre;
+    clean: as rendered; cutout: RGBA with the mask as alpha; photo / solid / gradient: the object on
+    a photograph crop / a uniform colour / a two-colour gradient; small_offcentre: at 55 % size, moved off centre;
     dark_lowcontrast: the whole view darkened and flattened.
     """
     if corruption == "clean":
@@ -91,6 +91,8 @@ def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.ra
         grey = rng.choice([40, 90, 128, 170])
         colour = np.full(3, grey) if rng.random() < 0.5 else rng.integers(0, 256, 3)
         return Image.fromarray(composite(view, mask, np.broadcast_to(colour.astype(np.uint8), view.shape).copy()))
+    if corruption == "gradient":
+        return Image.fromarray(composite(view, mask, gradient_background(view.shape[0], rng)))
     if corruption == "small_offcentre":
         offset = tuple(rng.choice([-1, 1], 2) * rng.uniform(0.1, 0.18, 2))
         return Image.fromarray(place(view, mask, 0.55, offset)[0])

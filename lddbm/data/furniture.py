@@ -428,17 +428,24 @@ def write_attribution(path: Path, entries: list[CatalogEntry]) -> None:
     path.write_text("\n".join(lines))
 
 
-def export_examples(root: str | Path, out: str | Path, split: str = "test", count: int = 8, views: int = 4) -> list[str]:
+def export_examples(root: str | Path, out: str | Path, split: str = "test", count: int = 8, views: int = 4,
+                    photos: list[np.ndarray] | None = None, seed: int = 0) -> list[str]:
     """Copy ``count`` objects of ``split`` (one per category first) as example inputs for the app.
 
     Each becomes OUT/<object_id>/view_<k>.png (evenly spread views), voxels.npy (bool 32^3) and
-    meta.json (name, category, creator, licence).
+    meta.json (name, category, creator, licence). With ``photos`` (held-out photographs as arrays),
+    objects not exported yet are instead pasted, at 2x size, smaller and off centre, onto crops of
+    them: OUT/<object_id>-photo/, meta "background": "photo" (what a phone photo looks like).
     """
     from PIL import Image
+
+    from .augment import composite, photo_crop, place
 
     root, out = Path(root), Path(out)
     ids = json.loads((root / "split.json").read_text())[split]
     index = json.loads((root / "index.json").read_text())
+    if photos:
+        ids = [oid for oid in ids if not (out / oid).exists()]
     by_cat: dict[str, list[str]] = defaultdict(list)
     for oid in ids:
         by_cat[index[oid]["category"]].append(oid)
@@ -447,15 +454,26 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
         for cat in sorted(by_cat):
             if by_cat[cat] and len(chosen) < count:
                 chosen.append(by_cat[cat].pop(0))
-    for oid in chosen:
+    rng = np.random.default_rng(seed)
+    for j, oid in enumerate(chosen):
         obj = load_object(root / "objects" / f"{oid}.npz")
-        folder = out / oid
+        folder = out / (f"{oid}-photo" if photos else oid)
         folder.mkdir(parents=True, exist_ok=True)
         picks = np.linspace(0, len(obj["views"]), views, endpoint=False).astype(int)
+        photo = photos[j % len(photos)] if photos else None  # a different photograph per object
         for k, v in enumerate(picks):
-            Image.fromarray(obj["views"][v]).save(folder / f"view_{k}.png")
+            image = obj["views"][v]
+            if photos:
+                size = 2 * image.shape[0]
+                big = np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC))
+                big_mask = np.asarray(Image.fromarray(obj["masks"][v]).resize((size, size), Image.NEAREST))
+                moved, moved_mask = place(big, big_mask, rng.uniform(0.7, 0.9), tuple(rng.uniform(-0.06, 0.06, 2)))
+                image = composite(moved, moved_mask, photo_crop(photo, size, rng))
+            Image.fromarray(image).save(folder / f"view_{k}.png")
         np.save(folder / "voxels.npy", obj["voxels"])
         meta = {k: obj["meta"][k] for k in ("object_id", "name", "category", "catalog", "creator", "license")}
+        if photos:
+            meta["background"] = "photo"
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return chosen
 

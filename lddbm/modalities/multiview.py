@@ -85,14 +85,16 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
         out = latent_channels * latent_size * latent_size
         self.head = nn.Sequential(nn.SiLU(), nn.Linear(2 * embed_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, out))
 
-    def preprocess(self, inputs, remove_background: bool = True, foreground_ratio: float | None = None) -> torch.Tensor:
+    def preprocess(self, inputs, remove_background: bool = True, foreground_ratio: float | None = None,
+                   segmenter=None) -> torch.Tensor:
         """Views of one object (PIL images, file paths or ``NormalizedView``s), a list of such lists,
         or a (B, V, 3, S, S) tensor (used as it is).
 
         Images are framed by ``lddbm.framing`` when the model was trained that way (config
         ``foreground_ratio``): the background is removed (``remove_background``; an image's own
         transparency always counts), the object centred and scaled to ``foreground_ratio``
-        (default: the training framing).
+        (default: the training framing); ``segmenter`` is a ``lddbm.segmentation.MaskNet`` (the
+        pipeline passes its own) or None for the classical GrabCut segmentation.
         """
         cfg = self.config
         if isinstance(inputs, (Image.Image, str, os.PathLike, NormalizedView)):
@@ -106,7 +108,7 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
             if len(sizes) != 1:
                 raise ValueError("Every object of a batch needs the same number of views.")
             ratio = foreground_ratio or cfg.foreground_ratio
-            x = torch.stack([self._views_tensor(g, remove_background, ratio) for g in groups])
+            x = torch.stack([self._views_tensor(g, remove_background, ratio, segmenter) for g in groups])
         else:
             x = torch.as_tensor(inputs).float()
             if x.ndim == 4:
@@ -117,13 +119,14 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
             raise ValueError(f"Give 1 to {cfg.max_views} views of the object, got {x.shape[1]}.")
         return x.to(self.device, self.dtype)
 
-    def _views_tensor(self, views: list, remove_background: bool, ratio: float | None) -> torch.Tensor:
+    def _views_tensor(self, views: list, remove_background: bool, ratio: float | None, segmenter) -> torch.Tensor:
         """One object's views -> (V, 3, S, S) in [-1, 1]."""
         size = self.config.image_size
         views = [open_image(v)[0] if isinstance(v, (str, os.PathLike)) else v for v in views]
         if ratio is None and not any(isinstance(v, NormalizedView) for v in views):
             return load_views(views, size)  # a model trained on unframed renders
-        framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, size) for v in views]
+        framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, size, segmenter)
+                  for v in views]
         arrays = [np.asarray(v.on_background().resize((size, size), Image.BICUBIC)) for v in framed]
         return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1
 

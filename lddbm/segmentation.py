@@ -1,0 +1,187 @@
+"""Foreground segmentation of uploaded views: a small U-Net trained here on our own renders.
+
+Nothing can be downloaded at run time, so the network is trained on what we have: furniture
+renders (exact masks from the renderer) pasted onto photographs, solid colours and gradients,
+re-coloured, rescaled, moved, blurred and JPEG-compressed. ``MaskNet`` is a four-level U-Net
+(about 0.5 M parameters) on 128 x 128 inputs; ``train_masknet`` is its whole training loop (a plain
+supervised loop: none of the bridge machinery in ``lddbm.train`` applies). The classical
+alternative (GrabCut seeded from the border) is ``lddbm.framing.segment_foreground``; ``python -m
+lddbm bench segmentation`` scores both on held-out composites.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+
+logger = logging.getLogger(__name__)
+
+
+def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.GroupNorm(min(8, cout), cout), nn.SiLU(),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(min(8, cout), cout), nn.SiLU())
+
+
+class MaskNet(ModelMixin, ConfigMixin):
+    """(B, 3, S, S) RGB in [-1, 1] -> (B, 1, S, S) foreground logits.
+
+    The first block works at half resolution (stride 2) and the logits are up-sampled at the end:
+    a quarter of the cost, and masks only need to be as sharp as the 64 px views the 3D model sees.
+    """
+
+    @register_to_config
+    def __init__(self, image_size: int = 128, widths: tuple[int, ...] = (24, 32, 64, 96),
+                 refine: bool = False):  # segment(): refine the network's mask with GrabCut (chosen by benchmark)
+        super().__init__()
+        if image_size % 2 ** len(widths):
+            raise ValueError(f"image_size must be a multiple of {2 ** len(widths)}, got {image_size}.")
+        self.down = nn.ModuleList()
+        cin = 3
+        for i, w in enumerate(widths):
+            self.down.append(_block(cin, w, stride=2 if i == 0 else 1))
+            cin = w
+        self.up = nn.ModuleList(_block(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(len(widths) - 1)))
+        self.head = nn.Conv2d(widths[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            x = block(torch.cat([F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False), skip], dim=1))
+        return F.interpolate(self.head(x), scale_factor=2, mode="bilinear", align_corners=False)  # (B, 1, S, S)
+
+    @torch.no_grad()
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 -> (H, W) float foreground probability (the image is letterboxed to a square)."""
+        from PIL import Image
+
+        h, w = rgb.shape[:2]
+        s = self.config.image_size
+        side = max(h, w)
+        y0, x0 = (side - h) // 2, (side - w) // 2
+        # letterbox with the edge colours, not black (black bars would read as an object)
+        square = np.pad(rgb[..., :3], ((y0, side - h - y0), (x0, side - w - x0), (0, 0)), mode="edge")
+        small = np.array(Image.fromarray(square).resize((s, s), Image.BILINEAR if side < s else Image.BOX))
+        x = torch.from_numpy(small).permute(2, 0, 1)[None].float().to(self.device, self.dtype) / 127.5 - 1
+        p = torch.sigmoid(self(x).float())[0, 0].cpu().numpy()
+        big = np.asarray(Image.fromarray(p).resize((side, side), Image.BILINEAR))
+        return big[y0 : y0 + h, x0 : x0 + w]
+
+
+    @torch.no_grad()
+    def segment(self, rgb: np.ndarray, threshold: float = 0.5, refine: bool | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 -> (H, W) bool foreground mask, specks dropped and pin holes filled.
+
+        ``refine`` (default: the config's ``refine``) seeds GrabCut with the network's probability.
+        """
+        from .framing import clean_mask, segment_foreground
+
+        p = self.predict(rgb)
+        if self.config.refine if refine is None else refine:
+            return segment_foreground(rgb, prior=p)
+        return clean_mask(p > threshold)
+
+
+# ---- training data: renders composited on backgrounds ---------------------------------------------
+
+
+def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+                     photos: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """One (image, mask) training pair: the object rescaled, moved, re-coloured, on a random background."""
+    from PIL import Image, ImageFilter
+
+    from .data.augment import composite, jitter_colour, place, random_background
+
+    s = view.shape[0]
+    if rng.random() < 0.8:
+        view, mask = place(view, mask, rng.uniform(0.35, 1.05), tuple(rng.uniform(-0.25, 0.25, 2)))
+    if rng.random() < 0.5:
+        view, mask = view[:, ::-1], mask[:, ::-1]
+    x = jitter_colour(view, rng) if rng.random() < 0.8 else view
+    background = random_background(s, rng, photos) if rng.random() < 0.9 else np.full_like(view, 245)
+    image = Image.fromarray(composite(x, mask, background))
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
+    if rng.random() < 0.3:
+        import io
+
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=int(rng.integers(25, 90)))
+        image = Image.open(buffer).convert("RGB")
+    out = np.asarray(image).astype(np.float32)
+    if rng.random() < 0.3:
+        out = out + rng.normal(0, rng.uniform(2, 10), out.shape)
+    return np.clip(out, 0, 255).astype(np.uint8), np.ascontiguousarray(mask)
+
+
+def _batch(renders, masks, size, rng, photos, batch_size):
+    from PIL import Image
+
+    xs, ys = [], []
+    for _ in range(batch_size):
+        i, k = rng.integers(len(renders)), rng.integers(renders.shape[1])
+        image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos)
+        if image.shape[0] != size:
+            image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+            mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR)) > 127
+        xs.append(image)
+        ys.append(mask)
+    x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    y = torch.from_numpy(np.stack(ys)).float()[:, None]
+    return x, y
+
+
+def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "data/photos", steps: int = 2000,
+                  batch_size: int = 24, lr: float = 2e-3, seed: int = 0, max_minutes: float = 0.0,
+                  progress: bool = True) -> dict:
+    """Train MaskNet on train-split renders over train photographs; saves a diffusers folder to ``out``."""
+    from tqdm.auto import tqdm
+
+    from .data.furniture import MultiViewVoxels
+    from .tasks import _background_photos
+
+    data = MultiViewVoxels(data_root, "train", foreground_ratio=0.75, augment=True)
+    photos = _background_photos(photos_root)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    model = MaskNet()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
+    start, log = time.perf_counter(), []
+    bar = tqdm(range(steps), desc="masknet", disable=not progress)
+    for step in bar:
+        x, y = _batch(data.renders, data.masks, model.config.image_size, rng, photos, batch_size)
+        logits = model(x)
+        p = torch.sigmoid(logits)
+        dice = 1 - (2 * (p * y).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1)
+        loss = F.binary_cross_entropy_with_logits(logits, y) + dice.mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 25 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            log.append({"step": step, "loss": round(loss.item(), 5), "seconds": round(time.perf_counter() - start, 1)})
+        if max_minutes and time.perf_counter() - start > 60 * max_minutes:
+            logger.info("masknet: stopping at step %d (max_minutes)", step)
+            break
+    model.eval()
+    model.to(torch.float16).save_pretrained(str(out))
+    summary = {"steps": step + 1, "seconds": round(time.perf_counter() - start, 1), "batch_size": batch_size,
+               "final_loss": log[-1]["loss"] if log else None}
+    return summary
+
+
+def load_masknet(folder: str | Path) -> MaskNet:
+    model = MaskNet.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
+    return model.float().eval()

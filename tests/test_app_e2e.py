@@ -13,19 +13,25 @@ def served(app):  # noqa: F811
         yield Client(url, verbose=False)
 
 
+def gallery(paths):
+    return [{"image": handle_file(p), "caption": None} for p in paths]
+
+
 def test_views_tab_end_to_end_and_bad_inputs(served, tmp_path):
-    files = [handle_file(p) for p in views(tmp_path)]
-    fig, truth, downloads, info, slider, gallery = served.predict(
-        files, 2, "fast", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
-    assert "plot" in fig and truth is None and len(downloads) == 3 and "view(s)" in info
+    paths = views(tmp_path)
+    controls = (True, 0.75, 2, "fast", 1.0, 0.0, 0, False, 0.5, 1)
+    fig, downloads, info, slider, seen, frame = served.predict(gallery(paths), *controls, api_name="/views_to_3d")
+    assert "plot" in fig and len(downloads) == 3 and "view(s)" in info and len(seen) == 3
     (tmp_path / "zero.png").write_bytes(b"")
     (tmp_path / "text.png").write_text("not an image")
-    for bad in ([], [handle_file(str(tmp_path / "zero.png"))], [handle_file(str(tmp_path / "text.png"))], files * 2):
+    for bad in ([], gallery([str(tmp_path / "zero.png")]), gallery([str(tmp_path / "text.png")]), gallery(paths * 2)):
         with pytest.raises(Exception, match="views|empty|not an image|at most"):
-            served.predict(bad, 2, "fast", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
+            served.predict(bad, *controls, api_name="/views_to_3d")
+    with pytest.raises(Exception, match="seed|maximum value"):
+        served.predict(gallery(paths), *controls[:6], 1e23, *controls[7:], api_name="/views_to_3d")
     # the server keeps serving after the errors
-    again = served.predict(files[:1], 1, "heun", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
-    assert "1 view(s)" in again[3]
+    again = served.predict(gallery(paths[:1]), True, 0.75, 1, "heun", 1.0, 0.0, 0, False, 0.5, 1, api_name="/views_to_3d")
+    assert "1 view(s)" in again[2]
 
 
 def test_sr_tab_end_to_end_and_bad_inputs(served, tmp_path):

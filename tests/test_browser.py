@@ -40,8 +40,10 @@ def test_example_click_renders_the_plotly_figure(page, tmp_path):
     name = module.example_sets()[0][0]
     page.get_by_text(name, exact=True).first.click()
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
-    assert "NFE" in page.inner_text("body")
+    page.wait_for_function("document.body.innerText.includes('NFE')", timeout=60_000)
+    assert page.locator("button:has-text('Generate 3D shape')").is_visible()  # above the fold at 1400x1000
+    box = page.locator("button:has-text('Generate 3D shape')").bounding_box()
+    assert box["y"] + box["height"] <= 1000
     screenshot(page, tmp_path / "demo.png")
 
 

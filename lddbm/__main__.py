@@ -227,6 +227,7 @@ def cmd_sample(args, extra) -> int:
     import numpy as np
 
     from .export import export_mesh, voxels_to_mesh
+    from .framing import normalize_views, view_warnings
     from .inputs import open_views
     from .pipeline import LDDBMPipeline
     from .shapes import predict_shape
@@ -235,7 +236,10 @@ def cmd_sample(args, extra) -> int:
     images, notes = open_views(args.views, pipe.source_encoder.config.max_views)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    pred = predict_shape(pipe, images, args.steps, args.sampler, args.guidance, args.churn, args.seed, args.samples)
+    framed = normalize_views(images, not args.keep_background, args.foreground_ratio, segmenter=pipe.segmenter)
+    for warning in view_warnings(framed, [Path(p).name for p in args.views]):
+        print(f"warning: {warning}", file=sys.stderr)
+    pred = predict_shape(pipe, framed, args.steps, args.sampler, args.guidance, args.churn, args.seed, args.samples)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     export_mesh(voxels_to_mesh(pred.probability, threshold=args.threshold), out)
@@ -296,6 +300,8 @@ def cmd_examples(args, extra) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .framing import DEFAULT_FOREGROUND_RATIO
+
     parser = argparse.ArgumentParser(prog="python -m lddbm", description="Latent Denoising Diffusion Bridge Models")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -381,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
+    p.add_argument("--keep-background", action="store_true", help="do not remove the background (an image's own "
+                   "transparency still counts)")
+    p.add_argument("--foreground-ratio", type=float, default=DEFAULT_FOREGROUND_RATIO,
+                   help="share of each view the object is scaled to fill (default: the training framing)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("upscale", help="super-resolve an image file (longest side <= 512 px) into a PNG")

@@ -48,7 +48,10 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE, max_pixels: in
             image.load()
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise InputError(f"{name} is too large (over {max_pixels // 1_000_000} megapixels); resize it and upload "
+                         "again.") from err
+    except UnidentifiedImageError as err:
         raise InputError(f"{name} is not an image this demo can read ({type(err).__name__}); "
                          "upload a PNG, JPEG, WebP, BMP or GIF.") from err
     except (OSError, SyntaxError, ValueError) as err:

@@ -32,9 +32,11 @@ def predict_shape(
     samples: int = 1,
     threshold: float = 0.5,
     trajectory: bool = False,
+    preprocess_kwargs: dict | None = None,
 ) -> ShapePrediction:
-    """Bridge ``views`` (PIL images of one object) to occupancy; ``samples`` > 1 draws several
-    bridge samples (use churn > 0 for them to differ) and measures where they agree."""
+    """Bridge ``views`` (PIL images, paths or ``NormalizedView``s of one object) to occupancy;
+    ``samples`` > 1 draws several bridge samples (use churn > 0 for them to differ) and measures
+    where they agree. ``preprocess_kwargs``: e.g. ``remove_background``, ``foreground_ratio``."""
     frames: list[np.ndarray] = []
 
     def record(i, t, x, denoised):
@@ -42,7 +44,8 @@ def predict_shape(
 
     generator = torch.Generator(device=pipe.device).manual_seed(int(seed))
     out = pipe(views, num_inference_steps=num_inference_steps, sampler=sampler, guidance=guidance, churn=churn,
-               generator=generator, num_samples=samples, callback=record if trajectory else None)
+               generator=generator, num_samples=samples, callback=record if trajectory else None,
+               preprocess_kwargs=preprocess_kwargs)
     probs = out.outputs.cpu().numpy()  # (N, G, G, G)
     occupied = (probs >= threshold).mean(axis=0)
     return ShapePrediction(

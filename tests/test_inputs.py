@@ -54,6 +54,13 @@ def test_truncated_tiny_and_huge(tmp_path):
         open_image(good, max_pixels=1000)
 
 
+def test_a_decompression_bomb_is_called_too_large(tmp_path, monkeypatch):
+    path = save(tmp_path, "huge.png", Image.new("L", (64, 64)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL's own guard fires inside Image.open
+    with pytest.raises(InputError, match="too large"):
+        open_image(path)
+
+
 def test_view_counts(tmp_path):
     path = save(tmp_path, "v.png", Image.new("RGB", (32, 32)))
     with pytest.raises(InputError, match="No views"):

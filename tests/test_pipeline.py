@@ -112,3 +112,43 @@ def test_concurrent_calls_do_not_share_sampling_state(tiny_pipeline):
     for a, b in zip(expected, got):
         assert torch.equal(a, b)
     assert tiny_pipeline.scheduler.num_inference_steps == 3  # the shared scheduler keeps its config plan
+
+
+def test_multiview_pipeline_with_its_segmenter_round_trips(tmp_path):
+    """The optional segmenter component is saved, checked, loaded and used by preprocess (and a
+    pipeline without one still loads)."""
+    from lddbm.denoiser import BridgeTransformer
+    from lddbm.modalities import MultiViewEncoder, VoxelDecoder
+    from lddbm.scheduler import BridgeScheduler
+    from lddbm.segmentation import MaskNet
+
+    torch.manual_seed(0)
+    parts = dict(
+        source_encoder=MultiViewEncoder(image_size=16, max_views=2, latent_channels=4, latent_size=4, width=8,
+                                        embed_dim=16, foreground_ratio=0.75),
+        denoiser=BridgeTransformer(in_channels=4, sample_size=4, patch_size=2, hidden_size=16, depth=1, encoder_depth=1,
+                                   num_heads=2),
+        scheduler=BridgeScheduler(num_inference_steps=2), target_decoder=VoxelDecoder(grid=16, latent_channels=4, latent_size=4, width=8))
+    calls = []
+
+    class Counting(MaskNet):
+        def segment(self, rgb, **kw):
+            calls.append(rgb.shape)
+            return super().segment(rgb, **kw)
+
+    LDDBMPipeline(**parts).save_pretrained(tmp_path / "plain")
+    assert LDDBMPipeline.load(tmp_path / "plain").segmenter is None
+    pipe = LDDBMPipeline(**parts, segmenter=MaskNet(image_size=32, widths=(8, 16)))
+    pipe.save_pretrained(tmp_path / "seg")
+    assert json.loads((tmp_path / "seg" / "model_index.json").read_text())["segmenter"] == ["lddbm.segmentation", "MaskNet"]
+    loaded = LDDBMPipeline.load(tmp_path / "seg")
+    assert isinstance(loaded.segmenter, MaskNet)
+    loaded.segmenter.__class__ = Counting  # count the calls the pipeline makes
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    out = loaded([photo, photo], num_inference_steps=1, generator=torch.Generator().manual_seed(0))
+    assert out.outputs.shape == (1, 16, 16, 16) and calls == [(40, 50, 3)] * 2
+    loaded([photo], num_inference_steps=1, preprocess_kwargs={"remove_background": False})
+    assert len(calls) == 2  # not segmented when asked not to
+    (tmp_path / "seg" / "segmenter" / "diffusion_pytorch_model.safetensors").write_bytes(b"broken")
+    with pytest.raises(CheckpointError, match="segmenter"):
+        LDDBMPipeline.load(tmp_path / "seg")

@@ -190,13 +190,26 @@ def cmd_bench_segmentation(args, extra) -> int:
 
 
 def cmd_train_masknet(args, extra) -> int:
-    from .segmentation import train_masknet
+    from .segmentation import attach_to_pipeline, train_masknet
 
     if extra:
         raise SystemExit(f"error: unexpected arguments {extra}")
     summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
                             seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress)
+    if args.attach:
+        attach_to_pipeline(args.out, args.attach)
+        summary["attached_to"] = args.attach
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_attach_segmenter(args, extra) -> int:
+    from .segmentation import attach_to_pipeline
+
+    if extra:
+        raise SystemExit(f"error: unexpected arguments {extra}")
+    attach_to_pipeline(args.segmenter, args.pipeline, refine=args.refine)
+    print(json.dumps({"pipeline": args.pipeline, "segmenter": args.segmenter}))
     return 0
 
 
@@ -360,7 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-minutes", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--attach", help="also copy it into this pipeline folder as its segmenter")
     p.set_defaults(func=cmd_train_masknet)
+
+    p = sub.add_parser("attach-segmenter", help="copy a trained MaskNet into a pipeline folder as its segmenter")
+    p.add_argument("--pipeline", required=True, help="a saved LDDBMPipeline folder, e.g. checkpoints/multiview3d")
+    p.add_argument("--segmenter", required=True, help="a MaskNet folder (train-masknet --out)")
+    p.add_argument("--refine", type=lambda v: v.lower() in ("1", "true", "yes"), default=None,
+                   help="true: refine the network's mask with GrabCut (default: as saved)")
+    p.set_defaults(func=cmd_attach_segmenter)
 
     p = sub.add_parser("build-data", help="build a data set from packaged sources")
     p.add_argument("dataset", choices=["furniture", "photos"])

@@ -109,6 +109,8 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
         view, mask = view[:, ::-1], mask[:, ::-1]
     x = jitter_colour(view, rng) if rng.random() < 0.8 else view
     background = random_background(s, rng, photos) if rng.random() < 0.9 else np.full_like(view, 245)
+    if rng.random() < 0.5:  # more backgrounds from few photographs: turned, mirrored, re-coloured
+        background = jitter_colour(np.rot90(background, int(rng.integers(4)))[:, :: rng.choice([-1, 1])], rng)
     image = Image.fromarray(composite(x, mask, background))
     if rng.random() < 0.3:
         image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
@@ -185,3 +187,23 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
 def load_masknet(folder: str | Path) -> MaskNet:
     model = MaskNet.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
     return model.float().eval()
+
+
+def attach_to_pipeline(masknet_folder: str | Path, pipeline_folder: str | Path, refine: bool | None = None) -> None:
+    """Copy a MaskNet folder into a saved pipeline as its ``segmenter`` component (weights as they
+    are, no re-export of the other components); ``refine`` overrides the segmenter's setting."""
+    import json
+    import shutil
+
+    source, target = Path(masknet_folder), Path(pipeline_folder) / "segmenter"
+    load_masknet(source)  # fails clearly if it is not a MaskNet folder
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    if refine is not None:
+        config = json.loads((target / "config.json").read_text())
+        config["refine"] = bool(refine)
+        (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    index_file = Path(pipeline_folder) / "model_index.json"
+    index = json.loads(index_file.read_text())
+    index["segmenter"] = ["lddbm.segmentation", "MaskNet"]
+    index_file.write_text(json.dumps(index, indent=2) + "\n")

@@ -31,3 +31,33 @@ def test_shipped_multiview3d_checkpoint_matches_its_card():
         scores.append(iou(out.outputs, truth).item())
     assert len(scores) >= 6
     assert np.mean(scores) == pytest.approx(CARD_EXAMPLES_IOU, abs=0.01)
+
+
+def photo_example() -> Path:
+    folders = sorted(EXAMPLES.glob("*-photo"))
+    assert folders, "assets/multiview3d has no examples on photographs"
+    return folders[0]
+
+
+@pytest.mark.skipif(CARD_EXAMPLES_IOU is None, reason="no multiview3d checkpoint with card_metrics.json")
+def test_sample_cli_on_a_photo_background_gives_the_shape(tmp_path, capsys):
+    from lddbm.__main__ import main
+
+    folder = photo_example()
+    out = tmp_path / "shape.glb"
+    assert main(["sample", "--checkpoint", str(CHECKPOINT), "--views", *map(str, sorted(folder.glob("view_*.png"))),
+                 "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    predicted = torch.from_numpy(np.load(out.with_suffix(".npy"))).float()[None]
+    truth = torch.from_numpy(np.load(folder / "voxels.npy")).float()[None]
+    assert out.stat().st_size > 1000 and report["occupied"] > 0
+    assert iou(predicted, truth).item() > 0.3  # the object's shape, not an empty grid or a blob
+
+
+@pytest.mark.skipif(CARD_EXAMPLES_IOU is None, reason="no multiview3d checkpoint with card_metrics.json")
+def test_app_handler_on_a_photo_background_gives_the_shape():
+    import app
+
+    views = [(str(p), None) for p in sorted(photo_example().glob("view_*.png"))]
+    figure, downloads, info, *_ = app.views_to_3d(views, True, 0.75, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+    assert [t.name for t in figure.data] == ["prediction", "ground truth"] and len(figure.data[0].x) > 100

@@ -21,7 +21,7 @@ from ..framing import NormalizedView, normalize_view
 from ..inputs import open_image
 from .common import ResBlock, check_latent_layout, standardize_latent
 
-__all__ = ["ConfigMixin", "ModelMixin", "MultiViewEncoder", "load_views", "preview_views"]
+__all__ = ["ConfigMixin", "ModelMixin", "MultiViewEncoder", "load_views"]
 
 
 def load_views(images, image_size: int, background: float = 1.0) -> torch.Tensor:
@@ -43,12 +43,6 @@ def load_views(images, image_size: int, background: float = 1.0) -> torch.Tensor
         im = im.resize((image_size, image_size), Image.BICUBIC)
         out.append(torch.from_numpy(np.asarray(im, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1)
     return torch.stack(out)
-
-
-def preview_views(images, image_size: int = 128) -> list[Image.Image]:
-    """The views as the encoder sees them (composited, cropped, resized), as 8-bit RGB images."""
-    x = ((load_views(images, image_size) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return [Image.fromarray(v.permute(1, 2, 0).numpy()) for v in x]
 
 
 class MultiViewEncoder(ModelMixin, ConfigMixin):

@@ -98,9 +98,9 @@ class MaskNet(ModelMixin, ConfigMixin):
 def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
                      photos: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
     """One (image, mask) training pair: the object rescaled, moved, re-coloured, on a random background."""
-    from PIL import Image, ImageFilter
+    from PIL import Image
 
-    from .data.augment import composite, jitter_colour, place, random_background
+    from .data.augment import camera_degrade, composite, jitter_colour, place, random_background
 
     s = view.shape[0]
     if rng.random() < 0.8:
@@ -111,15 +111,7 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
     background = random_background(s, rng, photos) if rng.random() < 0.9 else np.full_like(view, 245)
     if rng.random() < 0.5:  # more backgrounds from few photographs: turned, mirrored, re-coloured
         background = jitter_colour(np.rot90(background, int(rng.integers(4)))[:, :: rng.choice([-1, 1])], rng)
-    image = Image.fromarray(composite(x, mask, background))
-    if rng.random() < 0.3:
-        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
-    if rng.random() < 0.3:
-        import io
-
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=int(rng.integers(25, 90)))
-        image = Image.open(buffer).convert("RGB")
+    image = camera_degrade(Image.fromarray(composite(x, mask, background)), rng, blur=(0.3, 1.5), jpeg=(0.3, 25))
     out = np.asarray(image).astype(np.float32)
     if rng.random() < 0.3:
         out = out + rng.normal(0, rng.uniform(2, 10), out.shape)

@@ -139,6 +139,19 @@ def imperfect_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def camera_degrade(image: Image.Image, rng: np.random.Generator, blur: tuple[float, float] = (0.25, 1.2),
+                   jpeg: tuple[float, int] = (0.25, 30)) -> Image.Image:
+    """Blur (probability, largest sigma) and JPEG compression (probability, lowest quality), as
+    phone cameras and uploads do."""
+    if rng.random() < blur[0]:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, blur[1])))
+    if rng.random() < jpeg[0]:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=int(rng.integers(jpeg[1], 90)))
+        image = Image.open(buffer).convert("RGB")
+    return image
+
+
 def augment_view(view: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
                  photos: list[np.ndarray] | None = None,
                  foreground_ratio: float = DEFAULT_FOREGROUND_RATIO) -> np.ndarray:
@@ -151,13 +164,7 @@ def augment_view(view: np.ndarray, mask: np.ndarray, size: int, rng: np.random.G
     x = jitter_colour(view, rng) if rng.random() < 0.8 else view
     if rng.random() < 0.75:
         x = composite(x, mask, random_background(view.shape[0], rng, photos))
-    image = Image.fromarray(x)
-    if rng.random() < 0.25:
-        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
-    if rng.random() < 0.25:
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=int(rng.integers(30, 90)))
-        image = Image.open(buffer).convert("RGB")
+    image = camera_degrade(Image.fromarray(x), rng, blur=(0.25, 1.2), jpeg=(0.25, 30))
     seen = imperfect_mask(mask, rng) if rng.random() < 0.8 else mask
     rgba = np.dstack([np.asarray(image), seen.astype(np.uint8) * 255])
     ratio = float(np.clip(foreground_ratio * rng.uniform(0.85, 1.12), 0.3, 1.0))

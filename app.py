@@ -197,15 +197,15 @@ def views_to_3d(items, remove_background, foreground_ratio, steps, sampler, guid
     return figure, downloads, info, frames, slider, seen, trajectory_frame(frames, last, threshold)
 
 
-def views_changed(items, *controls):
-    """Run on upload or example click. A fresh upload after an example replaces the example's views
-    (the gallery is updated, which runs this again); clearing the views leaves the outputs."""
+def views_uploaded(items, *controls):
+    """Run on every upload. A fresh upload after an example replaces the example's views (the
+    gallery is set to the user's own files); removing all views leaves the outputs as they are."""
     paths = gallery_paths(items)
     if not paths:
         return (gr.skip(),) * 8
     own = without_example_views(paths)
     if own is not None:
-        return (gr.skip(),) * 7 + (own,)
+        return (*views_to_3d([(p, None) for p in own], *controls), own)
     return (*views_to_3d(items, *controls), gr.skip())
 
 
@@ -233,10 +233,6 @@ def views_tab() -> None:
         with gr.Column(scale=1):
             views = gr.Gallery(label="views of the object (1–12 images)", type="filepath", interactive=True,
                                file_types=["image"], columns=4, height=220, object_fit="contain")
-            sets = example_sets()
-            if sets:
-                gr.Examples([[p] for _, p in sets], inputs=[views], example_labels=[n for n, _ in sets],
-                            label="examples (held-out objects)", examples_per_page=12)
             remove_background = gr.Checkbox(True, label="remove the background",
                                             info="Cut the object out of its background (photos); untick for renders on white.")
             foreground_ratio = gr.Slider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05, label="object size in the frame",
@@ -257,6 +253,12 @@ def views_tab() -> None:
                 with gr.Row():
                     seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
                     randomize = gr.Checkbox(False, label="random seed")
+            sets = example_sets()
+            examples = gr.Examples([[p] for _, p in sets], inputs=[views], label="examples: held-out objects (the last "
+                                   f"{sum(n.endswith('on a photo') for n, _ in sets)} on held-out photographs)",
+                                   examples_per_page=12) if sets else None
+            if examples is not None:
+                examples.dataset.layout = "gallery"  # thumbnails side by side, not a table
         with gr.Column(scale=2):
             seen = gr.Gallery(label="what the model sees (removed background shown as a checkerboard)", columns=4,
                               height=170, preview=False, object_fit="contain")
@@ -270,7 +272,9 @@ def views_tab() -> None:
     inputs = [views, remove_background, foreground_ratio, steps, sampler, guidance, churn, seed, randomize, threshold, samples]
     outputs = [predicted, downloads, info, frames, frame_index, seen, frame_plot]
     run.click(views_to_3d, inputs, outputs)
-    views.change(views_changed, inputs, outputs + [views], api_visibility="private")
+    views.upload(views_uploaded, inputs, outputs + [views], api_visibility="private")
+    if examples is not None:  # an example click fills the gallery, then runs the model
+        examples.load_input_event.then(views_to_3d, inputs, outputs, api_visibility="private")
     frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot)
 
 

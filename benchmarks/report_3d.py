@@ -42,6 +42,25 @@ def main() -> None:
         print("\n| sampler | steps | NFE | IoU | 1-NNA | s / object (1 object) |\n|---|---|---|---|---|---|")
         for r in bench["rows"]:
             print(f"| {r['sampler']} | {r['steps']} | {r['nfe']} | {r['iou']:.3f} | {r['1-nna']:.3f} | {r['latency_seconds']:.3f} |")
+    robustness = [(label, load(name)) for label, name in [
+        ("before (42 min, renders only)", "multiview3d_robustness_before.json"),
+        ("LDDBM shipped (augmented, MaskNet)", "multiview3d_robustness.json"),
+        ("deterministic baseline (augmented, MaskNet)", "regression_robustness.json")]]
+    robustness = [(label, r) for label, r in robustness if r]
+    if robustness:
+        corruptions = list(robustness[0][1]["views_4"]["corruptions"])
+        print("\n| model | views | " + " | ".join(corruptions) + " |\n|---|---|" + "---|" * len(corruptions))
+        for label, r in robustness:
+            for key in [k for k in r if k.startswith("views_")]:
+                c = r[key]["corruptions"]
+                print(f"| {label} | {r[key]['views']} | " + " | ".join(f"{c[k]['iou']:.3f}" if k in c else "–" for k in corruptions) + " |")
+    seg = load("segmentation_test.json")
+    if seg:
+        kinds = list(next(iter(seg["methods"].values()))["mask_iou"])
+        print("\n| segmenter | " + " | ".join(kinds) + " | mean | seconds / view |\n|---|" + "---|" * (len(kinds) + 2))
+        for name, m in seg["methods"].items():
+            print(f"| {name} | " + " | ".join(f"{m['mask_iou'][k]:.3f}" for k in kinds) +
+                  f" | {m['mask_iou_mean']:.3f} | {m['segment_seconds_median']:.3f} |")
 
 
 if __name__ == "__main__":

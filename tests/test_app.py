@@ -130,8 +130,8 @@ def test_an_upload_after_an_example_replaces_its_views(app, tmp_path):
     own = views(tmp_path, 1)
     assert app.without_example_views(example + own) == own
     assert app.without_example_views(example) is None and app.without_example_views(own) is None
-    out = app.views_changed([(p, None) for p in example + own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
-    assert out[-1] == own and all(o is gr.skip() or isinstance(o, dict) for o in out[:-1])  # gallery updated, no run yet
+    out = app.views_uploaded([(p, None) for p in example + own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+    assert out[-1] == own and "1 view(s)" in out[2]  # the gallery holds the upload only, and the shape is of it
 
 
 @pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "too_many", "seed", "nan_seed", "ratio"])

@@ -37,8 +37,10 @@ def screenshot(page, path) -> None:
 
 def test_example_click_renders_the_plotly_figure(page, tmp_path):
     module, page = page
-    name = module.example_sets()[0][0]
-    page.get_by_text(name, exact=True).first.click()
+    page.wait_for_selector("button.gallery-item img", timeout=30_000)
+    examples = page.locator("button.gallery-item:visible")  # example sets, shown as thumbnails
+    assert examples.count() == len(module.example_sets()) and examples.first.locator("img").count() >= 3
+    examples.first.click()
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
     page.wait_for_function("document.body.innerText.includes('NFE')", timeout=60_000)
     assert page.locator("button:has-text('Generate 3D shape')").is_visible()  # above the fold at 1400x1000

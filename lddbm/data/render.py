@@ -1,7 +1,7 @@
 """Off-screen rendering of textured meshes for the multi-view data sets (optional dependency).
 
-Uses pyrender on OSMesa (CPU): ``pip install pyrender PyOpenGL==3.1.9`` and Debian's
-``libosmesa6``. pyrender pins PyOpenGL 3.1.0, whose OSMesa path is broken; 3.1.7+ works.
+Uses pyrender on OSMesa (CPU): ``pip install pyrender PyOpenGL==3.1.9 "networkx>=3"`` and Debian's
+``libosmesa6`` (pyrender pins networkx 2.2, which fails to import on Python 3.10+). pyrender pins PyOpenGL 3.1.0, whose OSMesa path is broken; 3.1.7+ works.
 
 World convention: y up, the object's front faces +z; azimuth 0 looks at the front, azimuth 90
 looks from +x. Cameras look at the origin from ``distance`` with vertical field of view ``fov``.
@@ -16,7 +16,7 @@ import numpy as np
 os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")  # must precede the first OpenGL import
 
 INSTALL_HINT = (
-    "Rendering needs the optional extras: pip install pyrender PyOpenGL==3.1.9, and the OSMesa library "
+    "Rendering needs the optional extras: pip install pyrender PyOpenGL==3.1.9 \"networkx>=3\", and the OSMesa library "
     "(Debian/Ubuntu: apt-get install libosmesa6)."
 )
 

@@ -22,13 +22,9 @@ BACKGROUNDS = ("light", "photo", "solid", "gradient")
 
 def held_out_photos(root: str | Path) -> list[np.ndarray]:
     """The test photographs of a built photos folder as RGB arrays (at most 1024 px)."""
-    from .data.photos import load_split
+    from .data.photos import photo_arrays
 
-    out = []
-    for image in load_split(root, "test").values():
-        image = image.convert("RGB")
-        image.thumbnail((1024, 1024))
-        out.append(np.asarray(image))
+    out = photo_arrays(root, "test", max_side=1024)
     if not out:
         raise FileNotFoundError(f"No test photographs in {root}; run python -m lddbm build-data photos --out {root}.")
     return out

@@ -142,10 +142,10 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     from tqdm.auto import tqdm
 
     from .data.furniture import MultiViewVoxels
-    from .tasks import _background_photos
+    from .tasks import background_photos
 
     data = MultiViewVoxels(data_root, "train", foreground_ratio=0.75, augment=True)
-    photos = _background_photos(photos_root)
+    photos = background_photos(photos_root)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     model = MaskNet()

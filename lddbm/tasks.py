@@ -149,28 +149,21 @@ def _multiview_dataset(preset: Preset, split: str) -> Dataset:
     augment = d.augment and split == "train" and d.foreground_ratio is not None
     return MultiViewVoxels(d.root, split, num_views=d.num_views, image_size=d.image_size,
                            foreground_ratio=d.foreground_ratio, augment=augment,
-                           photos=_background_photos(d.backgrounds) if augment else None)
+                           photos=background_photos(d.backgrounds) if augment else None)
 
 
-def _background_photos(root: str) -> list | None:
-    """The training photographs as (H, W, 3) uint8 arrays, downsized to at most 512 px; None if absent."""
+def background_photos(root: str) -> list | None:
+    """The training photographs of a built photos folder as arrays (at most 512 px); None if absent."""
     import logging
     from pathlib import Path
 
-    import numpy as np
+    from .data.photos import photo_arrays
 
     if not root or not (Path(root) / "index.json").is_file():
         logging.getLogger(__name__).warning("no photographs at %r: backgrounds will be solid colours and gradients "
                                             "only (python -m lddbm build-data photos --out %s)", root, root or "data/photos")
         return None
-    from .data.photos import load_split
-
-    out = []
-    for image in load_split(root, "train").values():
-        image = image.convert("RGB")
-        image.thumbnail((512, 512))
-        out.append(np.asarray(image))
-    return out
+    return photo_arrays(root, "train")
 
 
 def _multiview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions) -> dict:

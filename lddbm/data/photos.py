@@ -164,6 +164,17 @@ def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:
     return {n: Image.open(root / "images" / f"{n}.png").convert("RGB") for n in names}
 
 
+def photo_arrays(root: str | Path, split: str, max_side: int = 512) -> list[np.ndarray]:
+    """The photographs of ``split`` as (H, W, 3) uint8 arrays, downsized to at most ``max_side`` px
+    (backgrounds for the 3D augmentation, the segmenter and the robustness benchmark)."""
+    out = []
+    for image in load_split(root, split).values():
+        image = image.convert("RGB")
+        image.thumbnail((max_side, max_side))
+        out.append(np.asarray(image))
+    return out
+
+
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """RGB PIL image -> (3, H, W) float tensor in [-1, 1]."""
     return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1

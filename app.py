@@ -40,7 +40,6 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 DOWNLOADS = Path(tempfile.gettempdir()) / "lddbm-app"
 KEEP_DOWNLOADS_S = 3600
 MAX_SEED = 2**32 - 1
-PREVIEW_SIZE = 128  # the framed views are made at this size (the model resizes them to its own)
 logger = logging.getLogger("lddbm.app")
 
 
@@ -167,7 +166,7 @@ def views_to_3d(items, remove_background, foreground_ratio, steps, sampler, guid
     ratio = float(foreground_ratio)
     if not 0.3 <= ratio <= 1.0:
         raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {foreground_ratio}.")
-    framed = normalize_views(images, bool(remove_background), ratio, size=PREVIEW_SIZE, segmenter=pipe.segmenter)
+    framed = normalize_views(images, bool(remove_background), ratio, segmenter=pipe.segmenter)
     for note in notes + view_warnings(framed, [Path(p).name for p in paths]):
         gr.Warning(note)
     samples = int(samples)

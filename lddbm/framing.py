@@ -29,9 +29,10 @@ DEFAULT_FOREGROUND_RATIO = 0.75  # longer side of the object's box / image side;
 SEGMENT_SIZE = 160  # segmentation runs on a copy whose longer side is this many pixels (speed)
 BORDER_MARGIN = 0.025  # an object this close to the image edge (fraction of the side) "touches the border"
 MIN_FOREGROUND = 0.002  # masks smaller than this fraction of the image count as "no object found"
+FRAME_SIZE = 128  # views are framed at the renders' size, then resized to the model's: one path for all callers
 
 __all__ = [
-    "DEFAULT_FOREGROUND_RATIO", "TRAINING_BACKGROUND", "NormalizedView", "flatten", "frame_object",
+    "DEFAULT_FOREGROUND_RATIO", "FRAME_SIZE", "TRAINING_BACKGROUND", "NormalizedView", "flatten", "frame_object",
     "normalize_view", "normalize_views", "segment_foreground", "to_rgba8", "view_warnings",
 ]
 
@@ -181,7 +182,7 @@ def _mask_of(image: Image.Image, remove_background: bool, segmenter=None) -> tup
 
 
 def normalize_view(image: Image.Image, remove_background: bool = True,
-                   foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, size: int = 128, segmenter=None) -> NormalizedView:
+                   foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, size: int = FRAME_SIZE, segmenter=None) -> NormalizedView:
     """One upload -> the object framed like the training renders (see the module docstring).
 
     ``segmenter``: anything with ``segment(rgb) -> bool mask`` (``lddbm.segmentation.MaskNet``);
@@ -207,7 +208,7 @@ def normalize_view(image: Image.Image, remove_background: bool = True,
 
 
 def normalize_views(images, remove_background: bool = True, foreground_ratio: float = DEFAULT_FOREGROUND_RATIO,
-                    size: int = 128, segmenter=None) -> list[NormalizedView]:
+                    size: int = FRAME_SIZE, segmenter=None) -> list[NormalizedView]:
     return [normalize_view(im, remove_background, foreground_ratio, size, segmenter) for im in images]
 
 

@@ -119,7 +119,8 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
         views = [open_image(v)[0] if isinstance(v, (str, os.PathLike)) else v for v in views]
         if ratio is None and not any(isinstance(v, NormalizedView) for v in views):
             return load_views(views, size)  # a model trained on unframed renders
-        framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, size, segmenter)
+        # framed at FRAME_SIZE like the demo's and the CLI's previews, then resized: every caller sees the same
+        framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, segmenter=segmenter)
                   for v in views]
         arrays = [np.asarray(v.on_background().resize((size, size), Image.BICUBIC)) for v in framed]
         return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1

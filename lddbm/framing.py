@@ -153,14 +153,13 @@ def frame_object(rgba: np.ndarray, foreground_ratio: float = DEFAULT_FOREGROUND_
     side = max(x1 - x0, y1 - y0) / foreground_ratio  # source pixels that map onto the output square
     cx, cy = (x0 + x1) / 2 - offset[0] * side, (y0 + y1) / 2 - offset[1] * side
     box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-    image = Image.fromarray(rgba, "RGBA")
-    # resize with the box argument: antialiased when shrinking, transparent outside the upload
-    pad = int(np.ceil(side))
-    padded = Image.new("RGBA", (image.width + 2 * pad, image.height + 2 * pad), (0, 0, 0, 0))
-    padded.paste(image, (pad, pad))
-    shifted = tuple(v + pad for v in box)
-    out = padded.resize((size, size), Image.BICUBIC, box=shifted, reducing_gap=None)
-    return np.asarray(out)
+    # crop only the box plus the resampling filter's reach (crop is transparent outside the upload),
+    # then resize with the box argument: antialiased when shrinking, no padded copy of a large photo
+    reach = int(np.ceil(3 * max(side / size, 1.0))) + 2
+    left, top = int(np.floor(box[0])) - reach, int(np.floor(box[1])) - reach
+    region = Image.fromarray(rgba, "RGBA").crop((left, top, int(np.ceil(box[2])) + reach, int(np.ceil(box[3])) + reach))
+    local = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
+    return np.asarray(region.resize((size, size), Image.BICUBIC, box=local, reducing_gap=None))
 
 
 def flatten(rgba: np.ndarray, background: int = TRAINING_BACKGROUND) -> np.ndarray:

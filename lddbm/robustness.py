@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from .data.augment import CORRUPTIONS, composite, corrupt_view, gradient_background, photo_crop, solid_background
+from .data.furniture import load_objects
 from .framing import normalize_view
 
 BACKGROUNDS = ("light", "photo", "solid", "gradient")
@@ -30,22 +31,11 @@ def held_out_photos(root: str | Path) -> list[np.ndarray]:
     return out
 
 
-def _test_objects(data_root: str | Path, split: str, limit: int | None):
-    import json
-
-    from .data.furniture import load_object
-
-    root = Path(data_root)
-    ids = json.loads((root / "split.json").read_text())[split][: limit or None]
-    objects = [load_object(root / "objects" / f"{i}.npz") for i in ids]
-    if any(o["masks"] is None for o in objects):
-        raise ValueError(f"{root} was built without masks; rebuild it with python -m lddbm build-data furniture.")
-    return ids, objects
-
-
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
+    """IoU of two boolean masks (two empty masks: 1), by the same ``lddbm.metrics.iou`` as the voxels."""
+    from .metrics import iou
+
+    return float(iou(torch.from_numpy(np.asarray(a))[None].float(), torch.from_numpy(np.asarray(b))[None]))
 
 
 def segmentation_benchmark(segmenters: dict[str, Callable[[np.ndarray], np.ndarray]], data_root: str | Path,
@@ -58,7 +48,7 @@ def segmentation_benchmark(segmenters: dict[str, Callable[[np.ndarray], np.ndarr
     times the whole normaliser (segmentation + framing) per ``upload_size``² view.
     """
     photos = held_out_photos(photos_root)
-    ids, objects = _test_objects(data_root, split, limit)
+    ids, objects = load_objects(data_root, split, limit, masks=True)
     scores = {name: {kind: [] for kind in BACKGROUNDS} for name in segmenters}
     seconds = {name: [] for name in segmenters}
     for n, obj in enumerate(objects):
@@ -113,7 +103,7 @@ def robustness_benchmark(pipe, data_root: str | Path, photos_root: str | Path, s
     from .metrics import iou
 
     photos = held_out_photos(photos_root)
-    ids, objects = _test_objects(data_root, split, limit)
+    ids, objects = load_objects(data_root, split, limit, masks=True)
     targets = torch.stack([torch.from_numpy(o["voxels"]).float() for o in objects])
     total = len(objects[0]["views"])
     picks = np.linspace(0, total, views, endpoint=False).astype(int)  # evenly spread, as in eval

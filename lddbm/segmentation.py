@@ -141,10 +141,12 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     """Train MaskNet on train-split renders over train photographs; saves a diffusers folder to ``out``."""
     from tqdm.auto import tqdm
 
-    from .data.furniture import MultiViewVoxels
+    from .data.furniture import load_objects
     from .tasks import background_photos
 
-    data = MultiViewVoxels(data_root, "train", foreground_ratio=0.75, augment=True)
+    _, objects = load_objects(data_root, "train", masks=True)
+    renders = np.stack([o["views"] for o in objects])  # (N, V, S, S, 3) uint8
+    masks = np.stack([o["masks"] for o in objects])  # (N, V, S, S) bool
     photos = background_photos(photos_root)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -154,7 +156,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     start, log = time.perf_counter(), []
     bar = tqdm(range(steps), desc="masknet", disable=not progress)
     for step in bar:
-        x, y = _batch(data.renders, data.masks, model.config.image_size, rng, photos, batch_size)
+        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size)
         logits = model(x)
         p = torch.sigmoid(logits)
         dice = 1 - (2 * (p * y).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1)

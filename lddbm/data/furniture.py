@@ -493,6 +493,16 @@ def load_object(path: Path) -> dict:
         return {"views": views, "masks": masks, "voxels": voxels, "cameras": f["cameras"], "meta": meta}
 
 
+def load_objects(root: str | Path, split: str, limit: int | None = None, masks: bool = False) -> tuple[list[str], list[dict]]:
+    """The ids and built objects (``load_object``) of ``split``; ``masks``: require the renders' masks."""
+    root = Path(root)
+    ids = json.loads((root / "split.json").read_text())[split][: limit or None]
+    objects = [load_object(root / "objects" / f"{i}.npz") for i in ids]
+    if masks and any(o["masks"] is None for o in objects):
+        raise ValueError(f"{root} was built without masks; rebuild it with python -m lddbm build-data furniture --out {root}.")
+    return ids, objects
+
+
 class MultiViewVoxels(Dataset):
     """Built furniture objects as {"source": (V,3,S,S) in [-1,1], "target": (1,G,G,G), "category"}.
 

@@ -8,6 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
+from .errors import ConfigError, LDDBMError
+
+TASK_OPTIONS = ("views", "images", "baseline", "crop", "scale")  # task-specific options of eval/bench
+
 
 def _overrides(extra: list[str]) -> dict[str, str]:
     """["--train.steps", "200", "--loss.strategy=whole"] -> {"train.steps": "200", "loss.strategy": "whole"}."""
@@ -40,21 +44,43 @@ def cmd_train(args, extra) -> int:
 
 
 def _eval_setup(args, extra):
-    """The checkpoint's own preset (or the named one), with --data/--views and extra overrides."""
+    """The checkpoint's own preset (or, for a folder without one, the named preset) with --data and
+    extra overrides, the pipeline, and the task, checked against the task the user named."""
     from .pipeline import LDDBMPipeline
     from .presets import apply_overrides, get_preset, load_preset
+    from .tasks import check_task_name, preset_for_name
 
     saved = Path(args.checkpoint) / "preset.json"
-    base = load_preset(saved) if saved.is_file() else get_preset(args.task)
+    base = load_preset(saved) if saved.is_file() else get_preset(preset_for_name(args.task))
     overrides = _overrides(extra)
     if getattr(args, "data", None):
         overrides["data.root"] = args.data
-    if getattr(args, "views", None):
-        overrides["data.num_views"] = str(args.views)
     preset = apply_overrides(base, overrides)
+    task = check_task_name(args.task, preset)
+    if getattr(args, "views", None):
+        if "views" not in task.eval_options:
+            raise ConfigError(f"--views applies to multi-view tasks; this checkpoint is a {task.name} model.")
+        preset = apply_overrides(preset, {"data.num_views": str(args.views)})
     pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
     pipe.set_progress_bar_config(disable=True)
-    return preset, pipe
+    return preset, pipe, task
+
+
+def _task_options(args, task) -> dict:
+    """The task-specific options the user gave (an error for one the task does not take)."""
+    given = {name: getattr(args, name) for name in TASK_OPTIONS if getattr(args, name, None) is not None}
+    wrong = [name for name in given if name not in task.eval_options and name != "views"]
+    if wrong:
+        raise ConfigError(f"--{wrong[0]} does not apply to the {task.name} task (its options: "
+                          f"{', '.join('--' + o for o in task.eval_options) or 'none'}).")
+    return {k: v for k, v in given.items() if k != "views"}
+
+
+def _sample_options(args, **extra):
+    from .tasks import SampleOptions
+
+    return SampleOptions(steps=extra.get("steps", args.steps), sampler=extra.get("sampler", args.sampler),
+                         guidance=args.guidance, churn=args.churn, eta=args.eta, seed=args.seed)
 
 
 def _write_json(path: str | None, payload) -> None:
@@ -65,78 +91,31 @@ def _write_json(path: str | None, payload) -> None:
     print(text)
 
 
-def cmd_eval_sr(args, extra) -> int:
-    """``eval sr``: PSNR/SSIM of whole-image upscales of a folder of originals, against bicubic."""
-    from .data.photos import load_split
-    from .pipeline import LDDBMPipeline
-    from .presets import load_preset
-    from .superres import autoencoder_psnr, evaluate_images, load_images, pipeline_scale
-
-    if extra:
-        raise SystemExit(f"error: unexpected arguments {extra}")
-    models = {"lddbm": LDDBMPipeline.load(args.checkpoint, device=args.device)}
-    if args.baseline:
-        models["baseline"] = LDDBMPipeline.load(args.baseline, device=args.device)
-    for pipe in models.values():
-        pipe.set_progress_bar_config(disable=True)
-    scale = args.scale or pipeline_scale(models["lddbm"])
-    saved = Path(args.checkpoint) / "preset.json"
-    if args.images:
-        images, source = load_images(args.images), args.images
-    elif saved.is_file():
-        root = load_preset(saved).data.root
-        images, source = load_split(root, args.split if args.split != "val" else "test"), f"{root} (test split)"
-    else:
-        raise SystemExit("error: pass --images DIR (a folder of high-resolution originals)")
-    if args.limit:
-        images = dict(list(images.items())[: args.limit])
-    sampling = {"lddbm": {"steps": args.steps, "sampler": args.sampler, "churn": args.churn}}  # the baseline: its own
-    report = evaluate_images(models, images, scale, crop=args.crop, sampling=sampling, seed=args.seed,
-                             log=lambda line: print(line, file=sys.stderr))
-    encoder_dir = Path(args.checkpoint) / "target_encoder"
-    if encoder_dir.is_dir():  # the autoencoder's own reconstruction bounds what the bridge can reach
-        from .modalities import AnchoredImageEncoder
-
-        encoder = AnchoredImageEncoder.from_pretrained(encoder_dir).to(models["lddbm"].device)
-        size = encoder.config.image_size
-        report["autoencoder_psnr_rgb"] = autoencoder_psnr(encoder.float(), models["lddbm"].target_decoder.float(),
-                                                          images, size, seed=args.seed)
-    cfg = models["lddbm"].scheduler.config
-    report.update(task="sr", images_from=str(source), checkpoint=str(args.checkpoint), baseline=args.baseline,
-                  sampler=args.sampler or cfg.sampler, steps=args.steps or cfg.num_inference_steps,
-                  device=str(models["lddbm"].device))
-    _write_json(args.json, report)
-    return 0
-
-
 def cmd_eval(args, extra) -> int:
-    from .tasks import SampleOptions, get_task
-
-    if args.task == "sr":
-        return cmd_eval_sr(args, extra)
-    preset, pipe = _eval_setup(args, extra)
-    opts = SampleOptions(steps=args.steps, sampler=args.sampler, guidance=args.guidance, churn=args.churn, seed=args.seed)
-    report = get_task(preset).evaluate(pipe, preset, args.split, args.limit, opts)
+    """Score a checkpoint on its task's data; the checkpoint's preset decides the task."""
+    preset, pipe, task = _eval_setup(args, extra)
+    report = task.evaluate(pipe, preset, args.split, args.limit, _sample_options(args), **_task_options(args, task))
     cfg = pipe.scheduler.config
-    report.update(task=args.task, checkpoint=str(args.checkpoint), sampler=args.sampler or cfg.sampler,
-                  steps=args.steps or cfg.num_inference_steps, device=str(pipe.device))
+    report.update(task=task.name, preset=preset.name, checkpoint=str(args.checkpoint),
+                  sampler=args.sampler or cfg.sampler, steps=args.steps or cfg.num_inference_steps, device=str(pipe.device))
     _write_json(args.json, report)
     return 0
 
 
 def cmd_bench(args, extra) -> int:
     """Quality and speed over a grid of samplers and step counts (or --robustness, or segmentation)."""
-    from .tasks import SampleOptions, get_task
+    from .samplers import SAMPLERS
 
     if args.task == "segmentation":
         return cmd_bench_segmentation(args, extra)
     if args.robustness:
         return cmd_bench_robustness(args, extra)
-    preset, pipe = _eval_setup(args, extra)
-    task, rows = get_task(preset), []
-    for sampler in args.samplers or ["heun", "fast"]:
+    preset, pipe, task = _eval_setup(args, extra)
+    options, rows = _task_options(args, task), []
+    for sampler in args.samplers or list(SAMPLERS):
         for steps in args.steps or [1, 2, 4, 8, 16, 40]:
-            r = task.evaluate(pipe, preset, args.split, args.limit, SampleOptions(steps=steps, sampler=sampler, seed=args.seed))
+            r = task.evaluate(pipe, preset, args.split, args.limit, _sample_options(args, steps=steps, sampler=sampler),
+                              **options)
             rows.append({"sampler": sampler, "steps": steps, **{k: v for k, v in r.items() if k != "per_category"}})
             print(f"{sampler:>5} {steps:>3} steps  NFE {r['nfe']:>3}  " + "  ".join(
                 f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "psnr_gain", "seconds_per_object", "latency_seconds")), file=sys.stderr)
@@ -148,7 +127,9 @@ def cmd_bench_robustness(args, extra) -> int:
     """``bench multiview3d --robustness``: IoU clean and under each upload corruption, through the pipeline."""
     from .robustness import robustness_benchmark
 
-    preset, pipe = _eval_setup(args, extra)
+    preset, pipe, task = _eval_setup(args, extra)
+    if task.name != "multiview3d":
+        raise ConfigError(f"--robustness scores views -> 3D models; this checkpoint is a {task.name} model.")
     if args.steps and len(args.steps) > 1 or args.samplers and len(args.samplers) > 1:
         raise SystemExit("error: --robustness takes one --steps value and one --samplers value")
     report = {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device),
@@ -225,6 +206,9 @@ def cmd_build_data(args, extra) -> int:
         print(json.dumps({k: v for k, v in summary.items() if k != "failures"}, indent=2))
         if summary["failed"]:
             print(f"{summary['failed']} models were skipped; reasons in {Path(args.out) / 'summary.json'}", file=sys.stderr)
+        if summary["in_data_set"] == 0:
+            print("error: no object could be built, so there is no data set; see the reasons above", file=sys.stderr)
+            return 1
         return 0
     if args.dataset == "photos":
         from .data.photos import build as build_photos
@@ -242,17 +226,23 @@ def cmd_sample(args, extra) -> int:
     from .export import export_mesh, voxels_to_mesh
     from .framing import normalize_views, view_warnings
     from .inputs import open_views
+    from .modalities import MultiViewEncoder
     from .pipeline import LDDBMPipeline
     from .shapes import predict_shape
 
     pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
+    if not isinstance(pipe.source_encoder, MultiViewEncoder):
+        raise ConfigError(f"{args.checkpoint} is not a views -> 3D model (its source is a "
+                          f"{type(pipe.source_encoder).__name__}); `sample` needs one such as checkpoints/multiview3d "
+                          "(super-resolution: `python -m lddbm upscale`).")
     images, notes = open_views(args.views, pipe.source_encoder.config.max_views)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     framed = normalize_views(images, not args.keep_background, args.foreground_ratio, segmenter=pipe.segmenter)
     for warning in view_warnings(framed, [Path(p).name for p in args.views]):
         print(f"warning: {warning}", file=sys.stderr)
-    pred = predict_shape(pipe, framed, args.steps, args.sampler, args.guidance, args.churn, args.seed, args.samples)
+    pred = predict_shape(pipe, framed, args.steps, args.sampler, seed=args.seed, samples=args.samples,
+                         guidance=args.guidance, churn=args.churn, eta=args.eta)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     export_mesh(voxels_to_mesh(pred.probability, threshold=args.threshold), out)
@@ -282,8 +272,8 @@ def cmd_upscale(args, extra) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        result = upscale(pipe, image, steps=args.steps, sampler=args.sampler, churn=args.churn, seed=args.seed,
-                         progress=progress)
+        result = upscale(pipe, image, steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
+                         guidance=args.guidance, churn=args.churn, eta=args.eta)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(out)
@@ -312,8 +302,31 @@ def cmd_examples(args, extra) -> int:
     return 0
 
 
+def sampler_name(value: str) -> str:
+    """argparse type: a sampler of the registry (deprecated names accepted with a warning)."""
+    from .samplers import canonical_name
+
+    try:
+        return canonical_name(value)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def sampling_options(p: argparse.ArgumentParser, sampler: bool = True) -> None:
+    """--sampler and every sampler option of the registry (each applies to the samplers that read it)."""
+    from .samplers import OPTIONS, SAMPLERS
+
+    if sampler:
+        p.add_argument("--sampler", type=sampler_name, metavar="SAMPLER", help="; ".join(
+            f"{name}: {cls.summary}" for name, cls in SAMPLERS.items()) + " (default: the checkpoint's)")
+    for name, option in OPTIONS.items():
+        p.add_argument(f"--{name}", type=float, help=f"{option.help}; range [{option.low:g}, {option.high:g}]")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .framing import DEFAULT_FOREGROUND_RATIO
+    from .samplers import SAMPLERS
+    from .tasks import TASKS
 
     parser = argparse.ArgumentParser(prog="python -m lddbm", description="Latent Denoising Diffusion Bridge Models")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def evaluation_options(p, split: str) -> None:
         """What eval and bench share: the task, the checkpoint and the data to score it on."""
-        p.add_argument("task", help="task preset, e.g. synthetic or multiview3d; or sr")
+        p.add_argument("task", help=f"the checkpoint's task ({', '.join(TASKS)}) or preset name, e.g. multiview3d")
         p.add_argument("--checkpoint", required=True, help="an LDDBMPipeline folder")
         p.add_argument("--split", default=split)
         p.add_argument("--limit", type=int, help="evaluate the first N samples only")
@@ -337,26 +350,26 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--views", type=int, help="views per object (multi-view tasks)")
         p.add_argument("--json", help="also write the report to this file")
 
-    p = sub.add_parser("eval", help="evaluate a pipeline folder on a task's data (task 'sr': super-resolution "
-                       "of a folder of images against bicubic)")
-    evaluation_options(p, split="val")
-    p.add_argument("--images", help="sr: a folder of high-resolution originals (default: the data's test split)")
-    p.add_argument("--scale", type=int, help="sr: the upscaling factor (must match the checkpoint)")
-    p.add_argument("--baseline", help="sr: a second pipeline folder scored alongside (e.g. the regression baseline), "
-                   "sampled with its own defaults; --steps/--sampler/--churn apply to --checkpoint")
-    p.add_argument("--crop", type=int, help="sr: centre crop of each original, in HR pixels (default: the whole "
+    p = sub.add_parser("eval", help="evaluate a pipeline folder on its task's data (the checkpoint's preset decides "
+                       "the task; naming another is an error)")
+    evaluation_options(p, split="test")
+    p.add_argument("--images", help="superres: a folder of high-resolution originals (default: the data's split)")
+    p.add_argument("--scale", type=int, help="superres: the expected upscaling factor (checked against the checkpoint)")
+    p.add_argument("--baseline", help="superres: a second pipeline folder scored alongside (e.g. the regression "
+                   "baseline), sampled with its own defaults; the sampling options apply to --checkpoint")
+    p.add_argument("--crop", type=int, help="superres: centre crop of each original, in HR pixels (default: the whole "
                    "image, up to 512 * scale)")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")
-    p.add_argument("--sampler", choices=["heun", "fast"])
-    p.add_argument("--guidance", type=float)
-    p.add_argument("--churn", type=float)
+    sampling_options(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="quality and speed over samplers x step counts; multiview3d --robustness: "
                        "IoU under upload corruptions; task 'segmentation': background removal on held-out composites")
     evaluation_options(p, split="test")
     p.add_argument("--steps", type=int, nargs="+", help="default: 1 2 4 8 16 40 (--robustness: the checkpoint's)")
-    p.add_argument("--samplers", nargs="+", choices=["heun", "fast"], help="default: heun fast (--robustness: the checkpoint's)")
+    p.add_argument("--samplers", nargs="+", type=sampler_name, metavar="SAMPLER",
+                   help=f"default: {' '.join(SAMPLERS)} (--robustness: the checkpoint's)")
+    sampling_options(p, sampler=False)
     p.add_argument("--robustness", action="store_true", help="multiview3d: score clean views and each corruption "
                    "(RGBA cut-out, photo / solid / gradient background, small and off-centre, dark and low contrast)")
     p.add_argument("--views-list", type=int, nargs="+", help="--robustness: view counts to score (default: the preset's)")
@@ -401,9 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--views", nargs="+", required=True, help="1 to 12 image files of one object")
     p.add_argument("--out", required=True, help="e.g. shape.glb")
     p.add_argument("--steps", type=int)
-    p.add_argument("--sampler", choices=["heun", "fast"])
-    p.add_argument("--guidance", type=float)
-    p.add_argument("--churn", type=float)
+    sampling_options(p)
     p.add_argument("--samples", type=int, default=1)
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
@@ -420,8 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="e.g. big.png")
     p.add_argument("--bicubic", help="also write the bicubic upscale here, for comparison")
     p.add_argument("--steps", type=int)
-    p.add_argument("--sampler", choices=["heun", "fast"])
-    p.add_argument("--churn", type=float)
+    sampling_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_upscale)
@@ -443,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args, extra)
-    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+    except LDDBMError as err:  # a problem the user can fix; anything else is a bug and keeps its traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
 

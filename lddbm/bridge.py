@@ -50,9 +50,10 @@ def _bcast(coef: Tensor, x: Tensor) -> Tensor:
     return coef.reshape(coef.shape + (1,) * (x.ndim - coef.ndim)) if coef.ndim else coef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bridge:
-    """The bridge's parameters; defaults are the paper's (VE, DDBM preconditioning)."""
+    """The bridge's parameters (keyword-only; the one declaration of these fields, also stored as the
+    scheduler config's ``bridge``); defaults are the paper's (VE, DDBM preconditioning)."""
 
     kind: Literal["ve", "vp"] = "ve"
     sigma_min: float = 0.002  # smallest time t visited (VE: noise level)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from .inputs import normalise_mode
+from .images import normalise_mode
 
 logger = logging.getLogger(__name__)
 

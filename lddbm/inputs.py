@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import LDDBMError
+from .images import HIGH_BIT_MODES, normalise_mode  # noqa: F401  (re-exported: callers open and normalise)
+
 MAX_PIXELS = 4096 * 4096  # larger uploads are refused before decoding
 MIN_SIDE = 16
-HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16-bit, 32-bit integer and float images
 
 
-class InputError(ValueError):
+class InputError(LDDBMError, ValueError):
     """A problem with the user's input, phrased for the user."""
 
 
@@ -77,19 +79,3 @@ def open_views(paths, max_views: int) -> tuple[list[Image.Image], list[str]]:
         images.append(image)
         notes += n
     return images, notes
-
-
-def normalise_mode(image: Image.Image) -> Image.Image:
-    """Any PIL image -> the same picture in mode RGB, RGBA, L or LA (16-bit and float become 8-bit
-    grey, palettes become RGB, or RGBA when they carry transparency)."""
-    if image.mode in HIGH_BIT_MODES:
-        arr = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr / top * 255, 0, 255).round().astype(np.uint8), "L")
-    if image.mode == "P":
-        return image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode == "1":
-        return image.convert("L")
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        return image.convert("RGB")
-    return image

@@ -14,14 +14,17 @@ import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from .errors import ConfigError, LDDBMError
+from .modalities.base import check_output_type
 from .scheduler import BridgeScheduler
 
 __all__ = ["LDDBMPipeline", "LDDBMPipelineOutput", "CheckpointError"]
 
 COMPONENTS = ("source_encoder", "denoiser", "scheduler", "target_decoder")
+LOADER_MODULE = "pipeline"  # the folder's pipeline.py, named by model_index.json's _class_name
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(LDDBMError, RuntimeError):
     """A pipeline folder that cannot be loaded; the message names the file and what to do."""
 
 
@@ -60,14 +63,20 @@ class LDDBMPipeline(DiffusionPipeline):
             kwargs.setdefault("segmenter", self.segmenter)
         return self.source_encoder(self.source_encoder.preprocess(inputs, **kwargs))
 
+    @property
+    def output_types(self) -> tuple[str, ...]:
+        """The ``output_type`` values this pipeline accepts (its decoder's, and "latent")."""
+        return (*self.target_decoder.output_types, "latent")
+
     @torch.no_grad()
     def __call__(
         self,
         inputs,
         num_inference_steps: int | None = None,
+        sampler: str | None = None,
         guidance: float | None = None,
         churn: float | None = None,
-        sampler: str | None = None,
+        eta: float | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         output_type: str = "pt",
         return_dict: bool = True,
@@ -77,33 +86,68 @@ class LDDBMPipeline(DiffusionPipeline):
     ) -> LDDBMPipelineOutput | tuple:
         """Bridge ``inputs`` to the target modality.
 
-        Arguments left as None take the scheduler config's defaults (the checkpoint's own
-        settings). ``num_samples`` draws that many bridge samples per input (distinct only when
-        the sampler is stochastic: churn > 0); outputs are ordered input-major. ``callback(i, t,
-        x_t, denoised)`` is called after every network evaluation, e.g. to show the trajectory.
-        ``preprocess_kwargs`` go to the source encoder's ``preprocess`` (multi-view: ``remove_background``,
-        ``foreground_ratio``, and ``segmenter``, which defaults to the pipeline's own).
+        ``inputs``: what the source encoder's ``preprocess`` takes (images: PIL images or file
+        paths; multi-view: the views of one object, or a list of such lists; tensors as they are).
+        ``sampler`` is a name in ``lddbm.samplers.SAMPLERS`` ("heun", "dbim"); ``guidance`` and
+        ``churn`` are heun's options, ``eta`` is dbim's (passing one the sampler does not read is an
+        error). Arguments left as None take the scheduler config's defaults (the checkpoint's own
+        settings). ``output_type``: one of ``self.output_types`` ("pt", "np", "pil" for images;
+        "pt", "np", "mesh" for voxels; "latent" for the bridged latent itself). ``num_samples``
+        draws that many bridge samples per input (distinct only when the sampler is stochastic);
+        outputs are ordered input-major. ``callback(i, t, x_t, denoised)`` is called after every
+        network evaluation, e.g. to show the trajectory. ``preprocess_kwargs`` go to the source
+        encoder's ``preprocess`` (multi-view: ``remove_background``, ``foreground_ratio``, and
+        ``segmenter``, which defaults to the pipeline's own).
         """
         start = time.perf_counter()
+        check_output_type(self.target_decoder, output_type, extra=("latent",))
         if num_samples < 1:
-            raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
+            raise ConfigError(f"num_samples must be at least 1, got {num_samples}.")
+        # the sampling state lives on a per-call copy, so concurrent calls (e.g. a web server) do not mix;
+        # planned before encoding, so a bad option fails before any work
+        scheduler = copy.copy(self.scheduler)
+        scheduler.set_timesteps(num_inference_steps, device=self.device, sampler=sampler, guidance=guidance,
+                                churn=churn, eta=eta)
         source = self.encode_source(inputs, preprocess_kwargs)  # (B, C, h, w)
         source = source.repeat_interleave(num_samples, dim=0)
-        # the sampling state lives on a per-call copy, so concurrent calls (e.g. a web server) do not mix
-        scheduler = copy.copy(self.scheduler)
-        scheduler.set_timesteps(num_inference_steps, device=source.device, sampler=sampler, guidance=guidance, churn=churn)
         x = source.clone()
         for i, t in enumerate(self.progress_bar(scheduler.timesteps)):
             denoised = scheduler.bridge.denoise(self.denoiser, x, t, source)
             x = scheduler.step(denoised, t, x, source=source, generator=generator).prev_sample
             if callback is not None:
                 callback(i, float(t), x, denoised)
-        outputs = self.target_decoder.postprocess(self.target_decoder(x), output_type)
+        outputs = x if output_type == "latent" else self.target_decoder.postprocess(self.target_decoder(x), output_type)
         nfe = scheduler.num_function_evals
         seconds = time.perf_counter() - start
         if not return_dict:
             return outputs, x, nfe, seconds
         return LDDBMPipelineOutput(outputs=outputs, latents=x, nfe=nfe, seconds=seconds)
+
+    @classmethod
+    def load_config(cls, *args, **kwargs):
+        """diffusers' load_config; the class is known here, so model_index.json's pointer to
+        ``pipeline.py`` (for ``DiffusionPipeline.from_pretrained``) is not followed: loading through
+        ``LDDBMPipeline`` runs no file from the folder and needs no ``trust_remote_code``."""
+        out = super().load_config(*args, **kwargs)
+        config = out[0] if isinstance(out, tuple) else out
+        if isinstance(config.get("_class_name"), (list, tuple)):
+            config["_class_name"] = config["_class_name"][-1]
+        return out
+
+    def save_config(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """diffusers' model_index.json, naming this class so that ``DiffusionPipeline.from_pretrained``
+        finds it: ``"_class_name": ["pipeline", "LDDBMPipeline"]`` and a two-line ``pipeline.py`` that
+        imports it from the installed ``lddbm`` package (diffusers' mechanism for pipeline classes
+        outside diffusers; ``trust_remote_code=True`` is needed for Hub repos)."""
+        super().save_config(save_directory, **kwargs)
+        folder = Path(save_directory)
+        index = folder / "model_index.json"
+        spec = json.loads(index.read_text())
+        spec["_class_name"] = [LOADER_MODULE, type(self).__name__]
+        index.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        (folder / f"{LOADER_MODULE}.py").write_text(
+            f'"""Lets diffusers\' DiffusionPipeline.from_pretrained find the class; needs `pip install lddbm`."""\n'
+            f"from {type(self).__module__} import {type(self).__name__}  # noqa: F401\n")
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str | torch.device | None = None, **kwargs) -> "LDDBMPipeline":

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .bridge import Bridge
+from .errors import ConfigError
+from .samplers import OPTIONS, canonical_name, migrate_sampling
 
 
 @dataclass
@@ -81,12 +83,18 @@ class DenoiserConfig:
 class SamplingConfig:
     """Defaults of the exported BridgeScheduler (what the pipeline uses when not told)."""
 
-    sampler: Literal["heun", "fast"] = "heun"
+    sampler: str = "heun"  # a name in lddbm.samplers.SAMPLERS (heun, dbim)
     steps: int = 40
-    guidance: float = 1.0  # DDBM's w on the h-transform term; 1 is the exact bridge
-    churn: float = 0.0  # heun: SDE sub-step ratio; fast: eta
+    guidance: float = OPTIONS["guidance"].default  # heun: DDBM's w on the h-transform term; 1 is the exact bridge
+    churn: float = OPTIONS["churn"].default  # heun: share of each step taken by the reverse SDE
+    eta: float = OPTIONS["eta"].default  # dbim: share of fresh noise per step
     rho: float = 7.0  # Karras schedule exponent
     t_max_offset: float = 1e-4  # heun starts at T - t_max_offset (h is singular at T)
+
+    def __post_init__(self) -> None:
+        self.sampler = canonical_name(self.sampler)
+        for name in ("guidance", "churn", "eta"):
+            OPTIONS[name].check(getattr(self, name))
 
 
 @dataclass
@@ -149,7 +157,8 @@ class Preset:
             if f.name not in d:
                 continue
             sub = DATA_CONFIGS[d[f.name]["kind"]] if f.name == "data" else hints[f.name]
-            kwargs[f.name] = sub(**d[f.name]) if dataclasses.is_dataclass(sub) else d[f.name]
+            value = migrate_sampling(d[f.name]) if f.name == "sampling" else d[f.name]  # older names
+            kwargs[f.name] = sub(**value) if dataclasses.is_dataclass(sub) else value
         return cls(**kwargs)
 
 
@@ -190,7 +199,7 @@ def regression_baseline(p: Preset) -> Preset:
     return dataclasses.replace(
         p, name=f"{p.name}_regression",
         loss=dataclasses.replace(p.loss, t_sampling="endpoint"),
-        sampling=dataclasses.replace(p.sampling, sampler="fast", steps=1),
+        sampling=dataclasses.replace(p.sampling, sampler="dbim", steps=1),
         train=dataclasses.replace(p.train, eval_steps=1),  # only t = T was trained
     )
 
@@ -220,8 +229,8 @@ def shapenet() -> Preset:
 def sr4x() -> Preset:
     """32x32 -> 128x128 photographs (x4); latent (3 anchor + 16 detail, 32, 32); sized for CPU training.
 
-    The default sampler (DBIM, eta = churn = 0) is deterministic, so the output is the bridge's
-    conditional-mean estimate, which is what PSNR rewards; raise churn for sampled detail.
+    The default sampler (DBIM, eta = 0) is deterministic, so the output is the bridge's
+    conditional-mean estimate, which is what PSNR rewards; raise eta for sampled detail.
     """
     return Preset(
         name="sr4x",
@@ -230,7 +239,7 @@ def sr4x() -> Preset:
         bridge=Bridge(shared_channels=3),  # the anchor: identical at both ends at x4
         denoiser=DenoiserConfig(patch_size=4, hidden_size=192, depth=4, encoder_depth=2, num_heads=4),
         # 2 DBIM steps: chosen on training-photo crops (1 and 2 steps tie, more steps score lower)
-        sampling=SamplingConfig(sampler="fast", steps=2),
+        sampling=SamplingConfig(sampler="dbim", steps=2),
         loss=LossConfig(strategy="whole", contrastive_weight=0.1),
         # 3301 steps: where the shipped run's 60-minute budget ended (one CPU thread)
         train=TrainConfig(steps=3301, batch_size=16, lr=5e-4, warmup_steps=200, ema_decay=0.999, eval_every=500,
@@ -255,7 +264,7 @@ PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regr
 
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}.")
+        raise ConfigError(f"Unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}.")
     return PRESETS[name]()
 
 
@@ -264,16 +273,16 @@ def _convert(value: str, hint: Any, key: str) -> Any:
     if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices:
-            raise ValueError(f"--{key} must be one of {', '.join(map(str, choices))}, got {value!r}.")
+            raise ConfigError(f"--{key} must be one of {', '.join(map(str, choices))}, got {value!r}.")
         return value
     if hint is bool:
         if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"--{key} expects true or false, got {value!r}.")
+            raise ConfigError(f"--{key} expects true or false, got {value!r}.")
         return value.lower() in ("true", "1", "yes")
     try:
         return hint(value)
     except (TypeError, ValueError):
-        raise ValueError(f"--{key} expects a {getattr(hint, '__name__', hint)}, got {value!r}.") from None
+        raise ConfigError(f"--{key} expects a {getattr(hint, '__name__', hint)}, got {value!r}.") from None
 
 
 def apply_overrides(preset: Preset, overrides: dict[str, str]) -> Preset:
@@ -283,10 +292,10 @@ def apply_overrides(preset: Preset, overrides: dict[str, str]) -> Preset:
         section, _, name = key.partition(".")
         known = [f.name for f in dataclasses.fields(Preset) if f.name != "name"]
         if section not in known or not name:
-            raise ValueError(f"Unknown option --{key}; options look like --SECTION.FIELD with SECTION in {known}.")
+            raise ConfigError(f"Unknown option --{key}; options look like --SECTION.FIELD with SECTION in {known}.")
         sub_hints = typing.get_type_hints(type(getattr(preset, section)))
         if name not in sub_hints:
-            raise ValueError(f"Unknown option --{key}; {section} has fields {', '.join(sub_hints)}.")
+            raise ConfigError(f"Unknown option --{key}; {section} has fields {', '.join(sub_hints)}.")
         sections.setdefault(section, {})[name] = _convert(value, sub_hints[name], key)
     return dataclasses.replace(
         preset, **{s: dataclasses.replace(getattr(preset, s), **kv) for s, kv in sections.items()}

@@ -16,6 +16,7 @@ from PIL import Image
 
 from .data.augment import CORRUPTIONS, composite, corrupt_view, gradient_background, photo_crop, solid_background
 from .data.furniture import load_objects
+from .errors import DataError
 from .framing import normalize_view
 
 BACKGROUNDS = ("light", "photo", "solid", "gradient")
@@ -27,7 +28,7 @@ def held_out_photos(root: str | Path) -> list[np.ndarray]:
 
     out = photo_arrays(root, "test", max_side=1024)
     if not out:
-        raise FileNotFoundError(f"No test photographs in {root}; run python -m lddbm build-data photos --out {root}.")
+        raise DataError(f"No test photographs in {root}; run python -m lddbm build-data photos --out {root}.")
     return out
 
 

@@ -8,23 +8,14 @@ It owns no network. The pipeline loop follows diffusers' contract::
         denoised = scheduler.bridge.denoise(net, x, t, x_T)
         x = scheduler.step(denoised, t, x, source=x_T, generator=g).prev_sample
 
-Two samplers:
-
-- ``"heun"``: DDBM's sampler (arXiv 2309.16948, Alg. 1). Karras times t_0 = T - t_max_offset >
-  ... > t_{N-1} = sigma_min, then 0. Each step optionally takes an Euler-Maruyama step of the
-  reverse SDE from t_i to t_hat = t_i + churn (t_{i+1} - t_i), then a Heun step of the
-  probability-flow ODE from t_hat to t_{i+1} (plain Euler on the last step, into t = 0).
-  NFE = 2N - 1 without churn (40 steps: 79), 3N - 1 with it.
-- ``"fast"``: the diffusion bridge implicit sampler (DBIM, arXiv 2405.15885). Times from T
-  down to sigma_min; the first step re-noises ("booting noise") because the bridge is a point
-  at T, later steps reuse the noise implied by the denoiser, mixed with fresh noise in the
-  fraction ``churn`` (eta; 0 is deterministic after the boot). NFE = N.
+The samplers and their options live in ``lddbm.samplers`` (one registry); the bridge's parameters
+are the ``lddbm.bridge.Bridge`` dataclass, stored in the config as one ``bridge`` dict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from diffusers import ConfigMixin, SchedulerMixin
@@ -32,11 +23,11 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from .bridge import Bridge, _bcast
+from .bridge import Bridge
+from .errors import ConfigError
+from .samplers import OPTIONS, SAMPLERS, canonical_name, migrate_sampling
 
 __all__ = ["BridgeScheduler", "BridgeSchedulerOutput", "ConfigMixin", "SchedulerMixin"]
-
-SAMPLERS = ("heun", "fast")
 
 
 @dataclass
@@ -45,14 +36,17 @@ class BridgeSchedulerOutput(BaseOutput):
     denoised: torch.Tensor  # the x0 estimate this step used
 
 
-@dataclass(frozen=True)
-class _Eval:
-    """One network evaluation of the plan and what to do with its output."""
-
-    phase: Literal["sde", "euler", "heun", "dbim"]
-    t: float  # where the network is evaluated
-    t_to: float | None  # where the update lands (None: the last DBIM step returns D)
-    t_from: float = 0.0  # heun only: the time of the Euler step it corrects
+def migrate_config(config: dict) -> dict:
+    """A scheduler config of any earlier layout in today's: the bridge's fields (once flat keys)
+    gathered into ``bridge``, and deprecated sampler names resolved (``lddbm.samplers``)."""
+    config = dict(config)
+    names = [f.name for f in dataclasses.fields(Bridge)]
+    flat = {k: config.pop(k) for k in names if k in config}
+    if flat:
+        config["bridge"] = {**flat, **dict(config.get("bridge") or {})}
+    if "sampler" in config:
+        config.update(migrate_sampling({k: config[k] for k in ("sampler", "churn") if k in config}))
+    return config
 
 
 class BridgeScheduler(SchedulerMixin, ConfigMixin):
@@ -62,37 +56,27 @@ class BridgeScheduler(SchedulerMixin, ConfigMixin):
     @register_to_config
     def __init__(
         self,
-        kind: str = "ve",
-        sigma_min: float = 0.002,
-        sigma_max: float = 80.0,
-        sigma_data: float = 0.5,
-        sigma_data_end: float = 0.5,
-        cov_xy: float = 0.0,
-        beta_d: float = 2.0,
-        beta_min: float = 0.1,
-        rho: float = 7.0,
-        sampler: str = "heun",
+        bridge: dict | None = None,  # lddbm.bridge.Bridge's fields (keyword); None: its defaults
+        sampler: str = "heun",  # a name in lddbm.samplers.SAMPLERS
         num_inference_steps: int = 40,
-        guidance: float = 1.0,
-        churn: float = 0.0,
-        t_max_offset: float = 1e-4,
-        shared_channels: int = 0,
+        guidance: float = OPTIONS["guidance"].default,
+        churn: float = OPTIONS["churn"].default,
+        eta: float = OPTIONS["eta"].default,
+        rho: float = 7.0,  # Karras schedule exponent
+        t_max_offset: float = 1e-4,  # heun starts at T - t_max_offset (h is singular at T)
     ):
-        self.bridge = Bridge(kind, sigma_min, sigma_max, sigma_data, sigma_data_end, cov_xy, beta_d, beta_min,
-                             shared_channels)
-        self._check(sampler, num_inference_steps, churn)
-        if not 0 < t_max_offset < sigma_max - sigma_min:
+        self.bridge = Bridge(**(bridge or {}))
+        self.register_to_config(bridge=dataclasses.asdict(self.bridge))  # every field, so the config describes it
+        if not 0 < t_max_offset < self.bridge.sigma_max - self.bridge.sigma_min:
             raise ValueError("t_max_offset must be positive and smaller than sigma_max - sigma_min.")
         self.set_timesteps()
 
-    @staticmethod
-    def _check(sampler: str, steps: int, churn: float) -> None:
-        if sampler not in SAMPLERS:
-            raise ValueError(f"Unknown sampler {sampler!r}; choose one of {SAMPLERS}.")
-        if int(steps) != steps or steps < 1:
-            raise ValueError(f"num_inference_steps must be a positive integer, got {steps!r}.")
-        if not 0.0 <= churn <= 1.0:
-            raise ValueError(f"churn must lie in [0, 1], got {churn!r}.")
+    @classmethod
+    def from_config(cls, config=None, return_unused_kwargs=False, **kwargs):
+        """diffusers' from_config (used by from_pretrained), reading older config layouts too."""
+        if config is not None:
+            config = migrate_config(config)
+        return super().from_config(config, return_unused_kwargs=return_unused_kwargs, **kwargs)
 
     @property
     def num_function_evals(self) -> int:
@@ -104,38 +88,29 @@ class BridgeScheduler(SchedulerMixin, ConfigMixin):
         num_inference_steps: int | None = None,
         device: torch.device | str | None = None,
         sampler: str | None = None,
-        guidance: float | None = None,
-        churn: float | None = None,
+        **options: float | None,
     ) -> None:
-        """Plan a sampling run; arguments left as None take the config's defaults."""
+        """Plan a sampling run. Arguments left as None take the config's defaults; ``options`` are
+        the sampler's own (``guidance``, ``churn`` for heun; ``eta`` for dbim); one the chosen
+        sampler does not read is an error."""
         cfg = self.config
-        steps = int(cfg.num_inference_steps if num_inference_steps is None else num_inference_steps)
-        self.sampler = cfg.sampler if sampler is None else sampler
-        self.guidance = float(cfg.guidance if guidance is None else guidance)
-        self.churn = float(cfg.churn if churn is None else churn)
-        self._check(self.sampler, steps, self.churn)
-        self.num_inference_steps = steps
-        self._plan = self._heun_plan(steps) if self.sampler == "heun" else self._dbim_plan(steps)
+        steps = cfg.num_inference_steps if num_inference_steps is None else num_inference_steps
+        if int(steps) != steps or steps < 1:
+            raise ConfigError(f"num_inference_steps must be a positive integer, got {steps!r}.")
+        name = canonical_name(cfg.sampler if sampler is None else sampler)
+        given = {k: v for k, v in options.items() if v is not None}
+        cls = SAMPLERS[name]
+        values = {k: given.pop(k, cfg[k]) for k in cls.options}
+        self._sampler = cls(self.bridge, cfg.rho, cfg.t_max_offset, **values, **given)  # leftovers: an error
+        self.sampler, self.num_inference_steps = name, int(steps)
+        self._plan = self._sampler.plan(self.num_inference_steps)
         self.timesteps = torch.tensor([e.t for e in self._plan], dtype=torch.float64, device=device)
         self._step_index = 0
-        self._heun_state: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def _heun_plan(self, steps: int) -> list[_Eval]:
-        ts = self.bridge.karras_times(steps, self.bridge.sigma_max - self.config.t_max_offset, self.config.rho)
-        ts = ts.tolist() + [0.0]
-        plan: list[_Eval] = []
-        for t, t_next in zip(ts[:-1], ts[1:]):
-            t_hat = t + self.churn * (t_next - t)
-            if t_hat != t:
-                plan.append(_Eval("sde", t, t_hat))
-            plan.append(_Eval("euler", t_hat, t_next))
-            if t_next > 0:
-                plan.append(_Eval("heun", t_next, t_next, t_from=t_hat))
-        return plan
-
-    def _dbim_plan(self, steps: int) -> list[_Eval]:
-        ts = self.bridge.karras_times(steps, rho=self.config.rho).tolist()
-        return [_Eval("dbim", t, t_next) for t, t_next in zip(ts, ts[1:] + [None])]
+    @property
+    def options(self) -> dict[str, float]:
+        """The current run's sampler options, e.g. {"guidance": 1.0, "churn": 0.0}."""
+        return dict(self._sampler.values)
 
     def step(
         self,
@@ -156,45 +131,12 @@ class BridgeScheduler(SchedulerMixin, ConfigMixin):
         ev = self._plan[self._step_index]
         if abs(float(timestep) - ev.t) > 1e-6 * max(1.0, ev.t):
             raise ValueError(f"step() expected timestep {ev.t:.6g} (entry {self._step_index}), got {float(timestep):.6g}.")
-        prev = getattr(self, f"_step_{ev.phase}")(ev, model_output, sample, source, generator)
+
+        def noise() -> torch.Tensor:
+            return randn_tensor(sample.shape, generator=generator, device=sample.device, dtype=sample.dtype)
+
+        prev = self._sampler.step(ev, model_output, sample, source, noise)
         self._step_index += 1
         if not return_dict:
             return prev, model_output
         return BridgeSchedulerOutput(prev_sample=prev, denoised=model_output)
-
-    def _noise(self, like: torch.Tensor, generator) -> torch.Tensor:
-        return randn_tensor(like.shape, generator=generator, device=like.device, dtype=like.dtype)
-
-    # ---- Heun (DDBM) ---------------------------------------------------------------------------
-
-    def _step_sde(self, ev: _Eval, denoised, x, source, generator):
-        d = self.bridge.drift(x, ev.t, denoised, source, self.guidance, stochastic=True)
-        dt = ev.t_to - ev.t
-        _, g2 = self.bridge.f_g2(ev.t)
-        return x + d * dt + _bcast((g2 * abs(dt)).sqrt(), x) * self._noise(x, generator)
-
-    def _step_euler(self, ev: _Eval, denoised, x, source, generator):
-        d = self.bridge.drift(x, ev.t, denoised, source, self.guidance)
-        if ev.t_to > 0:
-            self._heun_state = (x, d)
-        return x + d * (ev.t_to - ev.t)
-
-    def _step_heun(self, ev: _Eval, denoised, x, source, generator):
-        x_hat, d_hat = self._heun_state
-        d = self.bridge.drift(x, ev.t, denoised, source, self.guidance)
-        return x_hat + 0.5 * (d_hat + d) * (ev.t - ev.t_from)
-
-    # ---- DBIM ------------------------------------------------------------------------------------
-
-    def _step_dbim(self, ev: _Eval, denoised, x, source, generator):
-        if ev.t_to is None:
-            return denoised
-        mean, c_s = self.bridge.marginal(denoised, source, ev.t_to)
-        _, _, c_t = self.bridge.marginal_coefficients(ev.t)
-        rho = self.churn * _bcast(self.bridge.transition_std(ev.t_to, ev.t), x)
-        x_s = mean
-        if float(c_t) > 0:  # at t = T the bridge is a point and carries no noise to reuse
-            x_s = x_s + (c_s**2 - rho**2).clamp_min(0).sqrt() * self.bridge.posterior_noise(x, ev.t, denoised, source)
-        if self.churn > 0:
-            x_s = x_s + rho * self._noise(x, generator)
-        return x_s

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
+from .images import to_unit
+
 logger = logging.getLogger(__name__)
 
 
@@ -72,7 +74,7 @@ class MaskNet(ModelMixin, ConfigMixin):
         # letterbox with the edge colours, not black (black bars would read as an object)
         square = np.pad(rgb[..., :3], ((y0, side - h - y0), (x0, side - w - x0), (0, 0)), mode="edge")
         small = np.array(Image.fromarray(square).resize((s, s), Image.BILINEAR if side < s else Image.BOX))
-        x = torch.from_numpy(small).permute(2, 0, 1)[None].float().to(self.device, self.dtype) / 127.5 - 1
+        x = to_unit(small).permute(2, 0, 1)[None].to(self.device, self.dtype)
         p = torch.sigmoid(self(x).float())[0, 0].cpu().numpy()
         big = np.asarray(Image.fromarray(p).resize((side, side), Image.BILINEAR))
         return big[y0 : y0 + h, x0 : x0 + w]
@@ -130,7 +132,7 @@ def _batch(renders, masks, size, rng, photos, batch_size):
             mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR)) > 127
         xs.append(image)
         ys.append(mask)
-    x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = to_unit(np.stack(xs)).permute(0, 3, 1, 2)
     y = torch.from_numpy(np.stack(ys)).float()[:, None]
     return x, y
 

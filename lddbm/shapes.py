@@ -26,26 +26,26 @@ def predict_shape(
     views,
     num_inference_steps: int | None = None,
     sampler: str | None = None,
-    guidance: float | None = None,
-    churn: float | None = None,
     seed: int = 0,
     samples: int = 1,
     threshold: float = 0.5,
     trajectory: bool = False,
     preprocess_kwargs: dict | None = None,
+    **sampler_options: float | None,
 ) -> ShapePrediction:
     """Bridge ``views`` (PIL images, paths or ``NormalizedView``s of one object) to occupancy;
-    ``samples`` > 1 draws several bridge samples (use churn > 0 for them to differ) and measures
-    where they agree. ``preprocess_kwargs``: e.g. ``remove_background``, ``foreground_ratio``."""
+    ``samples`` > 1 draws several bridge samples (with a stochastic sampler setting, e.g. churn > 0, they differ) and measures
+    where they agree. ``preprocess_kwargs``: e.g. ``remove_background``, ``foreground_ratio``;
+    ``sampler_options``: the sampler's own (``guidance``, ``churn`` for heun; ``eta`` for dbim)."""
     frames: list[np.ndarray] = []
 
     def record(i, t, x, denoised):
         frames.append(pipe.target_decoder.postprocess(pipe.target_decoder(denoised[:1]), "np")[0])
 
     generator = torch.Generator(device=pipe.device).manual_seed(int(seed))
-    out = pipe(views, num_inference_steps=num_inference_steps, sampler=sampler, guidance=guidance, churn=churn,
-               generator=generator, num_samples=samples, callback=record if trajectory else None,
-               preprocess_kwargs=preprocess_kwargs)
+    out = pipe(views, num_inference_steps=num_inference_steps, sampler=sampler, generator=generator,
+               num_samples=samples, callback=record if trajectory else None, preprocess_kwargs=preprocess_kwargs,
+               **sampler_options)
     probs = out.outputs.cpu().numpy()  # (N, G, G, G)
     occupied = (probs >= threshold).mean(axis=0)
     return ShapePrediction(

@@ -14,8 +14,10 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .data.photos import degrade
+from .errors import ConfigError, DataError
+from .images import normalise_mode
 from .pipeline import LDDBMPipeline
-from .tiling import MAX_INPUT_SIDE, normalise_mode, upscale_image
+from .tiling import MAX_INPUT_SIDE, upscale_image
 
 
 @dataclass
@@ -31,7 +33,8 @@ class Upscaled:
 def pipeline_scale(pipe: LDDBMPipeline) -> int:
     hr, lr = pipe.target_decoder.config.image_size, pipe.source_encoder.config.image_size
     if hr % lr:
-        raise ValueError(f"This pipeline maps {lr} px tiles to {hr} px: not a super-resolution pipeline.")
+        raise ConfigError(f"This pipeline maps {lr} px inputs to {hr} px outputs: not a super-resolution model "
+                          "(use one such as checkpoints/sr4x).")
     return hr // lr
 
 
@@ -45,17 +48,18 @@ def upscale(
     image: Image.Image,
     steps: int | None = None,
     sampler: str | None = None,
-    churn: float | None = None,
     seed: int = 0,
     overlap: int | None = None,
     batch_size: int = 64,
     max_side: int = MAX_INPUT_SIDE,
     progress: Callable[[int, int], None] | None = None,
+    **sampler_options: float | None,
 ) -> Upscaled:
     """Upscale a whole PIL image (any mode; see tiling.upscale_image) by the pipeline's factor.
 
     ``overlap``: LR pixels shared by neighbouring tiles (default a quarter of the tile).
-    ``progress(done, total)`` counts tiles. Seeded, so the same call gives the same image.
+    ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
+    dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.
     """
     start = time.perf_counter()
     scale, tile = pipeline_scale(pipe), pipe.source_encoder.config.image_size
@@ -64,7 +68,7 @@ def upscale(
     counts = {"tiles": 0, "nfe": 0}
 
     def model(tiles: torch.Tensor) -> torch.Tensor:
-        out = pipe(tiles, num_inference_steps=steps, sampler=sampler, churn=churn, generator=generator)
+        out = pipe(tiles, num_inference_steps=steps, sampler=sampler, generator=generator, **sampler_options)
         counts["tiles"] += len(tiles)
         counts["nfe"] = out.nfe
         return out.outputs
@@ -121,7 +125,7 @@ def evaluate_images(
     Each original is centre-cropped to at most ``crop`` px (default: the whole image, up to what
     the input size limit allows, ``MAX_INPUT_SIDE * scale``; sides rounded down to a multiple of
     ``scale``), degraded with antialiased bicubic down-sampling, upscaled again and compared.
-    ``sampling`` maps a model's name to ``upscale`` keywords (steps, sampler, churn); a model not
+    ``sampling`` maps a model's name to ``upscale`` keywords (steps, sampler, eta, ...); a model not
     named samples with its checkpoint's defaults. Returns per-image and mean metrics per method,
     and each model's gain over bicubic.
     """
@@ -182,8 +186,8 @@ def load_images(folder: str | Path) -> dict[str, Image.Image]:
     """Every PNG/JPEG/WebP/BMP/TIFF image in a folder, by file stem."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder of images.")
+        raise DataError(f"{folder} is not a folder of images.")
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"))
     if not files:
-        raise FileNotFoundError(f"No images (.png, .jpg, ...) in {folder}.")
+        raise DataError(f"No images (.png, .jpg, ...) in {folder}.")
     return {f.stem: Image.open(f).convert("RGB") for f in files}

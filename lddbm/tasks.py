@@ -1,9 +1,16 @@
-"""Each task names its modalities, its data and its evaluation; training and the CLI are generic."""
+"""The task registry: each task names its modalities, its data and its evaluation.
+
+Training, ``eval``, ``bench`` and the command line read ``TASKS``; a new task (e.g. novel views)
+is one ``Task`` registered here whose modules follow ``lddbm.modalities.base``. A preset picks its
+task through ``preset.data.kind``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -11,6 +18,7 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 from .denoiser import BridgeTransformer
+from .errors import ConfigError
 from .metrics import mse, psnr
 from .pipeline import LDDBMPipeline
 from .presets import Preset
@@ -20,18 +28,30 @@ from .scheduler import BridgeScheduler
 @dataclass(frozen=True)
 class SampleOptions:
     steps: int | None = None  # None: the scheduler's default
-    sampler: str | None = None
-    guidance: float | None = None
-    churn: float | None = None
+    sampler: str | None = None  # a name in lddbm.samplers.SAMPLERS
+    guidance: float | None = None  # heun
+    churn: float | None = None  # heun
+    eta: float | None = None  # dbim
     batch_size: int = 256
     seed: int = 0
+
+    def sampler_kwargs(self) -> dict:
+        """The pipeline's sampling keywords (None: the checkpoint's default)."""
+        return dict(num_inference_steps=self.steps, sampler=self.sampler, guidance=self.guidance, churn=self.churn,
+                    eta=self.eta)
 
 
 @dataclass(frozen=True)
 class Task:
+    name: str  # what `eval NAME` and `bench NAME` accept (besides the preset's own name)
+    data_kinds: tuple[str, ...]  # the preset.data.kind values this task trains and evaluates on
     build_modalities: Callable[[Preset], dict[str, nn.Module]]  # source_encoder, target_encoder, target_decoder
     dataset: Callable[[Preset, str], Dataset]
-    evaluate: Callable[[LDDBMPipeline, Preset, str, int | None, SampleOptions], dict]
+    # evaluate(pipe, preset, split, limit, opts, **options); options: only those named in eval_options
+    evaluate: Callable[..., dict]
+    eval_options: tuple[str, ...] = ()  # task-specific options of `eval` (e.g. "images" for super-resolution)
+    aliases: tuple[str, ...] = ()  # older or shorter names `eval` accepts
+    default_preset: str = ""  # the preset `eval NAME` assumes for a pipeline folder saved without its preset.json
 
 
 def build_denoiser(preset: Preset) -> BridgeTransformer:
@@ -52,12 +72,13 @@ def build_denoiser(preset: Preset) -> BridgeTransformer:
 def build_scheduler(preset: Preset) -> BridgeScheduler:
     s = preset.sampling
     return BridgeScheduler(
-        **dataclasses.asdict(preset.bridge),
-        rho=s.rho,
+        bridge=dataclasses.asdict(preset.bridge),
         sampler=s.sampler,
         num_inference_steps=s.steps,
         guidance=s.guidance,
         churn=s.churn,
+        eta=s.eta,
+        rho=s.rho,
         t_max_offset=s.t_max_offset,
     )
 
@@ -67,14 +88,7 @@ def translate(pipe: LDDBMPipeline, sources: torch.Tensor, opts: SampleOptions) -
     generator = torch.Generator(device=pipe.device).manual_seed(opts.seed)
     outs, nfe = [], 0
     for i in range(0, len(sources), opts.batch_size):
-        out = pipe(
-            sources[i : i + opts.batch_size],
-            num_inference_steps=opts.steps,
-            sampler=opts.sampler,
-            guidance=opts.guidance,
-            churn=opts.churn,
-            generator=generator,
-        )
+        out = pipe(sources[i : i + opts.batch_size], generator=generator, **opts.sampler_kwargs())
         outs.append(out.outputs.cpu())
         nfe = out.nfe
     return torch.cat(outs), nfe
@@ -237,37 +251,86 @@ def _photo_dataset(preset: Preset, split: str) -> Dataset:
     return PhotoCrops(d.root, split, hr_size=d.hr_size, scale=d.scale, crops_per_epoch=d.crops_per_epoch, zoom=d.zoom)
 
 
-def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions) -> dict:
-    """PSNR/SSIM of whole-image upscales against bicubic.
+def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
+                    images: str | None = None, baseline: str | None = None, crop: int | None = None,
+                    scale: int | None = None) -> dict:
+    """PSNR/SSIM of whole-image upscales against bicubic, and of the autoencoder's reconstruction.
 
     "val" (periodic evaluation while training) scores centre crops of ``data.eval_crop`` px of the
     *training* photographs: a fitting monitor, not a generalisation estimate; nothing is selected
-    on it. "test" scores the whole held-out photographs (up to 2048 px at x4).
+    on it. "test" scores the whole held-out photographs (up to 2048 px at x4). ``images``: a folder
+    of high-resolution originals to score instead of the data's split; ``baseline``: a second
+    pipeline folder scored alongside with its own default sampling; ``crop``: centre crop (HR px);
+    ``scale``: the expected factor (an error if the checkpoint's differs).
     """
     from .data.photos import load_split
-    from .superres import evaluate_images
+    from .superres import autoencoder_psnr, evaluate_images, load_images, pipeline_scale
 
     d = preset.data
-    images = load_split(d.root, "train" if split == "val" else split)
+    factor = pipeline_scale(pipe)
+    if scale is not None and scale != factor:
+        raise ConfigError(f"--scale {scale} does not match the checkpoint, which upscales x{factor}.")
+    source = images or f"{d.root} ({'train' if split == 'val' else split} split)"
+    if images:
+        originals = load_images(images)
+    else:
+        originals = load_split(d.root, "train" if split == "val" else split)
+        crop = crop or (d.eval_crop if split == "val" else None)
     if limit is not None:
-        images = dict(list(images.items())[:limit])
-    crop = d.eval_crop if split == "val" else None
-    sampling = {"lddbm": {"steps": opts.steps, "sampler": opts.sampler, "churn": opts.churn}}
-    report = evaluate_images({"lddbm": pipe}, images, d.scale, crop=crop, sampling=sampling, seed=opts.seed)
-    return {"split": split, **{k: v for k, v in report.items() if k != "per_image"}, "nfe": report["nfe_per_tile"]["lddbm"],
-            "psnr_gain": report["gain_over_bicubic"]["lddbm"]["psnr_rgb"], "per_image": report["per_image"]}
+        originals = dict(list(originals.items())[:limit])
+    models = {"lddbm": pipe}
+    if baseline:
+        models["baseline"] = LDDBMPipeline.load(baseline, device=pipe.device)
+        models["baseline"].set_progress_bar_config(disable=True)
+    kwargs = opts.sampler_kwargs()
+    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), **kwargs}}  # the baseline: its own defaults
+    report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
+                             log=logging.getLogger(__name__).info)
+    report.update(split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
+                  psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
+    encoder_dir = Path(pipe.config.get("_name_or_path") or "") / "target_encoder"
+    if (images or split != "val") and encoder_dir.is_dir():  # the autoencoder's reconstruction bounds what the bridge can reach
+        from .modalities import AnchoredImageEncoder
+
+        encoder = AnchoredImageEncoder.from_pretrained(encoder_dir).to(pipe.device).float()
+        report["autoencoder_psnr_rgb"] = autoencoder_psnr(encoder, pipe.target_decoder.float(), originals,
+                                                          encoder.config.image_size, seed=opts.seed)
+    return report
 
 
-TASKS: dict[str, Task] = {
-    "synthetic": Task(_synthetic_modalities, _synthetic_dataset, _synthetic_evaluate),
-    "furniture": Task(_multiview_modalities, _multiview_dataset, _multiview_evaluate),
-    "shapenet": Task(_multiview_modalities, _multiview_dataset, _multiview_evaluate),
-    "photos": Task(_photo_modalities, _photo_dataset, _photo_evaluate),
-}
+TASKS: dict[str, Task] = {task.name: task for task in (
+    Task("synthetic", ("synthetic",), _synthetic_modalities, _synthetic_dataset, _synthetic_evaluate,
+         default_preset="synthetic"),
+    Task("multiview3d", ("furniture", "shapenet"), _multiview_modalities, _multiview_dataset, _multiview_evaluate,
+         eval_options=("views",), aliases=("shapenet",), default_preset="multiview3d"),
+    Task("superres", ("photos",), _photo_modalities, _photo_dataset, _photo_evaluate,
+         eval_options=("images", "baseline", "crop", "scale"), aliases=("sr",), default_preset="sr4x"),
+)}
 
 
 def get_task(preset: Preset) -> Task:
-    kind = preset.data.kind
-    if kind not in TASKS:
-        raise ValueError(f"No task for data kind {kind!r}; known: {', '.join(TASKS)}.")
-    return TASKS[kind]
+    """The task a preset trains and evaluates (by its data kind)."""
+    for task in TASKS.values():
+        if preset.data.kind in task.data_kinds:
+            return task
+    raise ConfigError(f"No task for data kind {preset.data.kind!r}; known: "
+                      f"{', '.join(k for t in TASKS.values() for k in t.data_kinds)}.")
+
+
+def preset_for_name(name: str) -> str:
+    """A preset name for what the user typed: a preset's own name, or a task's (its default preset)."""
+    for task in TASKS.values():
+        if name in (task.name, *task.aliases):
+            return task.default_preset
+    return name
+
+
+def check_task_name(name: str, preset: Preset) -> Task:
+    """The checkpoint's task, when ``name`` (what the user typed) names it or its preset; else a
+    ConfigError: a checkpoint is never silently scored as another task."""
+    task = get_task(preset)
+    accepted = {task.name, *task.aliases, preset.name}
+    if name not in accepted:
+        raise ConfigError(f"The checkpoint is a {preset.name!r} model (task {task.name!r}), not {name!r}; "
+                          f"run `eval {task.name} ...` or pass a {name} checkpoint.")
+    return task

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .inputs import InputError, normalise_mode
+from .images import from_unit, normalise_mode, to_unit
+from .inputs import InputError
 
 MAX_INPUT_SIDE = 512
 
@@ -82,7 +83,7 @@ def split_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool
     image = normalise_mode(image)
     grey = image.mode in ("L", "LA")
     alpha = np.asarray(image.getchannel("A")) if "A" in image.getbands() else None
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1
+    rgb = to_unit(np.asarray(image.convert("RGB"))).numpy()
     return rgb, alpha, grey
 
 
@@ -97,7 +98,7 @@ def upscale_image(image: Image.Image, fn: TileFn, scale: int, tile: int, overlap
     rgb, alpha, grey = split_alpha(image)
     x = torch.from_numpy(rgb).permute(2, 0, 1)  # (3, H, W)
     y = upscale_tensor(x, fn, scale, tile, overlap, batch_size, progress)
-    u8 = ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    u8 = from_unit(y).permute(1, 2, 0).numpy()
     out = Image.fromarray(u8, "RGB")
     if grey:
         out = out.convert("L")

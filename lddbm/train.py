@@ -29,6 +29,7 @@ from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from .errors import LDDBMError
 from .losses import LDDBMObjective, LossWeights
 from .pipeline import LDDBMPipeline
 from .presets import Preset, save_preset
@@ -37,7 +38,7 @@ from .tasks import SampleOptions, build_denoiser, build_scheduler, get_task
 logger = logging.getLogger(__name__)
 
 
-class RunFolderError(RuntimeError):
+class RunFolderError(LDDBMError, RuntimeError):
     """A run folder that does not fit the request (e.g. --resume with nothing to resume)."""
 
 

@@ -112,6 +112,7 @@ def test_invalid_parameters():
 
 
 def test_shared_channels_are_carried_over_from_the_source():
+    from lddbm.samplers import stochastic_options
     from lddbm.scheduler import BridgeScheduler
 
     bridge = Bridge(shared_channels=2)
@@ -123,8 +124,9 @@ def test_shared_channels_are_carried_over_from_the_source():
     denoised = bridge.denoise(net, x_t, torch.tensor([0.5, 5.0, 50.0]), xT)
     torch.testing.assert_close(denoised[:, :2], xT[:, :2])
     torch.testing.assert_close(denoised[:, 2:], Bridge().denoise(net, x_t, torch.tensor([0.5, 5.0, 50.0]), xT)[:, 2:])
-    for sampler in ("heun", "fast"):  # sampling from xT keeps the shared channels at xT
-        scheduler = BridgeScheduler(shared_channels=2, sampler=sampler, num_inference_steps=4, churn=0.3)
+    for sampler in ("heun", "dbim"):  # sampling from xT keeps the shared channels at xT
+        scheduler = BridgeScheduler(bridge=dict(shared_channels=2), sampler=sampler, num_inference_steps=4,
+                                    **stochastic_options(sampler, 0.3))
         scheduler.set_timesteps()
         x = xT.clone()
         for t in scheduler.timesteps:

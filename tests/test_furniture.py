@@ -1,14 +1,17 @@
 """The furniture builder on a tiny catalogue written by the test (no rendering libraries needed)."""
 
+import builtins
 import json
+import sys
 import zipfile
 
 import numpy as np
 import pytest
 
 from lddbm.data import furniture
-from lddbm.data.furniture import (BuildOptions, CatalogEntry, MultiViewVoxels, assign_splits, build, load_normalized,
-                                  load_object, parse_catalog, read_properties, solid_voxels)
+from lddbm.data.furniture import (BuildOptions, CatalogEntry, MultiViewVoxels, NoGeometry, assign_splits, build,
+                                  load_normalized, load_object, parse_catalog, read_properties, solid_voxels)
+from lddbm.data.render import INSTALL_HINT, Renderer, RenderingUnavailable
 
 BOX_OBJ = """
 v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 0 0 1\nv 1 0 1\nv 1 1 1\nv 0 1 1
@@ -16,7 +19,9 @@ f 1 3 2\nf 1 4 3\nf 5 6 7\nf 5 7 8\nf 1 2 6\nf 1 6 5\nf 2 3 7\nf 2 7 6\nf 3 4 8\
 """
 
 
-def write_catalog(path, n_boxes=6):
+def write_catalog(path, n_boxes=6, faceless=()):
+    """A .sh3f of boxes (ids box1..), a rotated one (tall), a broken OBJ (broken), and one entry per
+    ``faceless`` name whose model is an OBJ without triangles (vertices only, or an empty file)."""
     lines = ["id=Test#catalog", "license=CC0 test licence", ""]
     for i in range(1, n_boxes + 1):
         category = "Tables" if i % 2 else "Beds"
@@ -27,11 +32,19 @@ def write_catalog(path, n_boxes=6):
               "modelRotation#99=1 0 0 0 0 1 0 -1 0", "width#99=10", "depth#99=10", "height#99=100", "creator#99=Me"]
     lines += ["id#100=Test#broken", "name#100=Broken", "category#100=Beds", "model#100=/models/broken.obj",
               "width#100=10", "depth#100=10", "height#100=10"]
+    for n, name in enumerate(faceless, start=200):
+        lines += [f"id#{n}=Test#{name}", f"name#{n}=Light {name}", f"category#{n}=Lights", f"model#{n}=/models/{name}.obj",
+                  f"width#{n}=10", f"depth#{n}=10", f"height#{n}=10"]
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("PluginFurnitureCatalog.properties", "\n".join(lines).encode("iso-8859-1"))
         zf.writestr("models/box.obj", BOX_OBJ)
         zf.writestr("models/broken.obj", "this is not an obj file\nf 1 2 3\n")
+        for name in faceless:
+            zf.writestr(f"models/{name}.obj", FACELESS_OBJ.get(name, ""))
     return path
+
+
+FACELESS_OBJ = {"points": "v 0 0 0\nv 1 0 0\nv 1 1 0\n", "empty": ""}  # e.g. a light source's invisible model
 
 
 class FakeRenderer:
@@ -114,6 +127,101 @@ def test_build_is_resumable_and_skips_broken_models(catalog, tmp_path, monkeypat
         MultiViewVoxels(out, "train", num_views=9, image_size=16)
     with pytest.raises(FileNotFoundError, match="build-data furniture"):
         MultiViewVoxels(tmp_path / "nothing", "train")
+
+
+def test_models_without_geometry_are_skipped_as_no_geometry(tmp_path, monkeypatch):
+    """A model with no triangles (only vertices, or nothing) is a failure "no geometry", not an IndexError."""
+    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
+    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "none.json")
+    catalog = write_catalog(tmp_path / "Lights.sh3f", n_boxes=1, faceless=("points", "empty"))
+    entries = {e.object_id: e for e in parse_catalog(catalog, tmp_path / "x")}
+    with pytest.raises(NoGeometry, match="no geometry"):
+        load_normalized(entries["lights-points"])
+    summary = build(tmp_path / "out", source=catalog, workers=1, opts=BuildOptions(views=2), progress=False)
+    assert summary["failures"]["lights-points"] == "no geometry" and summary["failures"]["lights-empty"] == "no geometry"
+    assert summary["built"] == summary["in_data_set"] == 2 and summary["failed"] == 3  # box1, tall; broken too
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["failures"]["lights-points"] == "no geometry"
+
+
+def test_solid_voxels_refuses_a_mesh_without_faces():
+    import trimesh
+
+    with pytest.raises(NoGeometry):
+        solid_voxels(trimesh.Scene(trimesh.Trimesh(vertices=np.zeros((3, 3)), faces=np.zeros((0, 3), dtype=int))))
+
+
+def test_a_build_that_builds_nothing_says_so(catalog, tmp_path, monkeypatch):
+    """Every object failing (here each render) leaves summary["in_data_set"] == 0 for the CLI to exit non-zero."""
+    class BrokenRenderer:
+        def render(self, scene, cameras):
+            raise ValueError("cannot render this")
+
+    monkeypatch.setattr(furniture, "_renderer", lambda opts: BrokenRenderer())
+    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "none.json")
+    summary = build(tmp_path / "out", source=catalog, workers=1, opts=BuildOptions(views=2), progress=False)
+    assert summary["in_data_set"] == 0 and summary["built"] == 0 and summary["failed"] == summary["objects"] == 8
+    assert summary["failures"]["test-box1"] == "ValueError: cannot render this"
+    assert json.loads((tmp_path / "out" / "split.json").read_text()) == {"train": [], "val": [], "test": []}
+
+
+def test_the_build_stops_once_with_the_real_error_when_nothing_can_render(catalog, tmp_path, monkeypatch):
+    """A missing renderer fails every object alike: the build raises it once instead of 8 "failed"."""
+    def no_renderer(opts):
+        raise RenderingUnavailable(f"import pyrender failed: ImportError: cannot import name 'gcd'. {INSTALL_HINT}")
+
+    monkeypatch.setattr(furniture, "_renderer", no_renderer)
+    with pytest.raises(RenderingUnavailable, match="import pyrender failed: ImportError: cannot import name 'gcd'"):
+        build(tmp_path / "out", source=catalog, workers=1, opts=BuildOptions(views=2), progress=False)
+
+
+def failing_import(monkeypatch, error: Exception):
+    """Make ``import pyrender`` raise ``error``."""
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "pyrender":
+            raise error
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "pyrender", raising=False)
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+@pytest.mark.parametrize("error, expected", [
+    (ImportError("cannot import name 'gcd' from 'fractions'"), "import pyrender failed: ImportError: cannot import name 'gcd'"),
+    (AttributeError("module 'numpy' has no attribute 'infty'"), "import pyrender failed: AttributeError: module 'numpy'"),
+    (ModuleNotFoundError("No module named 'networkx'", name="networkx"), "ModuleNotFoundError: No module named 'networkx'"),
+])
+def test_the_renderer_names_the_real_import_error(monkeypatch, error, expected):
+    failing_import(monkeypatch, error)
+    with pytest.raises(RenderingUnavailable, match=expected) as info:
+        Renderer(16)
+    assert INSTALL_HINT in str(info.value)
+
+
+def test_the_renderer_says_when_pyrender_is_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyrender", None)  # `import pyrender` raises ModuleNotFoundError
+    with pytest.raises(RenderingUnavailable, match="pyrender is not installed") as info:
+        Renderer(16)
+    assert "apt-get install libosmesa6" in str(info.value)
+
+
+def test_the_real_renderer_draws_a_box():
+    """Only where the render extras and OSMesa are installed (pip install -e ".[render]"; apt-get install libosmesa6)."""
+    import trimesh
+
+    try:
+        renderer = Renderer(32)
+    except RenderingUnavailable as err:
+        pytest.skip(str(err))
+    box = trimesh.creation.box((0.5, 0.8, 0.3))
+    box.visual.vertex_colors = [200, 30, 30, 255]
+    views, masks = renderer.render(trimesh.Scene(box), [(0, 20, 2.0), (90, 30, 2.0)])
+    renderer.close()
+    assert views.shape == (2, 32, 32, 3) and views.dtype == np.uint8 and masks.shape == (2, 32, 32)
+    assert 0.05 < masks.mean() < 0.6 and masks[:, 16, 16].all()
+    assert (views[masks][:, 0] > views[masks][:, 1]).all()  # red box
+    assert (views[~masks] >= 240).all()  # light grey background
 
 
 def test_build_rejects_unknown_sources(tmp_path):

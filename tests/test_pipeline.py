@@ -20,7 +20,7 @@ def test_output_dataclass_and_nfe(tiny_pipeline):
     assert isinstance(out, LDDBMPipelineOutput)
     assert out.outputs.shape == (2, 1, 8, 8) and out.latents.shape == (2, 2, 4, 4)
     assert out.nfe == 5  # 3 Heun steps without churn: 2 * 3 - 1
-    assert run(tiny_pipeline, sampler="fast", num_inference_steps=4).nfe == 4
+    assert run(tiny_pipeline, sampler="dbim", num_inference_steps=4).nfe == 4
     images = run(tiny_pipeline, output_type="pil").outputs
     assert len(images) == 2 and isinstance(images[0], Image.Image) and images[0].size == (8, 8)
     outputs, latents, nfe, seconds = run(tiny_pipeline, return_dict=False)
@@ -48,7 +48,7 @@ def test_save_load_round_trip_identical(tiny_pipeline, tmp_path):
     assert not list(tmp_path.rglob("*.bin")) and len(list(tmp_path.rglob("*.safetensors"))) == 3
     loaded = LDDBMPipeline.load(tmp_path)
     loaded.set_progress_bar_config(disable=True)
-    for sampler in ("heun", "fast"):
+    for sampler in ("heun", "dbim"):
         assert torch.equal(run(tiny_pipeline, sampler=sampler).outputs, run(loaded, sampler=sampler).outputs)
 
 
@@ -105,7 +105,7 @@ def test_concurrent_calls_do_not_share_sampling_state(tiny_pipeline):
     """A web server calls one pipeline from several threads; each call keeps its own plan."""
     from concurrent.futures import ThreadPoolExecutor
 
-    settings = [dict(sampler="heun", num_inference_steps=6), dict(sampler="fast", num_inference_steps=3)] * 3
+    settings = [dict(sampler="heun", num_inference_steps=6), dict(sampler="dbim", num_inference_steps=3)] * 3
     expected = [run(tiny_pipeline, **kw).outputs for kw in settings]
     with ThreadPoolExecutor(max_workers=6) as pool:
         got = list(pool.map(lambda kw: run(tiny_pipeline, **kw).outputs, settings))

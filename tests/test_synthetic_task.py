@@ -22,7 +22,7 @@ def test_synthetic_task_trains_and_beats_the_mean_baseline(tmp_path):
     assert report["mse_ratio_to_baseline"] < 0.5, report
 
 
-@pytest.mark.parametrize("sampler, steps, card_ratio", [("heun", 10, 0.024), ("fast", 10, 0.019)])
+@pytest.mark.parametrize("sampler, steps, card_ratio", [("heun", 10, 0.024), ("dbim", 10, 0.019)])
 def test_shipped_checkpoint_reproduces_its_model_card(sampler, steps, card_ratio):
     pipe = LDDBMPipeline.load(CHECKPOINT)
     pipe.set_progress_bar_config(disable=True)

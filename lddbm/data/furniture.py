@@ -17,7 +17,8 @@ Layout written by ``build``::
     OUT/split.json                {"train": [...], "val": [...], "test": [...]}
     OUT/index.json                per object: name, category, catalogue, creator, licence
     OUT/ATTRIBUTION.md            credits for the CC-BY models
-    OUT/summary.json              built / skipped / failed counts and reasons
+    OUT/summary.json              counts (in_data_set: objects usable now, built this run or before;
+                                  built; already_built; failed) and each failure's reason
 
 Each object file is written atomically, so an interrupted build resumes where it stopped.
 """
@@ -41,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from ..images import to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -177,13 +180,31 @@ def find_catalogs(source: Path, work: Path) -> list[Path]:
 # ---- geometry ------------------------------------------------------------------------------------
 
 
+class NoGeometry(ValueError):
+    """The model has no triangles to voxelise or render (e.g. a light source's invisible model)."""
+
+    def __init__(self, message: str = "no geometry"):
+        super().__init__(message)
+
+
+def surfaces_only(scene):
+    """The scene without what has no triangles (point clouds, lines, empty meshes); NoGeometry if nothing is left."""
+    faceless = [name for name, geometry in scene.geometry.items() if len(getattr(geometry, "faces", ())) == 0]
+    if faceless:
+        scene.delete_geometry(faceless)
+    if not scene.geometry:
+        raise NoGeometry()
+    return scene
+
+
 def load_normalized(entry: CatalogEntry):
-    """The entry's model as a trimesh.Scene, upright, sized like the catalogue, fit in [-0.5, 0.5]^3."""
+    """The entry's model as a trimesh.Scene, upright, sized like the catalogue, fit in [-0.5, 0.5]^3.
+
+    Raises NoGeometry for a model without triangles (an empty file, only vertices or lines).
+    """
     import trimesh
 
-    scene = trimesh.load(entry.model, force="scene", process=False)
-    if not scene.geometry:
-        raise ValueError("empty model")
+    scene = surfaces_only(trimesh.load(entry.model, force="scene", process=False))
     transform = np.eye(4)
     if entry.rotation:
         transform[:3, :3] = np.asarray(entry.rotation, dtype=float).reshape(3, 3)  # row-major, p' = R p
@@ -215,6 +236,8 @@ def solid_voxels(scene, grid: int = GRID, points_per_voxel_face: int = 16, seed:
     from scipy import ndimage
 
     mesh = scene.to_mesh() if hasattr(scene, "to_mesh") else scene.dump(concatenate=True)
+    if len(mesh.faces) == 0:  # surface sampling would fail with an IndexError
+        raise NoGeometry()
     area_in_voxel_faces = mesh.area * grid**2
     count = int(min(max(area_in_voxel_faces * points_per_voxel_face, 20_000), 2_000_000))
     points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
@@ -300,28 +323,50 @@ def save_npz_atomic(path: Path, **arrays) -> None:
 
 
 def build_object(entry: CatalogEntry, out: Path, opts: BuildOptions) -> tuple[str, str, str]:
-    """Build one object file; returns (status, object_id, reason). Never raises."""
+    """Build one object file; returns (status, object_id, reason).
+
+    A bad model is reported ("failed" and why: "no geometry" for a model without triangles), never
+    raised. Only render.RenderingUnavailable is: without a renderer every object would fail alike.
+    """
+    from .render import RenderingUnavailable
+
     target = out / "objects" / f"{entry.object_id}.npz"
     if target.exists():
         return "skipped", entry.object_id, "already built"
     try:
-        scene = load_normalized(entry)
-        occ = solid_voxels(scene, opts.grid, seed=stable_seed(entry.object_id))
-        if occ.sum() < 4:
-            raise ValueError(f"only {int(occ.sum())} occupied voxels")
-        cameras = cameras_for(entry.object_id, opts)
-        try:
-            views, masks = _renderer(opts).render(scene, [tuple(c) for c in cameras])
-        except Exception as err:  # e.g. a texture without UV coordinates: fall back to material colours
-            logger.info("%s: rendering without textures (%s)", entry.object_id, type(err).__name__)
-            views, masks = _renderer(opts).render(untextured(scene), [tuple(c) for c in cameras])
-        meta = {**asdict(entry), "fov": opts.fov, "grid": opts.grid}
-        meta.pop("model")
-        save_npz_atomic(target, views=views, masks=np.packbits(masks, axis=-1), voxels=np.packbits(occ.reshape(-1)), cameras=cameras,
-                        meta=np.array(json.dumps(meta)))
+        write_object(entry, target, opts)
         return "built", entry.object_id, ""
+    except RenderingUnavailable:
+        raise
+    except NoGeometry as err:
+        return "failed", entry.object_id, str(err)
     except Exception as err:  # a bad model is skipped, never fatal
         return "failed", entry.object_id, f"{type(err).__name__}: {err}"[:300]
+
+
+def write_object(entry: CatalogEntry, target: Path, opts: BuildOptions) -> None:
+    """Voxelise and render one catalogue entry into ``target`` (written atomically)."""
+    scene = load_normalized(entry)
+    occ = solid_voxels(scene, opts.grid, seed=stable_seed(entry.object_id))
+    if occ.sum() < 4:
+        raise ValueError(f"only {int(occ.sum())} occupied voxels")
+    cameras = cameras_for(entry.object_id, opts)
+    views, masks = render_views(entry.object_id, scene, cameras, opts)
+    meta = {**asdict(entry), "fov": opts.fov, "grid": opts.grid}
+    meta.pop("model")
+    save_npz_atomic(target, views=views, masks=np.packbits(masks, axis=-1), voxels=np.packbits(occ.reshape(-1)), cameras=cameras,
+                    meta=np.array(json.dumps(meta)))
+
+
+def render_views(object_id: str, scene, cameras: np.ndarray, opts: BuildOptions) -> tuple[np.ndarray, np.ndarray]:
+    """The scene's renders and masks; a scene whose textures fail is rendered in its material colours."""
+    renderer = _renderer(opts)  # outside the fallback: a missing renderer is not a texture problem
+    poses = [tuple(c) for c in cameras]
+    try:
+        return renderer.render(scene, poses)
+    except Exception as err:  # e.g. a texture without UV coordinates
+        logger.info("%s: rendering without textures (%s)", object_id, type(err).__name__)
+        return renderer.render(untextured(scene), poses)
 
 
 def _build_star(args):
@@ -347,7 +392,12 @@ def assign_splits(entries: list[CatalogEntry], seed: int = 0, fractions=(0.8, 0.
 
 def build(out: str | Path, source: str | Path | None = None, workers: int | None = None,
           limit: int | None = None, opts: BuildOptions | None = None, progress: bool = True) -> dict:
-    """Build (or resume building) the furniture data set into ``out``; returns the summary."""
+    """Build (or resume building) the furniture data set into ``out``; returns the summary.
+
+    ``summary["in_data_set"]`` counts the objects usable after this run (built now or before): 0 means
+    nothing was built, and the reasons are in ``summary["failures"]``. Raises render.RenderingUnavailable,
+    naming the real error, when nothing can be rendered on this machine.
+    """
     from tqdm.auto import tqdm
 
     out, opts = Path(out), opts or BuildOptions()
@@ -386,6 +436,7 @@ def build(out: str | Path, source: str | Path | None = None, workers: int | None
     write_attribution(out / "ATTRIBUTION.md", [e for e in entries if e.object_id in built])
     summary = {
         "objects": len(entries),
+        "in_data_set": len(built),
         "built": sum(st == "built" for st, _, _ in results),
         "already_built": sum(st == "skipped" for st, _, _ in results),
         "failed": sum(st == "failed" for st, _, _ in results),
@@ -575,7 +626,7 @@ class MultiViewVoxels(Dataset):
             views = torch.from_numpy(views).permute(0, 3, 1, 2)
         else:
             views = self.views[i, picks]
-        return {"source": views.float() / 127.5 - 1,  # (V, 3, S, S)
+        return {"source": to_unit(views),  # (V, 3, S, S) in [-1, 1]
                 "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
 
 

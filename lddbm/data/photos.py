@@ -28,6 +28,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..errors import DataError
+from ..images import pil_to_tensor
 from .furniture import fetch_debian_package, stable_seed, unpack_deb
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ def build(out: str | Path, sources: list[str | Path] | None = None, max_side: in
     (out / "images").mkdir(parents=True, exist_ok=True)
     photos = collect_sources(out / "_sources", sources)
     if not photos:
-        raise FileNotFoundError("No photographs found in the given sources.")
+        raise DataError("No photographs found in the given sources.")
     by_source: dict[str, list[str]] = {}
     for p in photos:
         by_source.setdefault(p["source"].split(":")[0], []).append(p["name"])
@@ -159,7 +161,7 @@ def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:
     root = Path(root)
     split_file = root / "split.json"
     if not split_file.is_file():
-        raise FileNotFoundError(f"{split_file} is missing: run `python -m lddbm build-data photos --out {root}`.")
+        raise DataError(f"{split_file} is missing: run `python -m lddbm build-data photos --out {root}`.")
     names = json.loads(split_file.read_text())[split]
     return {n: Image.open(root / "images" / f"{n}.png").convert("RGB") for n in names}
 
@@ -176,8 +178,8 @@ def photo_arrays(root: str | Path, split: str, max_side: int = 512) -> list[np.n
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
-    """RGB PIL image -> (3, H, W) float tensor in [-1, 1]."""
-    return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
+    """PIL image -> (3, H, W) float tensor in [-1, 1] (``lddbm.images.pil_to_tensor``)."""
+    return pil_to_tensor(image, 3)
 
 
 class PhotoCrops(Dataset):

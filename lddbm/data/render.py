@@ -1,7 +1,9 @@
 """Off-screen rendering of textured meshes for the multi-view data sets (optional dependency).
 
-Uses pyrender on OSMesa (CPU): ``pip install pyrender PyOpenGL==3.1.9 "networkx>=3"`` and Debian's
-``libosmesa6`` (pyrender pins networkx 2.2, which fails to import on Python 3.10+). pyrender pins PyOpenGL 3.1.0, whose OSMesa path is broken; 3.1.7+ works.
+Uses pyrender on OSMesa (CPU): ``pip install -e ".[render]"`` (pyrender2, PyOpenGL 3.1.9, networkx 3)
+and Debian's ``libosmesa6``. pyrender2 is pyrender 0.1.45 without its pins: pyrender itself pins
+PyOpenGL 3.1.0, whose OSMesa path is broken, and its older releases (which pip falls back to) pin
+networkx 2.2, which fails to import on Python 3.9+.
 
 World convention: y up, the object's front faces +z; azimuth 0 looks at the front, azimuth 90
 looks from +x. Cameras look at the origin from ``distance`` with vertical field of view ``fov``.
@@ -13,12 +15,47 @@ import os
 
 import numpy as np
 
+from ..errors import LDDBMError
+
 os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")  # must precede the first OpenGL import
 
 INSTALL_HINT = (
-    "Rendering needs the optional extras: pip install pyrender PyOpenGL==3.1.9 \"networkx>=3\", and the OSMesa library "
-    "(Debian/Ubuntu: apt-get install libosmesa6)."
+    "Rendering needs the optional extras: pip install pyrender2 PyOpenGL==3.1.9 \"networkx>=3\" (in a checkout: "
+    "pip install -e \".[render]\"), and the OSMesa library (Debian/Ubuntu: apt-get install libosmesa6)."
 )
+
+
+class RenderingUnavailable(LDDBMError, RuntimeError):
+    """Nothing can be rendered on this machine: pyrender or an off-screen OpenGL context is missing.
+
+    The message names the underlying error, then says what to install.
+    """
+
+
+def import_pyrender():
+    """The pyrender module, or RenderingUnavailable naming why it could not be imported.
+
+    Any exception counts, not just ImportError: an installed pyrender can fail on import in other
+    ways (an old networkx on a new Python, an OpenGL library that will not load).
+    """
+    try:
+        import pyrender
+    except Exception as err:
+        raise RenderingUnavailable(f"{import_failure(err)} {INSTALL_HINT}") from err
+    return pyrender
+
+
+def import_failure(err: BaseException) -> str:
+    """One sentence on why ``import pyrender`` failed: not installed, or the real error."""
+    if isinstance(err, ModuleNotFoundError) and err.name == "pyrender":
+        return "pyrender is not installed."
+    return f"import pyrender failed: {describe(err)}."
+
+
+def describe(err: BaseException) -> str:
+    """'ExceptionType: message' (no final full stop), for messages that must show the real error."""
+    text = str(err).strip().rstrip(".")
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def camera_position(azimuth_deg: float, elevation_deg: float, distance: float) -> np.ndarray:
@@ -43,16 +80,14 @@ class Renderer:
     """Renders a trimesh.Scene from given cameras; one per process (OSMesa contexts are per process)."""
 
     def __init__(self, image_size: int = 128, fov_deg: float = 40.0, background: float = 0.96):
-        try:
-            import pyrender
-        except ImportError as err:  # pragma: no cover - depends on the machine
-            raise ImportError(INSTALL_HINT) from err
+        pyrender = import_pyrender()
         self._pyrender = pyrender
         self.image_size, self.fov_deg, self.background = image_size, fov_deg, background
         try:
             self._renderer = pyrender.OffscreenRenderer(image_size, image_size)
-        except Exception as err:  # pragma: no cover
-            raise RuntimeError(f"Could not create an off-screen OpenGL context. {INSTALL_HINT}") from err
+        except Exception as err:  # pragma: no cover - depends on the machine
+            raise RenderingUnavailable(
+                f"Could not create an off-screen OpenGL context: {describe(err)}. {INSTALL_HINT}") from err
 
     def render(self, scene_mesh, cameras: list[tuple[float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
         """cameras: (azimuth, elevation, distance) tuples -> uint8 images (V, S, S, 3) and exact

@@ -25,6 +25,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..errors import DataError
+
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
@@ -240,7 +242,7 @@ class ShapeNetR2N2(Dataset):
         self.epoch = 0
 
         if not self.root.is_dir():
-            raise FileNotFoundError(f"ShapeNet root {self.root} is not a directory. Expected {LAYOUT}.")
+            raise DataError(f"ShapeNet root {self.root} is not a directory. Expected {LAYOUT}.")
         taxonomies = _select(_read_split_file(Path(split_file).expanduser(), split), categories)
 
         self.items: list[tuple[str, str, str, tuple[int, ...]]] = []  # (tax_id, name, obj_id, views)
@@ -260,7 +262,7 @@ class ShapeNetR2N2(Dataset):
                 len(missing), listed, split, num_views, self.root, ", ".join(missing[:3]),
             )
         if not self.items:
-            raise FileNotFoundError(
+            raise DataError(
                 f"None of the {listed} objects of split {split!r} in {split_file} were found under "
                 f"{self.root}. Expected {LAYOUT}."
             )
@@ -315,7 +317,7 @@ class ShapeNetR2N2(Dataset):
 def _read_split_file(path: Path, split: str) -> list[dict]:
     """The Pix2Vox split file, checked: a list of taxonomies with ids, names and the split."""
     if not path.is_file():
-        raise FileNotFoundError(f"Split file {path} not found (a Pix2Vox-style ShapeNet.json).")
+        raise DataError(f"Split file {path} not found (a Pix2Vox-style ShapeNet.json).")
     try:
         taxonomies = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -4,6 +4,7 @@ and the shared (B, latent_channels, latent_size, latent_size) latent."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -13,9 +14,14 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
+from ..images import pil_to_tensor, tensor_to_pil
+from ..inputs import open_image
 from .common import ResBlock, check_latent_layout, standardize_latent
 
-__all__ = ["ConfigMixin", "ImageDecoder", "ImageEncoder", "ModelMixin", "images_to_tensor", "postprocess_images"]
+__all__ = ["IMAGE_OUTPUT_TYPES", "ConfigMixin", "ImageDecoder", "ImageEncoder", "ModelMixin", "images_to_tensor",
+           "postprocess_images"]
+
+IMAGE_OUTPUT_TYPES = ("pt", "np", "pil")  # (B, C, S, S) in [-1, 1]; (B, S, S, C) in [0, 1]; PIL images
 
 
 def _num_stages(image_size: int, latent_size: int) -> int:
@@ -26,14 +32,13 @@ def _num_stages(image_size: int, latent_size: int) -> int:
 
 
 def images_to_tensor(inputs, channels: int, size: int) -> torch.Tensor:
-    """PIL images, or arrays/tensors (B, C, S, S) in [-1, 1] -> float tensor (B, channels, size, size)."""
-    if isinstance(inputs, Image.Image):
+    """PIL images or image file paths (one or a list), or arrays/tensors (B, C, S, S) in [-1, 1]
+    -> float tensor (B, channels, size, size). Files are opened safely (``lddbm.inputs.open_image``)."""
+    if isinstance(inputs, (Image.Image, str, os.PathLike)):
         inputs = [inputs]
-    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], Image.Image):
-        mode = "L" if channels == 1 else "RGB"
-        arrays = [np.asarray(im.convert(mode), dtype=np.float32) / 127.5 - 1 for im in inputs]
-        x = torch.from_numpy(np.stack(arrays))
-        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], (Image.Image, str, os.PathLike)):
+        images = [open_image(im)[0] if isinstance(im, (str, os.PathLike)) else im for im in inputs]
+        x = torch.stack([pil_to_tensor(im, channels) for im in images])
     else:
         x = inputs.float() if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs, dtype=np.float32))
     if x.ndim != 4 or tuple(x.shape[1:]) != (channels, size, size):
@@ -47,13 +52,11 @@ def postprocess_images(decoded: torch.Tensor, output_type: str = "pt"):
     x = decoded.detach().float().clamp(-1, 1)
     if output_type == "pt":
         return x
-    arr = ((x + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()
     if output_type == "np":
-        return arr
+        return ((x + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()
     if output_type == "pil":
-        u8 = (arr * 255).round().astype(np.uint8)
-        return [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in u8]
-    raise ValueError(f"Unknown output_type {output_type!r}; use 'pt', 'np' or 'pil'.")
+        return [tensor_to_pil(im) for im in x]
+    raise ValueError(f"Unknown output_type {output_type!r}; use one of {IMAGE_OUTPUT_TYPES}.")
 
 
 class ImageEncoder(ModelMixin, ConfigMixin):
@@ -92,6 +95,8 @@ class ImageEncoder(ModelMixin, ConfigMixin):
 
 class ImageDecoder(ModelMixin, ConfigMixin):
     """Latent grid -> image in [-1, 1] (unbounded output, clamped only in postprocess)."""
+
+    output_types = IMAGE_OUTPUT_TYPES
 
     @register_to_config
     def __init__(

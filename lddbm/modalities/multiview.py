@@ -18,6 +18,7 @@ from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
 from ..framing import NormalizedView, normalize_view
+from ..images import normalise_mode, pil_to_tensor, to_unit
 from ..inputs import open_image
 from .common import ResBlock, check_latent_layout, standardize_latent
 
@@ -31,17 +32,14 @@ def load_views(images, image_size: int, background: float = 1.0) -> torch.Tensor
     """
     out = []
     for im in images:
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = np.asarray(im, dtype=np.float32)
-            im = Image.fromarray((arr / max(arr.max(), 1) * 255).astype(np.uint8))
-        im = im.convert("RGBA")
+        im = normalise_mode(im).convert("RGBA")
         canvas = Image.new("RGBA", im.size, (int(background * 255),) * 3 + (255,))
         im = Image.alpha_composite(canvas, im).convert("RGB")
         w, h = im.size
         side = min(w, h)
         im = im.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
         im = im.resize((image_size, image_size), Image.BICUBIC)
-        out.append(torch.from_numpy(np.asarray(im, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1)
+        out.append(pil_to_tensor(im, 3))
     return torch.stack(out)
 
 
@@ -123,7 +121,7 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
         framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, segmenter=segmenter)
                   for v in views]
         arrays = [np.asarray(v.on_background().resize((size, size), Image.BICUBIC)) for v in framed]
-        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return to_unit(np.stack(arrays)).permute(0, 3, 1, 2)
 
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         B, V = views.shape[:2]

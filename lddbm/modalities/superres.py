@@ -23,7 +23,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
 from .common import ResBlock, check_latent_layout, standardize_latent
-from .image import images_to_tensor, postprocess_images
+from .image import IMAGE_OUTPUT_TYPES, images_to_tensor, postprocess_images
 
 __all__ = ["AnchoredImageDecoder", "AnchoredImageEncoder", "ConfigMixin", "LowResEncoder", "ModelMixin"]
 
@@ -76,7 +76,8 @@ class LowResEncoder(ModelMixin, ConfigMixin):
         self.net = _trunk(ANCHOR_CHANNELS, width, blocks, latent_channels - ANCHOR_CHANNELS)
 
     def preprocess(self, inputs) -> torch.Tensor:
-        """PIL images, or arrays/tensors (B, 3, s, s) in [-1, 1] -> float tensor on this device."""
+        """PIL images or image files of s x s pixels, or arrays/tensors (B, 3, s, s) in [-1, 1] -> float
+        tensor on this device (whole images of any size: ``lddbm.superres.upscale``)."""
         return images_to_tensor(inputs, 3, self.config.image_size).to(self.device, self.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,6 +119,8 @@ class AnchoredImageEncoder(ModelMixin, ConfigMixin):
 class AnchoredImageDecoder(ModelMixin, ConfigMixin):
     """Latent (B, 3 + detail, L, L) -> HR image (B, 3, S, S): bicubic up-sampling of the anchor plus
     a residual predicted at the latent resolution and unfolded by pixel-shuffle (ESPCN-style)."""
+
+    output_types = IMAGE_OUTPUT_TYPES
 
     @register_to_config
     def __init__(

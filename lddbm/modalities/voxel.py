@@ -6,6 +6,8 @@ channels, giving a (c3 * g, g, g) latent over the (x, y) plane; the decoder undo
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -79,6 +81,10 @@ class VoxelEncoder(ModelMixin, ConfigMixin):
 
 
 class VoxelDecoder(ModelMixin, ConfigMixin):
+    # "pt"/"np": occupancy probabilities (B, G, G, G); "mesh": one trimesh.Trimesh per sample
+    output_types = ("pt", "np", "mesh")
+    mesh_threshold = 0.5  # occupancy probability of the "mesh" surface
+
     @register_to_config
     def __init__(self, grid: int = 32, latent_channels: int = 16, latent_size: int = 8, width: int = 16):
         super().__init__()
@@ -97,10 +103,25 @@ class VoxelDecoder(ModelMixin, ConfigMixin):
         return F.binary_cross_entropy_with_logits(logits.float(), target.float())
 
     def postprocess(self, logits: torch.Tensor, output_type: str = "pt"):
-        """"pt": occupancy probabilities (B, G, G, G); "np": the same as a numpy array."""
+        """"pt": occupancy probabilities (B, G, G, G); "np": the same as a numpy array; "mesh": a
+        watertight trimesh.Trimesh per sample (marching cubes at ``mesh_threshold``, in the cube
+        [-0.5, 0.5]^3; an empty Trimesh where no voxel reaches it)."""
         probs = torch.sigmoid(logits.detach().float())[:, 0]
         if output_type == "pt":
             return probs
         if output_type == "np":
             return probs.cpu().numpy()
-        raise ValueError(f"Unknown output_type {output_type!r}; use 'pt' or 'np'.")
+        if output_type == "mesh":
+            return [_mesh(p, self.mesh_threshold) for p in probs.cpu().numpy()]
+        raise ValueError(f"Unknown output_type {output_type!r}; use one of {self.output_types}.")
+
+
+def _mesh(probability: np.ndarray, threshold: float):
+    import trimesh
+
+    from ..export import voxels_to_mesh
+
+    if not (probability >= threshold).any():
+        logging.getLogger(__name__).warning("empty shape: no voxel reaches occupancy %.2f", threshold)
+        return trimesh.Trimesh()
+    return voxels_to_mesh(probability, threshold=threshold)

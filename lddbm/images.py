@@ -43,8 +43,8 @@ def normalise_mode(image: Image.Image) -> Image.Image:
 
 def to_unit(pixels) -> torch.Tensor:
     """uint8-range pixels (numpy array or tensor, any shape) -> float32 tensor in [-1, 1]."""
-    x = pixels if torch.is_tensor(pixels) else torch.from_numpy(np.ascontiguousarray(pixels))
-    return x.float() / 127.5 - 1
+    x = pixels.float() if torch.is_tensor(pixels) else torch.from_numpy(np.asarray(pixels).astype(np.float32))
+    return x / 127.5 - 1
 
 
 def from_unit(x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@ against bicubic interpolation (PSNR and SSIM, RGB and Y, border cropped by the s
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from .data.photos import degrade
 from .errors import ConfigError, DataError
 from .images import normalise_mode
+from .inputs import open_image
 from .pipeline import LDDBMPipeline
 from .tiling import MAX_INPUT_SIDE, upscale_image
 
@@ -45,7 +47,7 @@ def bicubic(image: Image.Image, scale: int) -> Image.Image:
 
 def upscale(
     pipe: LDDBMPipeline,
-    image: Image.Image,
+    image: Image.Image | str | os.PathLike,
     steps: int | None = None,
     sampler: str | None = None,
     seed: int = 0,
@@ -55,13 +57,16 @@ def upscale(
     progress: Callable[[int, int], None] | None = None,
     **sampler_options: float | None,
 ) -> Upscaled:
-    """Upscale a whole PIL image (any mode; see tiling.upscale_image) by the pipeline's factor.
+    """Upscale a whole image (a PIL image of any mode, or a file path; see tiling.upscale_image) by
+    the pipeline's factor.
 
     ``overlap``: LR pixels shared by neighbouring tiles (default a quarter of the tile).
     ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
     dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.
     """
     start = time.perf_counter()
+    if isinstance(image, (str, os.PathLike)):
+        image = open_image(image)[0]
     scale, tile = pipeline_scale(pipe), pipe.source_encoder.config.image_size
     overlap = tile // 4 if overlap is None else overlap
     generator = torch.Generator(device=pipe.device).manual_seed(seed)

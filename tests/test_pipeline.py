@@ -27,8 +27,9 @@ def test_output_dataclass_and_nfe(tiny_pipeline):
     assert nfe == 5 and seconds > 0
 
 
-def test_expected_slice_is_stable(tiny_pipeline):
-    """Same seed, same numbers; a stochastic sampler with another seed differs."""
+def test_sampling_is_deterministic_given_the_seed(tiny_pipeline):
+    """Same seed, same numbers; a stochastic sampler with another seed differs. (Determinism only:
+    the numbers themselves are pinned per shipped checkpoint in test_expected_slices.py.)"""
     a = run(tiny_pipeline, churn=0.5).outputs
     b = run(tiny_pipeline, churn=0.5).outputs
     c = run(tiny_pipeline, churn=0.5, seed=1).outputs

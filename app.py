@@ -2,6 +2,11 @@
 
 Run ``python app.py`` and open http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are
 respected). Pipelines load once, offline, from checkpoints/; CUDA is used when present.
+
+The API (gradio_client) is one endpoint per task, a contract checked by tests/test_app_api.py:
+/views_to_3d, /super_resolve and /translate_vector; every other event is private (api_visibility).
+Sampler controls are built from lddbm.samplers (SAMPLERS, OPTIONS): each tab has one "randomness"
+slider, set as the chosen sampler's stochastic option, and guidance only applies where it is read.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,11 +29,14 @@ import torch
 from PIL import Image
 
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
+from lddbm.errors import ConfigError
 from lddbm.export import export_mesh, plotly_figure, plotly_side_by_side, voxels_to_mesh
 from lddbm.framing import DEFAULT_FOREGROUND_RATIO, NormalizedView, normalize_views, view_warnings
+from lddbm.images import tensor_to_pil
 from lddbm.inputs import HIGH_BIT_MODES, InputError, open_image, open_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
+from lddbm.samplers import OPTIONS, SAMPLERS, migrate_sampling, stochastic_options
 from lddbm.shapes import predict_shape
 from lddbm.superres import image_metrics, upscale
 
@@ -63,6 +72,123 @@ def session_folder() -> Path:
     folder = DOWNLOADS / uuid.uuid4().hex
     folder.mkdir()
     return folder
+
+
+def whole_number(value, what: str, low: int, high: int) -> int:
+    """A whole number in [low, high] from a UI or API value; anything else is a gr.Error naming ``what``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number) or number != int(number) or not low <= number <= high:
+        raise gr.Error(f"The {what} must be a whole number from {low} to {high}; got {value}.")
+    return int(number)
+
+
+def parse_seed(seed, randomize: bool) -> int:
+    if randomize:
+        return random.randint(0, MAX_SEED)
+    return whole_number(seed, "seed", 0, MAX_SEED)
+
+
+# ---- sampler controls: read from the registry in lddbm.samplers -----------------------------------------
+
+GUIDANCE_UI_RANGE = (0.0, 2.0)  # the useful part of OPTIONS["guidance"]'s range, for the slider
+
+
+def checkpoint_config(name: str) -> dict:
+    """A checkpoint's scheduler config (the sampling settings it was validated with); {} when it has none.
+    An old config's sampler name ("fast") is read in today's terms."""
+    try:
+        config = json.loads((CHECKPOINTS / name / "scheduler" / "scheduler_config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return migrate_sampling(config)
+
+
+def checkpoint_steps(name: str, default: int = 10) -> int:
+    """The sampling steps a checkpoint was exported with (its validated default)."""
+    return int(checkpoint_config(name).get("num_inference_steps", default))
+
+
+def checkpoint_sampler(name: str) -> str:
+    """The sampler a checkpoint was exported with, or the registry's first when it names none we know."""
+    sampler = checkpoint_config(name).get("sampler")
+    return sampler if sampler in SAMPLERS else next(iter(SAMPLERS))
+
+
+def _meaning(option: str) -> str:
+    return OPTIONS[option].help.split(": ", 1)[-1]  # the help without its "sampler: " prefix
+
+
+def randomness_settings(sampler: str, lead: str) -> dict:
+    """Slider settings of a tab's one "randomness" control for ``sampler``: the range of the sampler's
+    stochastic option, or a disabled slider for a deterministic sampler."""
+    option = SAMPLERS[sampler].stochastic_option
+    if option is None:
+        return dict(minimum=0, maximum=1, interactive=False, info=f"The {sampler} sampler is deterministic; "
+                    "choose another sampler for random draws.")
+    spec = OPTIONS[option]
+    return dict(minimum=spec.low, maximum=spec.high, interactive=True,
+                info=f"{lead} Sets the {sampler} sampler's {option}: {_meaning(option)}.")
+
+
+def guidance_settings(sampler: str, lead: str) -> dict:
+    """Slider settings of the guidance control: editable only for samplers that read guidance."""
+    if "guidance" in SAMPLERS[sampler].options:
+        return dict(interactive=True, info=lead)
+    readers = [name for name, cls in SAMPLERS.items() if "guidance" in cls.options]
+    return dict(interactive=False, info=f"Not used by the {sampler} sampler; only {' / '.join(readers) or 'no sampler'} "
+                "reads guidance.")
+
+
+def sampler_controls(default: str, randomness_lead: str, guidance_lead: str):
+    """A tab's sampler radio (choices from lddbm.samplers.SAMPLERS), its one randomness slider (set as the
+    chosen sampler's stochastic option) and its guidance slider, which follow the chosen sampler."""
+    sampler = gr.Radio([(name, name) for name in SAMPLERS], value=default, label="sampler",
+                       info=" · ".join(f"{name}: {cls.summary}" for name, cls in SAMPLERS.items()))
+    option = SAMPLERS[default].stochastic_option
+    randomness = gr.Slider(value=OPTIONS[option].default if option else 0.0, step=0.05, label="randomness",
+                           **randomness_settings(default, randomness_lead))
+    guidance = gr.Slider(*GUIDANCE_UI_RANGE, value=OPTIONS["guidance"].default, step=0.05, label="guidance",
+                         **guidance_settings(default, guidance_lead))
+
+    def follow(name, value):
+        if name not in SAMPLERS:
+            return gr.skip(), gr.skip()
+        settings = randomness_settings(name, randomness_lead)
+        value = min(max(float(value or 0), settings["minimum"]), settings["maximum"])
+        return gr.update(value=value, **settings), gr.update(**guidance_settings(name, guidance_lead))
+
+    sampler.change(follow, [sampler, randomness], [randomness, guidance], api_visibility="private", queue=False,
+                   show_progress="hidden")
+    return sampler, randomness, guidance
+
+
+def sampling_options(sampler, randomness, guidance) -> dict[str, float]:
+    """The options ``sampler`` reads, from a tab's controls: the randomness as its stochastic option
+    (lddbm.samplers.stochastic_options), guidance only when it reads guidance (passing an option a
+    sampler does not read is an error in the library)."""
+    if sampler not in SAMPLERS:
+        raise gr.Error(f"Choose a sampler: one of {', '.join(SAMPLERS)} (got {sampler!r}).")
+    options = dict(stochastic_options(sampler, randomness))
+    if "guidance" in SAMPLERS[sampler].options:
+        options["guidance"] = guidance
+    for name, value in options.items():
+        try:
+            options[name] = OPTIONS[name].check(value)
+        except (ConfigError, TypeError, ValueError) as err:
+            what = "guidance" if name == "guidance" else f"randomness ({sampler}'s {name})"
+            raise gr.Error(f"The {what} must be a number from {OPTIONS[name].low:g} to {OPTIONS[name].high:g}; "
+                           f"got {value!r}.") from err
+    return options
+
+
+def is_stochastic(options: dict[str, float], sampler: str) -> bool:
+    option = SAMPLERS[sampler].stochastic_option
+    return option is not None and options.get(option, 0) > 0
 
 
 # ---- views -> 3D ---------------------------------------------------------------------------------------
@@ -119,18 +245,6 @@ def without_example_views(paths: list[str]) -> list[str] | None:
     return None
 
 
-def parse_seed(seed, randomize: bool) -> int:
-    if randomize:
-        return random.randint(0, MAX_SEED)
-    try:
-        value = float(seed)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not np.isfinite(value) or value != int(value) or not 0 <= value <= MAX_SEED:
-        raise gr.Error(f"The seed must be a whole number from 0 to {MAX_SEED}; got {seed}.")
-    return int(value)
-
-
 def on_checkerboard(view: NormalizedView, size: int = 160, square: int = 10) -> Image.Image:
     """A framed view over a grey checkerboard, so what was cut away as background is visible."""
     yy, xx = np.mgrid[0:size, 0:size] // square
@@ -139,46 +253,64 @@ def on_checkerboard(view: NormalizedView, size: int = 160, square: int = 10) -> 
     return Image.alpha_composite(canvas, view.image.resize((size, size), Image.BICUBIC)).convert("RGB")
 
 
-def why_empty(images, framed: list[NormalizedView], churn: float, threshold: float) -> str:
+def why_empty(images, framed: list[NormalizedView], randomness: float, threshold: float) -> str:
     """The most likely reason for an empty prediction, in plain words."""
     if all(np.asarray(im.convert("L")).std() < 2 for im in images):
         return "The views look blank (a single flat colour): upload photos that show the object."
     if framed and all(v.mask_source != "none" and not v.found for v in framed):
         return ("No object was found against the background in any view. Use photos where the object stands out "
                 "from a plain background, upload cut-out PNGs with transparency, or untick 'remove the background'.")
-    if churn > 0:
-        return (f"Random sampling (randomness {churn:.2f}) gave an empty shape this time: try another seed, or set "
+    if randomness > 0:
+        return (f"Random sampling (randomness {randomness:.2f}) gave an empty shape this time: try another seed, or set "
                 "the randomness to 0 under Advanced.")
     return (f"The model is not confident about any part of the shape (nothing reaches the occupancy threshold "
             f"{threshold:.2f}). Try views where the object fills more of the frame and stands out from the "
             "background, or lower the occupancy threshold under Advanced.")
 
 
-def views_to_3d(items, remove_background, foreground_ratio, steps, sampler, guidance, churn, seed, randomize,
+def views_to_3d(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
                 threshold, samples, progress=gr.Progress(track_tqdm=True)):
+    """The public /views_to_3d endpoint: views -> (shape figure, [GLB, OBJ, STL] files, run details, the
+    framed views the model saw) and the trajectory frames (a gr.State, which API clients do not see)."""
     pipe = pipeline("multiview3d")
-    paths = gallery_paths(items)
+    paths = gallery_paths(views)
     try:
         images, notes = open_views(paths, pipe.source_encoder.config.max_views)
     except InputError as err:
         raise gr.Error(str(err)) from err
-    seed = parse_seed(seed, randomize)
-    ratio = float(foreground_ratio)
+    seed = parse_seed(seed, random_seed)
+    try:
+        ratio = float(object_size)
+    except (TypeError, ValueError):
+        ratio = float("nan")
     if not 0.3 <= ratio <= 1.0:
-        raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {foreground_ratio}.")
+        raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {object_size}.")
+    steps = whole_number(steps, "number of sampling steps", 1, 100)
+    samples = whole_number(samples, "number of samples", 1, 16)
+    try:
+        level = float(threshold)
+    except (TypeError, ValueError):
+        level = float("nan")
+    if not 0 < level < 1:
+        raise gr.Error(f"The occupancy threshold must lie between 0 and 1; got {threshold}.")
+    threshold = level
+    options = sampling_options(sampler, randomness, guidance)
     framed = normalize_views(images, bool(remove_background), ratio, segmenter=pipe.segmenter)
     for note in notes + view_warnings(framed, [Path(p).name for p in paths]):
         gr.Warning(note)
-    samples = int(samples)
-    if samples > 1 and churn == 0:
+    if samples > 1 and not is_stochastic(options, sampler):
         gr.Warning("With randomness 0 every sample is the same; raise it to see where the model is unsure.")
-    pred = predict_shape(pipe, framed, int(steps), sampler, float(guidance), float(churn), seed, samples,
-                         float(threshold), trajectory=True)
     try:
-        mesh = voxels_to_mesh(pred.probability, threshold=float(threshold),
+        pred = predict_shape(pipe, framed, num_inference_steps=steps, sampler=sampler, seed=seed, samples=samples,
+                             threshold=threshold, trajectory=True, **options)
+    except ConfigError as err:
+        raise gr.Error(str(err)) from err
+    try:
+        mesh = voxels_to_mesh(pred.probability, threshold=threshold,
                               values=(pred.agreement - 0.5) * 2 if samples > 1 else None)
     except ValueError as err:
-        raise gr.Error(why_empty(images, framed, float(churn), float(threshold))) from err
+        raise gr.Error(why_empty(images, framed, float(randomness) if is_stochastic(options, sampler) else 0.0,
+                                 threshold)) from err
     shapes = [("prediction", mesh)]
     truth = ground_truth_for(paths)
     if truth is not None:
@@ -188,24 +320,39 @@ def views_to_3d(items, remove_background, foreground_ratio, steps, sampler, guid
     folder = session_folder()
     downloads = [str(export_mesh(mesh, folder / f"shape.{ext}")) for ext in ("glb", "obj", "stl")]
     frames = [(f * 255).astype(np.uint8) for f in pred.trajectory]
-    info = (f"{len(images)} view(s) · {pred.nfe} NFE × {samples} sample(s) · {pred.seconds:.2f} s on {DEVICE} · "
-            f"seed {seed}")
-    last = max(len(frames) - 1, 1)
-    slider = gr.Slider(0, last, value=last, step=1, interactive=len(frames) > 1)
+    info = (f"{len(images)} view(s) · {sampler} · {pred.nfe} NFE × {samples} sample(s) · {pred.seconds:.2f} s on "
+            f"{DEVICE} · seed {seed}")
     seen = [on_checkerboard(v) for v in framed]
-    return figure, downloads, info, frames, slider, seen, trajectory_frame(frames, last, threshold)
+    return figure, downloads, info, seen, frames
 
 
-def views_uploaded(items, *controls):
+def show_trajectory(frames, threshold):
+    """The "along the bridge" controls for a new run: the slider over its evaluations, at the last one."""
+    last = max(len(frames) - 1, 1)
+    return gr.Slider(0, last, value=last, step=1, interactive=len(frames) > 1), trajectory_frame(frames, last, threshold)
+
+
+def views_to_3d_ui(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
+                   threshold, samples, progress=gr.Progress(track_tqdm=True)):
+    """views_to_3d with the "along the bridge" controls updated too (for the events the API does not expose)."""
+    out = views_to_3d(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
+                      threshold, samples, progress)
+    return (*out, *show_trajectory(out[-1], threshold))
+
+
+def views_uploaded(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
+                   threshold, samples, progress=gr.Progress(track_tqdm=True)):
     """Run on every upload. A fresh upload after an example replaces the example's views (the
     gallery is set to the user's own files); removing all views leaves the outputs as they are."""
-    paths = gallery_paths(items)
+    paths = gallery_paths(views)
     if not paths:
         return (gr.skip(),) * 8
+    controls = (remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed, threshold,
+                samples, progress)
     own = without_example_views(paths)
     if own is not None:
-        return (*views_to_3d([(p, None) for p in own], *controls), own)
-    return (*views_to_3d(items, *controls), gr.skip())
+        return (*views_to_3d_ui([(p, None) for p in own], *controls), own)
+    return (*views_to_3d_ui(views, *controls), gr.skip())
 
 
 def trajectory_frame(frames, index, threshold):
@@ -239,12 +386,10 @@ def views_tab() -> None:
             run = gr.Button("Generate 3D shape", variant="primary")
             with gr.Accordion("Advanced", open=False):
                 steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps", info="More steps are slower; 10 is plenty.")
-                sampler = gr.Radio(["heun", "fast"], value="heun", label="sampler",
-                                   info="heun: the paper's sampler; fast (DBIM): fewer network calls per step.")
-                churn = gr.Slider(0, 1, value=0.0, step=0.05, label="randomness",
-                                  info="0 gives the same shape every time; higher values draw varied shapes.")
-                guidance = gr.Slider(0, 2, value=1.0, step=0.05, label="guidance",
-                                     info="How strongly sampling is pulled toward the views (1 = as trained).")
+                sampler, randomness, guidance = sampler_controls(
+                    checkpoint_sampler("multiview3d"),
+                    "0 gives the same shape every time; higher values draw varied shapes.",
+                    "How strongly sampling is pulled toward the views (1 = as trained).")
                 samples = gr.Slider(1, 8, value=1, step=1, label="number of samples",
                                     info="Several samples (with randomness > 0) colour the shape by where they agree.")
                 threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="occupancy threshold",
@@ -262,19 +407,22 @@ def views_tab() -> None:
             seen = gr.Gallery(label="what the model sees (removed background shown as a checkerboard)", columns=4,
                               height=170, preview=False, object_fit="contain")
             predicted = gr.Plot(label="predicted shape (beside the ground truth for examples; drag to turn both)")
-            info = gr.Markdown()
+            info = gr.Markdown(label="run details", show_label=False)
             downloads = gr.File(label="download GLB / OBJ / STL", file_count="multiple")
             with gr.Accordion("along the bridge", open=False):
                 frame_index = gr.Slider(0, 1, value=0, step=1, label="network evaluation")
                 frame_plot = gr.Plot(label="decoded x0 estimate")
     frames = gr.State([])
-    inputs = [views, remove_background, foreground_ratio, steps, sampler, guidance, churn, seed, randomize, threshold, samples]
-    outputs = [predicted, downloads, info, frames, frame_index, seen, frame_plot]
-    run.click(views_to_3d, inputs, outputs)
-    views.upload(views_uploaded, inputs, outputs + [views], api_visibility="private")
+    inputs = [views, remove_background, foreground_ratio, steps, sampler, guidance, randomness, seed, randomize,
+              threshold, samples]
+    outputs = [predicted, downloads, info, seen, frames]  # the public endpoint's (the State is hidden from clients)
+    trajectory = [frame_index, frame_plot]
+    run.click(views_to_3d, inputs, outputs, api_name="views_to_3d").success(
+        show_trajectory, [frames, threshold], trajectory, api_visibility="private", queue=False)
+    views.upload(views_uploaded, inputs, outputs + trajectory + [views], api_visibility="private")
     if examples is not None:  # an example click fills the gallery, then runs the model
-        examples.load_input_event.then(views_to_3d, inputs, outputs, api_visibility="private")
-    frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot)
+        examples.load_input_event.then(views_to_3d_ui, inputs, outputs + trajectory, api_visibility="private")
+    frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot, api_visibility="private")
 
 
 # ---- super-resolution ----------------------------------------------------------------------------------
@@ -282,12 +430,6 @@ def views_tab() -> None:
 
 def sr_scales() -> list[str]:
     return [label for label, name in SR_MODELS.items() if (CHECKPOINTS / name).is_dir()]
-
-
-def checkpoint_steps(name: str) -> int:
-    """The sampling steps a checkpoint was exported with (its validated default)."""
-    config = json.loads((CHECKPOINTS / name / "scheduler" / "scheduler_config.json").read_text())
-    return int(config["num_inference_steps"])
 
 
 def sr_examples() -> list[str]:
@@ -308,33 +450,36 @@ def mode_notes(image: Image.Image) -> list[str]:
     return []
 
 
-def super_resolve(file, scale, steps, churn, seed, randomize, progress=gr.Progress()):
-    path = getattr(file, "name", file)
+def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, progress=gr.Progress()):
+    """The public /super_resolve endpoint: an image file -> ((bicubic, LDDBM) pair, the upscaled PNG, run details)."""
+    path = getattr(image, "name", image)
     if not path:
         raise gr.Error("Upload an image (PNG, JPEG, WebP, ...) or pick an example first.")
     if scale not in SR_MODELS or not (CHECKPOINTS / SR_MODELS[scale]).is_dir():
         raise gr.Error(f"No super-resolution model for scale {scale}; choose one of {', '.join(sr_scales()) or 'none'}.")
     pipe = pipeline(SR_MODELS[scale])
     try:
-        image, notes = open_image(path)
+        low_res, notes = open_image(path)
     except InputError as err:
         raise gr.Error(str(err)) from err
-    for note in notes + mode_notes(image):
+    seed = parse_seed(seed, random_seed)
+    steps = whole_number(steps, "number of sampling steps", 1, 100)
+    options = sampling_options(sampler, randomness, guidance)
+    for note in notes + mode_notes(low_res):
         gr.Warning(note)
-    seed = parse_seed(seed, randomize)
 
     def tiles_done(done: int, total: int) -> None:
         progress(done / total, desc=f"tiles {done}/{total}")
 
     try:
-        result = upscale(pipe, image, steps=int(steps), churn=float(churn), seed=seed, progress=tiles_done)
-    except InputError as err:
+        result = upscale(pipe, low_res, steps=steps, sampler=sampler, seed=seed, progress=tiles_done, **options)
+    except (InputError, ConfigError) as err:
         raise gr.Error(str(err)) from err
     out = session_folder() / f"{Path(path).stem}_x{result.scale}.png"
     result.image.save(out)
-    w, h = image.size
-    info = (f"{w}×{h} → {result.image.width}×{result.image.height} · {result.tiles} tiles × {result.nfe} NFE · "
-            f"{result.seconds:.2f} s on {DEVICE} · seed {seed}")
+    w, h = low_res.size
+    info = (f"{w}×{h} → {result.image.width}×{result.image.height} · {result.tiles} tiles × {result.nfe} NFE "
+            f"({sampler}) · {result.seconds:.2f} s on {DEVICE} · seed {seed}")
     original = sr_originals().get(_digest(path))
     if original is not None:
         with Image.open(original) as hr:
@@ -346,11 +491,11 @@ def super_resolve(file, scale, steps, churn, seed, randomize, progress=gr.Progre
     return (result.bicubic, result.image), str(out), info
 
 
-def sr_changed(file, *controls):
+def sr_changed(image, scale, steps, sampler, guidance, randomness, seed, random_seed, progress=gr.Progress()):
     """Run on upload or example click; clearing the input leaves the outputs as they are."""
-    if not file:
+    if not image:
         return (gr.skip(),) * 3
-    return super_resolve(file, *controls)
+    return super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, progress)
 
 
 def sr_tab() -> None:
@@ -369,41 +514,54 @@ def sr_tab() -> None:
                             label="examples (test photos; PSNR/SSIM shown against the original)")
             scale = gr.Radio(scales, value=scales[0], label="scale")
             steps = gr.Slider(1, 20, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps")
-            churn = gr.Slider(0, 1, value=0.0, step=0.05, label="stochasticity (eta)")
+            sampler, randomness, guidance = sampler_controls(
+                checkpoint_sampler(SR_MODELS[scales[0]]), "0 gives the same image every time.",
+                "How strongly sampling is pulled toward the low-resolution input (1 = as trained).")
             with gr.Row():
-                seed = gr.Number(0, precision=0, label="seed")
+                seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
                 randomize = gr.Checkbox(False, label="random seed")
             run = gr.Button("Upscale", variant="primary")
         with gr.Column(scale=2):
             slider = gr.ImageSlider(label="bicubic ↔ LDDBM", type="pil", format="png", image_mode=None)
-            info = gr.Markdown()
+            info = gr.Markdown(label="run details", show_label=False)
             download = gr.File(label="download the upscaled PNG")
-    inputs = [file, scale, steps, churn, seed, randomize]
+    inputs = [file, scale, steps, sampler, guidance, randomness, seed, randomize]
     outputs = [slider, download, info]
-    run.click(super_resolve, inputs, outputs)
-    file.change(sr_changed, inputs, outputs)
+    run.click(super_resolve, inputs, outputs, api_name="super_resolve")
+    file.change(sr_changed, inputs, outputs, api_visibility="private")
 
 
 # ---- toy task: vector -> image -------------------------------------------------------------------------
 
 
-def _show(image: torch.Tensor, size: int = 256) -> Image.Image:
-    """A (1, S, S) image in [-1, 1] as an upscaled grey PIL image (nearest: pixels stay visible)."""
-    u8 = ((image[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
-    return Image.fromarray(u8).resize((size, size), Image.NEAREST)
+def enlarged(image: torch.Tensor, size: int = 256) -> Image.Image:
+    """A (1, S, S) image in [-1, 1], upscaled for display (nearest: the pixels stay visible)."""
+    return tensor_to_pil(image).resize((size, size), Image.NEAREST)
 
 
-def synthetic_translate(cx, cy, r, steps, sampler, churn, seed, progress=gr.Progress(track_tqdm=True)):
+def translate_vector(centre_x, centre_y, radius, steps, sampler, guidance, randomness, seed,
+                     progress=gr.Progress(track_tqdm=True)):
+    """The public /translate_vector endpoint: disc parameters -> (LDDBM's image, the true disc, run details)."""
     pipe = pipeline("synthetic")
     data = load_preset(CHECKPOINTS / "synthetic" / "preset.json").data
-    params = torch.tensor([[cx, cy, r]], dtype=torch.float32)
+    try:
+        params = torch.tensor([[float(centre_x), float(centre_y), float(radius)]], dtype=torch.float32)
+    except (TypeError, ValueError) as err:
+        raise gr.Error("The disc centre and radius must be numbers.") from err
+    if not torch.isfinite(params).all():
+        raise gr.Error("The disc centre and radius must be finite numbers.")
+    steps = whole_number(steps, "number of sampling steps", 1, 100)
+    options = sampling_options(sampler, randomness, guidance)
+    generator = torch.Generator(DEVICE).manual_seed(parse_seed(seed, False))
     source = params @ source_matrix(data).T  # (1, dim): the vector the model sees
-    out = pipe(source, num_inference_steps=int(steps), sampler=sampler, churn=float(churn),
-               generator=torch.Generator(DEVICE).manual_seed(parse_seed(seed, False)))
+    try:
+        out = pipe(source, num_inference_steps=steps, sampler=sampler, generator=generator, **options)
+    except ConfigError as err:
+        raise gr.Error(str(err)) from err
     truth = render_discs(params, data.image_size)[0]
-    info = f"NFE {out.nfe} · {out.seconds * 1000:.0f} ms · {DEVICE} · source vector " + np.array2string(
+    info = f"{sampler} · NFE {out.nfe} · {out.seconds * 1000:.0f} ms · {DEVICE} · source vector " + np.array2string(
         source[0].numpy(), precision=2, separator=", ")
-    return _show(out.outputs[0]), _show(truth), info
+    return enlarged(out.outputs[0]), enlarged(truth), info
 
 
 def toy_tab() -> None:
@@ -417,16 +575,18 @@ def toy_tab() -> None:
             cy = gr.Slider(PARAM_LOW[1], PARAM_HIGH[1], value=-0.2, label="disc centre y")
             r = gr.Slider(PARAM_LOW[2], PARAM_HIGH[2], value=0.3, label="disc radius")
             steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps")
-            sampler = gr.Radio(["heun", "fast"], value="heun", label="sampler")
-            churn = gr.Slider(0, 1, value=0.0, label="stochasticity (churn)")
-            seed = gr.Number(0, precision=0, label="seed")
+            sampler, randomness, guidance = sampler_controls(
+                checkpoint_sampler("synthetic"), "0 gives the same image every time.",
+                "How strongly sampling is pulled toward the vector (1 = as trained).")
+            seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
             run = gr.Button("Translate", variant="primary")
         with gr.Column():
             with gr.Row():
                 predicted = gr.Image(label="LDDBM output", type="pil", format="png")
                 truth = gr.Image(label="ground truth", type="pil", format="png")
-            info = gr.Markdown()
-    run.click(synthetic_translate, [cx, cy, r, steps, sampler, churn, seed], [predicted, truth, info])
+            info = gr.Markdown(label="run details", show_label=False)
+    run.click(translate_vector, [cx, cy, r, steps, sampler, guidance, randomness, seed], [predicted, truth, info],
+              api_name="translate_vector")
 
 
 def build_demo() -> gr.Blocks:

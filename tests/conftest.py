@@ -1,5 +1,14 @@
+"""Shared fixtures: tiny random-weight pipelines, and the web demo (app.py) served on localhost
+with tiny checkpoints (``app``, ``served_app``), so test files need not import each other."""
+
+import contextlib
+import importlib
+import socket
+from pathlib import Path
+
 import pytest
 import torch
+from PIL import Image
 
 from lddbm.denoiser import BridgeTransformer
 from lddbm.modalities import ImageDecoder, VectorEncoder
@@ -36,7 +45,7 @@ def make_tiny_sr() -> LDDBMPipeline:
     for p in [*denoiser.parameters(), *decoder.net[-1].parameters()]:
         torch.nn.init.normal_(p, std=0.02)
     pipe = LDDBMPipeline(LowResEncoder(image_size=8, latent_channels=5, latent_size=8, width=8, blocks=1),
-                         denoiser, BridgeScheduler(sampler="fast", num_inference_steps=2), decoder)
+                         denoiser, BridgeScheduler(sampler="dbim", num_inference_steps=2), decoder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -44,3 +53,104 @@ def make_tiny_sr() -> LDDBMPipeline:
 @pytest.fixture
 def tiny_sr() -> LDDBMPipeline:
     return make_tiny_sr()
+
+
+# ---- the web demo (app.py) with tiny checkpoints ------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_tiny_3d() -> LDDBMPipeline:
+    """A 1-4 views (16 px) -> 16^3 voxels pipeline with random weights, mostly occupied (meshes are not empty)."""
+    from lddbm.modalities import MultiViewEncoder, VoxelDecoder
+
+    torch.manual_seed(0)
+    denoiser = BridgeTransformer(in_channels=8, sample_size=4, patch_size=2, hidden_size=16, depth=1, encoder_depth=1, num_heads=2)
+    decoder = VoxelDecoder(grid=16, latent_channels=8, latent_size=4, width=8)
+    torch.nn.init.constant_(decoder.net[-1].bias, 1.0)
+    pipe = LDDBMPipeline(MultiViewEncoder(image_size=16, max_views=4, latent_channels=8, latent_size=4, width=8, embed_dim=16,
+                                          foreground_ratio=0.75),
+                         denoiser, BridgeScheduler(num_inference_steps=2), decoder)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def save_demo_checkpoints(folder: Path) -> LDDBMPipeline:
+    """The demo's checkpoints folder with tiny models: multiview3d and sr4x (so every tab is built), and
+    the shipped synthetic checkpoint (small) for the toy tab. Returns the 3D pipeline."""
+    pipe = make_tiny_3d()
+    pipe.save_pretrained(folder / "multiview3d")
+    make_tiny_sr().save_pretrained(folder / "sr4x")
+    synthetic = ROOT / "checkpoints" / "synthetic"
+    if synthetic.is_dir():
+        (folder / "synthetic").symlink_to(synthetic, target_is_directory=True)
+    return pipe
+
+
+@pytest.fixture
+def tiny_3d(tmp_path):
+    """(the tiny 3D pipeline, a checkpoints folder holding it, a tiny sr4x and the synthetic checkpoint)."""
+    folder = tmp_path / "checkpoints"
+    return save_demo_checkpoints(folder), folder
+
+
+@contextlib.contextmanager
+def patched_app(checkpoints: Path, downloads: Path):
+    """app.py imported with its checkpoints and download folders replaced (restored afterwards)."""
+    module = importlib.import_module("app")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(module, "CHECKPOINTS", checkpoints)
+        mp.setattr(module, "DOWNLOADS", downloads)
+        module.pipeline.cache_clear()
+        try:
+            yield module
+        finally:
+            module.pipeline.cache_clear()
+
+
+@pytest.fixture
+def app(tiny_3d, tmp_path):
+    """app.py on the tiny checkpoints (one test)."""
+    with patched_app(tiny_3d[1], tmp_path / "downloads") as module:
+        yield module
+
+
+@contextlib.contextmanager
+def launched(module, **queue):
+    """Serve the demo (its checkpoints already patched) on a free localhost port; yields the URL and
+    closes the server afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = module.build_demo().queue(**queue)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory):
+    """(app.py on tiny checkpoints, the URL it is served at): launched once per test module."""
+    folder = tmp_path_factory.mktemp("served")
+    save_demo_checkpoints(folder / "checkpoints")
+    with patched_app(folder / "checkpoints", folder / "downloads") as module, \
+            launched(module, default_concurrency_limit=2) as url:
+        yield module, url
+
+
+def write_views(folder: Path, n: int = 3) -> list[str]:
+    """n small plain-coloured PNG views in ``folder``."""
+    paths = []
+    for i in range(n):
+        path = folder / f"v{i}.png"
+        Image.new("RGBA", (24, 24), (40 * i, 90, 200, 255)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture
+def views(tmp_path):
+    """views(n=3) -> paths of n small PNG views in this test's tmp_path."""
+    return lambda n=3: write_views(tmp_path, n)

@@ -1,46 +1,12 @@
-"""Handler-level tests of the demo with a tiny, untrained multi-view checkpoint."""
-
-import contextlib
-import importlib
-import socket
+"""Handler-level tests of the demo with a tiny, untrained multi-view checkpoint (fixtures: conftest.py)."""
 
 import gradio as gr
 import numpy as np
 import pytest
-import torch
-from conftest import make_tiny_sr
 from PIL import Image
 
-from lddbm.denoiser import BridgeTransformer
-from lddbm.modalities import MultiViewEncoder, VoxelDecoder
-from lddbm.pipeline import LDDBMPipeline
-from lddbm.scheduler import BridgeScheduler
+from lddbm.samplers import OPTIONS, SAMPLERS
 from lddbm.shapes import predict_shape
-
-
-@pytest.fixture
-def tiny_3d(tmp_path):
-    torch.manual_seed(0)
-    denoiser = BridgeTransformer(in_channels=8, sample_size=4, patch_size=2, hidden_size=16, depth=1, encoder_depth=1, num_heads=2)
-    decoder = VoxelDecoder(grid=16, latent_channels=8, latent_size=4, width=8)
-    torch.nn.init.constant_(decoder.net[-1].bias, 1.0)  # mostly occupied, so meshes are not empty
-    pipe = LDDBMPipeline(MultiViewEncoder(image_size=16, max_views=4, latent_channels=8, latent_size=4, width=8, embed_dim=16,
-                                          foreground_ratio=0.75),
-                         denoiser, BridgeScheduler(num_inference_steps=2), decoder)
-    folder = tmp_path / "checkpoints"
-    pipe.save_pretrained(folder / "multiview3d")
-    make_tiny_sr().save_pretrained(folder / "sr4x")  # so the demo also builds its super-resolution tab
-    pipe.set_progress_bar_config(disable=True)
-    return pipe, folder
-
-
-def views(tmp_path, n=3):
-    paths = []
-    for i in range(n):
-        path = tmp_path / f"v{i}.png"
-        Image.new("RGBA", (24, 24), (40 * i, 90, 200, 255)).save(path)
-        paths.append(str(path))
-    return paths
 
 
 def object_views(tmp_path, n=2):
@@ -54,49 +20,25 @@ def object_views(tmp_path, n=2):
     return paths
 
 
-def test_predict_shape_samples_and_trajectory(tiny_3d, tmp_path):
+def test_predict_shape_samples_and_trajectory(tiny_3d, views):
     pipe, _ = tiny_3d
-    images = [Image.open(p) for p in views(tmp_path)]
+    images = [Image.open(p) for p in views()]
     pred = predict_shape(pipe, images, num_inference_steps=2, churn=0.5, samples=3, trajectory=True)
     assert pred.probability.shape == (16, 16, 16) and pred.samples == 3
     assert pred.agreement.min() >= 0.5 and pred.agreement.max() <= 1
     assert len(pred.trajectory) == pred.nfe == 5 and pred.trajectory[0].shape == (16, 16, 16)  # 2 Heun steps with churn
 
 
-@pytest.fixture
-def app(tiny_3d, monkeypatch, tmp_path):
-    module = importlib.import_module("app")
-    monkeypatch.setattr(module, "CHECKPOINTS", tiny_3d[1])
-    monkeypatch.setattr(module, "DOWNLOADS", tmp_path / "downloads")
-    module.pipeline.cache_clear()
-    yield module
-    module.pipeline.cache_clear()
-
-
-@contextlib.contextmanager
-def launched(module, **queue):
-    """Serve the demo (its checkpoints already patched, e.g. by the ``app`` fixture) on a free
-    localhost port; yields the URL and closes the server afterwards."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = module.build_demo().queue(**queue)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
-def run3d(app, paths, steps=2, sampler="heun", churn=0.0, seed=0, threshold=0.5, samples=1,
+def run3d(app, paths, steps=2, sampler="heun", randomness=0.0, guidance=1.0, seed=0, threshold=0.5, samples=1,
           remove_background=True, ratio=0.75):
-    """The handler as the Generate button calls it (the gallery hands (path, caption) pairs)."""
-    return app.views_to_3d([(p, None) for p in paths], remove_background, ratio, steps, sampler, 1.0, churn, seed,
-                           False, threshold, samples)
+    """The handler as the Generate button calls it (the gallery hands (path, caption) pairs), with the
+    "along the bridge" controls it updates next: (figure, downloads, info, seen, frames, slider, frame plot)."""
+    return app.views_to_3d_ui([(p, None) for p in paths], remove_background, ratio, steps, sampler, guidance,
+                              randomness, seed, False, threshold, samples)
 
 
-def test_views_handler_outputs(app, tmp_path):
-    fig, downloads, info, frames, slider, seen, frame_plot = run3d(app, views(tmp_path))
+def test_views_handler_outputs(app, views):
+    fig, downloads, info, seen, frames, slider, frame_plot = run3d(app, views())
     assert fig.data[0].type == "mesh3d" and len(fig.data) == 1  # no ground truth for an upload
     assert sorted(p.rsplit(".", 1)[1] for p in downloads) == ["glb", "obj", "stl"]
     assert "3 view(s)" in info and "3 NFE" in info
@@ -105,7 +47,7 @@ def test_views_handler_outputs(app, tmp_path):
     assert app.trajectory_frame(frames, 1, 0.5).data[0].type == "mesh3d"
 
 
-def test_examples_show_their_ground_truth_in_the_same_scene(app, tmp_path):
+def test_examples_show_their_ground_truth_in_the_same_scene(app, tmp_path, views):
     name, paths = app.example_sets()[0]
     copies = []
     for i, p in enumerate(paths):  # Gradio hands the handler copies of the example files
@@ -114,7 +56,7 @@ def test_examples_show_their_ground_truth_in_the_same_scene(app, tmp_path):
         copies.append(str(copy))
     truth = app.ground_truth_for(copies)
     assert truth is not None and truth.shape == (32, 32, 32)
-    assert app.ground_truth_for(views(tmp_path)) is None
+    assert app.ground_truth_for(views()) is None
     fig = run3d(app, copies)[0]
     assert [t.name for t in fig.data] == ["prediction", "ground truth"]  # one scene: one camera turns both
     assert fig.data[0].x.mean() < fig.data[1].x.mean()
@@ -125,9 +67,9 @@ def test_photo_examples_are_listed(app):
     assert any(label.endswith("on a photo") for label in labels) and not labels[0].endswith("on a photo")
 
 
-def test_an_upload_after_an_example_replaces_its_views(app, tmp_path):
+def test_an_upload_after_an_example_replaces_its_views(app, views):
     _, example = app.example_sets()[0]
-    own = views(tmp_path, 1)
+    own = views(1)
     assert app.without_example_views(example + own) == own
     assert app.without_example_views(example) is None and app.without_example_views(own) is None
     out = app.views_uploaded([(p, None) for p in example + own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
@@ -135,7 +77,7 @@ def test_an_upload_after_an_example_replaces_its_views(app, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "too_many", "seed", "nan_seed", "ratio"])
-def test_bad_uploads_raise_gr_error(app, tmp_path, case):
+def test_bad_uploads_raise_gr_error(app, tmp_path, views, case):
     kw = {}
     if case == "none":
         files = []
@@ -146,9 +88,9 @@ def test_bad_uploads_raise_gr_error(app, tmp_path, case):
         (tmp_path / "t.png").write_text("hello")
         files = [str(tmp_path / "t.png")]
     elif case == "too_many":
-        files = views(tmp_path, 5)  # the tiny model takes at most 4
+        files = views(5)  # the tiny model takes at most 4
     else:
-        files = views(tmp_path, 1)
+        files = views(1)
         kw = {"seed": 10**23} if case == "seed" else {"seed": float("nan")} if case == "nan_seed" else {"ratio": 7.0}
     with pytest.raises(gr.Error, match="views|empty|not an image|at most|seed|size in the frame"):
         run3d(app, files, **kw)
@@ -162,7 +104,7 @@ def test_empty_prediction_says_what_most_likely_happened(app, tmp_path):
     with pytest.raises(gr.Error, match="blank"):
         run3d(app, [str(blank)], threshold=0.999999)
     with pytest.raises(gr.Error, match="another seed"):
-        run3d(app, object_views(tmp_path), threshold=0.999999, churn=0.5)
+        run3d(app, object_views(tmp_path), threshold=0.999999, randomness=0.5)
 
 
 def test_warnings_for_no_object_and_border(app, tmp_path, monkeypatch):
@@ -189,7 +131,7 @@ def test_every_image_mode_goes_through(app, tmp_path):
         image.save(paths[-1])
     gif = tmp_path / "anim.gif"
     Image.new("RGB", (30, 30), "red").save(gif, save_all=True, append_images=[Image.new("RGB", (30, 30), "blue")])
-    fig, *_, seen, frame_plot = run3d(app, paths[:3] + [str(gif)], steps=1, sampler="fast")
+    fig, _, _, seen, *_ = run3d(app, paths[:3] + [str(gif)], steps=1, sampler="dbim")
     assert fig.data[0].type == "mesh3d" and all(im.mode == "RGB" for im in seen)
 
 
@@ -197,9 +139,10 @@ def test_every_image_mode_goes_through(app, tmp_path):
 
 
 def sr(app, path, **kw):
-    args = {"scale": "×4", "steps": 2, "churn": 0.0, "seed": 0, "randomize": False, **kw}
-    return app.super_resolve(path, args["scale"], args["steps"], args["churn"], args["seed"], args["randomize"],
-                             progress=lambda *a, **k: None)
+    args = {"scale": "×4", "steps": 2, "sampler": "dbim", "randomness": 0.0, "guidance": 1.0, "seed": 0,
+            "randomize": False, **kw}
+    return app.super_resolve(path, args["scale"], args["steps"], args["sampler"], args["guidance"], args["randomness"],
+                             args["seed"], args["randomize"], progress=lambda *a, **k: None)
 
 
 def test_sr_handler_compares_with_bicubic_and_scores_examples(app, tmp_path):
@@ -247,3 +190,61 @@ def test_sr_every_image_mode_goes_through(app, tmp_path):
         modes[name] = sr(app, str(tmp_path / f"{name}.png"))[0][1].mode
     assert modes == {"L": "L", "P": "RGB", "16bit": "L", "RGBA": "RGBA"}
     assert sr(app, str(gif))[0][1].size == (80, 80)
+
+
+# ---- samplers: every control follows lddbm.samplers ------------------------------------------------
+
+
+def test_sampling_options_pass_only_what_the_sampler_reads(app):
+    assert app.sampling_options("heun", 0.3, 1.5) == {"churn": 0.3, "guidance": 1.5}
+    assert app.sampling_options("dbim", 0.3, 1.5) == {"eta": 0.3}  # guidance is not dbim's: left out
+    for name, cls in SAMPLERS.items():
+        assert set(app.sampling_options(name, 0.2, 1.0)) <= set(cls.options)
+    for bad in [("fast", 0.0, 1.0), (None, 0.0, 1.0), ("heun", 2.0, 1.0), ("dbim", float("nan"), 1.0),
+                ("heun", 0.0, "x"), ("heun", 0.0, 99.0)]:
+        with pytest.raises(gr.Error, match="sampler|randomness|guidance"):
+            app.sampling_options(*bad)
+
+
+def controls_of(demo, label):
+    return [b for b in demo.blocks.values() if getattr(b, "label", None) == label]
+
+
+def test_sampler_radios_sliders_and_their_change_event_follow_the_registry(app):
+    demo = app.build_demo()
+    radios = controls_of(demo, "sampler")
+    assert len(radios) == 3  # views -> 3D, super-resolution, toy
+    for radio in radios:
+        assert [value for _, value in radio.choices] == list(SAMPLERS) and radio.value in SAMPLERS
+        assert all(cls.summary in radio.info for cls in SAMPLERS.values())
+    for radio, slider in zip(radios, controls_of(demo, "randomness")):  # one per tab, in the same order
+        option = OPTIONS[SAMPLERS[radio.value].stochastic_option]
+        assert (slider.minimum, slider.maximum, slider.value) == (option.low, option.high, option.default)
+    guidance = {radio.value: slider for radio, slider in zip(radios, controls_of(demo, "guidance"))}
+    assert guidance["heun"].interactive and not guidance["dbim"].interactive  # the tiny sr4x's sampler is dbim
+    assert "heun" in guidance["dbim"].info
+    follow = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "follow"]
+    assert len(follow) == 3 and all(f.api_visibility == "private" for f in demo.fns.values()
+                                    if getattr(f.fn, "__name__", "") == "follow")
+    randomness, guidance_update = follow[0]("dbim", 0.4)
+    assert randomness["value"] == 0.4 and "eta" in randomness["info"] and guidance_update["interactive"] is False
+    randomness, guidance_update = follow[0]("heun", 0.4)
+    assert "churn" in randomness["info"] and guidance_update["interactive"] is True
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_every_sampler_runs_in_every_tab(app, tmp_path, views, sampler):
+    info = run3d(app, views(2), sampler=sampler, randomness=0.3, samples=2)[2]
+    assert f"· {sampler} ·" in info
+    Image.new("RGB", (20, 16), (10, 120, 200)).save(tmp_path / "small.png")
+    (_, upscaled), _, info = sr(app, str(tmp_path / "small.png"), sampler=sampler, randomness=0.3)
+    assert upscaled.size == (80, 64) and f"({sampler})" in info
+    predicted, truth, info = app.translate_vector(0.1, -0.2, 0.3, 2, sampler, 1.0, 0.3, 0)
+    assert predicted.size == truth.size == (256, 256) and predicted.mode == "L" and info.startswith(sampler)
+
+
+def test_toy_bad_inputs_raise_gr_error(app):
+    for args in [(0.1, -0.2, float("nan"), 2, "heun", 1.0, 0.0, 0), (0.1, -0.2, 0.3, 0, "heun", 1.0, 0.0, 0),
+                 (0.1, -0.2, 0.3, 2, "fast", 1.0, 0.0, 0), (0.1, -0.2, 0.3, 2, "heun", 1.0, 0.0, -1)]:
+        with pytest.raises(gr.Error, match="finite|steps|sampler|seed"):
+            app.translate_vector(*args)

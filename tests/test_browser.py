@@ -9,17 +9,16 @@ import shutil
 
 import pytest
 
-from test_app import app, launched, tiny_3d  # noqa: F401  (fixtures)
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright to run the browser test")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
 @pytest.fixture
-def page(app):  # noqa: F811
-    """The demo served on localhost (tiny models), open in headless Chromium."""
-    with launched(app) as url, playwright.sync_playwright() as p:
+def page(served_app):
+    """The demo served on localhost (tiny models; served once for this module), open in headless Chromium."""
+    app, url = served_app
+    with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -62,3 +61,34 @@ def test_sr_example_click_shows_the_comparison_slider(page, tmp_path):
         "[...document.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth === 512).length >= 2",
         timeout=60_000)
     screenshot(page, tmp_path / "sr.png")
+
+
+def test_guidance_follows_the_chosen_sampler(page):
+    _, page = page
+    page.get_by_role("tab", name="Super-resolution").click()
+    guidance = page.locator("input[aria-label='range slider for guidance']:visible")
+    playwright.expect(guidance).to_be_disabled(timeout=30_000)  # the sr4x checkpoint's sampler (dbim) reads none
+    page.locator("input[type=radio][value=heun]:visible").check()
+    playwright.expect(guidance).to_be_enabled()
+    page.wait_for_function("document.body.innerText.includes(\"heun sampler's churn\")", timeout=10_000)
+    page.locator("input[type=radio][value=dbim]:visible").check()
+    playwright.expect(guidance).to_be_disabled()
+    page.wait_for_function("document.body.innerText.includes(\"dbim sampler's eta\")", timeout=10_000)
+
+
+
+def test_generate_updates_the_shape_along_the_bridge(page):
+    """The button's public endpoint returns the shape; the trajectory controls follow in a chained private event."""
+    _, page = page
+    page.wait_for_selector("button.gallery-item img", timeout=30_000)
+    page.get_by_text("along the bridge", exact=True).click()
+    page.locator("button.gallery-item:visible").first.click()  # runs with the defaults: 10 heun steps, 19 evaluations
+    page.wait_for_function("document.body.innerText.includes('19 NFE')", timeout=60_000)
+    page.wait_for_selector("text=x0 estimate after 19 evaluations", timeout=30_000)
+    page.get_by_text("Advanced", exact=True).click()
+    steps = page.locator("input[aria-label='number input for sampling steps']:visible")
+    steps.fill("2")
+    steps.press("Enter")
+    page.get_by_role("button", name="Generate 3D shape").click()
+    page.wait_for_function("document.body.innerText.includes('3 NFE')", timeout=60_000)
+    page.wait_for_selector("text=x0 estimate after 3 evaluations", timeout=30_000)

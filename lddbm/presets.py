@@ -131,8 +131,9 @@ class TrainConfig:
 
 
 DataConfig = SyntheticData | MultiViewData | PhotoData
-DATA_CONFIGS: dict[str, type] = {"synthetic": SyntheticData, "furniture": MultiViewData, "shapenet": MultiViewData,
-                                  "photos": PhotoData}
+# data kind -> its config class, read off each class's ``kind`` Literal (a new data config joins DataConfig only)
+DATA_CONFIGS: dict[str, type] = {kind: cls for cls in typing.get_args(DataConfig)
+                                 for kind in typing.get_args(typing.get_type_hints(cls)["kind"])}
 
 
 @dataclass

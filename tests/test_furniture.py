@@ -162,6 +162,10 @@ def test_a_build_that_builds_nothing_says_so(catalog, tmp_path, monkeypatch):
     assert summary["in_data_set"] == 0 and summary["built"] == 0 and summary["failed"] == summary["objects"] == 8
     assert summary["failures"]["test-box1"] == "ValueError: cannot render this"
     assert json.loads((tmp_path / "out" / "split.json").read_text()) == {"train": [], "val": [], "test": []}
+    from lddbm.__main__ import main  # the command line exits non-zero on such a build
+
+    assert main(["build-data", "furniture", "--out", str(tmp_path / "cli"), "--source", str(catalog), "--workers", "1",
+                 "--views", "2", "--no-progress"]) == 1
 
 
 def test_the_build_stops_once_with_the_real_error_when_nothing_can_render(catalog, tmp_path, monkeypatch):

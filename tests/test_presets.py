@@ -20,22 +20,22 @@ def all_fields(obj, prefix=""):
 
 def read_paths(sources: list[str], sections: dict[str, str]) -> set[str]:
     """Dotted config paths "section.field" that the code reads: ``<...>.section.field``, or
-    ``alias.field`` where, in the same function, ``alias`` was assigned ``<...>.section`` (``cfg =
-    preset.train``; ``d, lat = preset.data, preset.latent``) or is a parameter annotated with the
+    ``alias.field`` where, in the same function (or class, for ``self.alias``), ``alias`` was assigned
+    ``<...>.section`` (``cfg = preset.train``; ``d, lat = preset.data, preset.latent``) or is a parameter annotated with the
     section's class (``cfg: SyntheticData``); ``asdict(<...>.section)`` reads every field.
     ``sections`` maps each section name and its class name to the section."""
     read: set[str] = set()
     for source in sources:
         tree = ast.parse(source)
-        scopes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        scopes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
         for scope in scopes:
             aliases: dict[str, str] = {}
-            if not isinstance(scope, ast.Module):
+            if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for arg in scope.args.args + scope.args.kwonlyargs:
                     hint = ast.unparse(arg.annotation) if arg.annotation is not None else ""
                     if hint.strip("'\"") in sections:
                         aliases[arg.arg] = sections[hint.strip("'\"")]
-            for node in ast.walk(scope):
+            for node in [*ast.walk(scope), *ast.walk(scope)]:  # twice: aliases of aliases (cfg = self.cfg)
                 if isinstance(node, ast.Assign):
                     pairs = []
                     for target in node.targets:
@@ -43,16 +43,20 @@ def read_paths(sources: list[str], sections: dict[str, str]) -> set[str]:
                             pairs += zip(target.elts, node.value.elts)
                         else:
                             pairs.append((target, node.value))
-                    for target, value in pairs:
-                        if isinstance(target, ast.Name) and isinstance(value, ast.Attribute) and value.attr in sections:
-                            aliases[target.id] = sections[value.attr]
+                    for target, value in pairs:  # a name or an attribute (self.cfg = preset.train)
+                        if not isinstance(target, (ast.Name, ast.Attribute)):
+                            continue
+                        if isinstance(value, ast.Attribute) and value.attr in sections:
+                            aliases[ast.unparse(target)] = sections[value.attr]
+                        elif isinstance(value, (ast.Name, ast.Attribute)) and ast.unparse(value) in aliases:
+                            aliases[ast.unparse(target)] = aliases[ast.unparse(value)]
             for node in ast.walk(scope):
                 if isinstance(node, ast.Attribute):
                     owner = node.value
                     if isinstance(owner, ast.Attribute) and owner.attr in sections:
                         read.add(f"{sections[owner.attr]}.{node.attr}")
-                    elif isinstance(owner, ast.Name) and owner.id in aliases:
-                        read.add(f"{aliases[owner.id]}.{node.attr}")
+                    elif isinstance(owner, (ast.Name, ast.Attribute)) and ast.unparse(owner) in aliases:
+                        read.add(f"{aliases[ast.unparse(owner)]}.{node.attr}")
                 if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "asdict":
                     arg = node.args[0] if node.args else None
                     if isinstance(arg, ast.Attribute) and arg.attr in sections:

@@ -7,12 +7,17 @@ A run folder holds::
     pipeline/        the slim export: an LDDBMPipeline folder with the EMA weights
     log.jsonl        losses and evaluations, one JSON object per line
 
-The same code runs on the CPU, one GPU, or several through ``accelerate launch``.
+The same code runs on the CPU, one GPU, or several through ``accelerate launch``. With W processes,
+process ``rank`` trains on global batches k*W+rank, DDP averages the gradients, and every sample's
+bridge time and noise depend only on its position in the run: W processes with batch B train what one
+process with batch W*B trains. After every step the processes agree whether to stop (train.max_minutes,
+or SIGTERM / SIGINT received by any of them), so they stop at the same step and save together.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
 import json
 import logging
 import shutil
@@ -21,18 +26,22 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Callable
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from diffusers.training_utils import EMAModel
+from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from .errors import LDDBMError
 from .losses import LDDBMObjective, LossWeights
 from .pipeline import LDDBMPipeline
-from .presets import Preset, save_preset
+from .presets import Preset, TrainConfig, save_preset
 from .tasks import SampleOptions, build_denoiser, build_scheduler, get_task
 
 logger = logging.getLogger(__name__)
@@ -61,13 +70,21 @@ class RunBatches(Sampler[list[int]]):
 
     Batches are a pure function of (seed, k), so a resumed run continues with exactly the batches
     the interrupted one would have drawn. Process ``rank`` of ``world`` takes batches k*world+rank.
+
+    ``on_epoch(epoch)`` (train() passes the dataset's ``set_epoch``, where it has one) is called
+    before the first batch of each epoch, and before the first batch of a resumed run. It runs where
+    the sampler runs, as the batch is requested: with ``DataLoader(num_workers=0)``, as in train(),
+    right before that batch is fetched. Worker processes would not see it (they hold copies of the
+    dataset), and prefetching would call it before the previous epoch's last batches are fetched.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world: int = 1):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world: int = 1,
+                 on_epoch: Callable[[int], None] | None = None):
         if n < batch_size:
             raise ValueError(f"The training set has {n} samples, fewer than one batch of {batch_size}.")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.start, self.stop, self.rank, self.world = start, stop, rank, world
+        self.on_epoch = on_epoch
 
     def __len__(self) -> int:
         return max(self.stop - self.start, 0)
@@ -80,8 +97,65 @@ class RunBatches(Sampler[list[int]]):
             if k // per_epoch != epoch:
                 epoch = k // per_epoch
                 perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+                if self.on_epoch is not None:
+                    self.on_epoch(epoch)
             pos = k % per_epoch
             yield perm[pos * self.batch_size : (pos + 1) * self.batch_size].tolist()
+
+
+def bridge_draws(preset: Preset, first: int, n: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training times (n,) and noise (n, C, h, w) of the samples at positions first..first+n-1 of the run.
+
+    A sample's draws depend only on (train.seed, its position), not on how the global batch is split
+    over processes nor on where a run was resumed. Global batch k holds positions k*B..k*B+B-1.
+    """
+    lat, seed = preset.latent, preset.train.seed
+    times, noises = [], []
+    for position in range(first, first + n):
+        # torch's CPU generator keeps 32 bits of its seed: hash (seed, position) into them
+        g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed % 2**64, position]).generate_state(1)[0]))
+        times.append(preset.bridge.sample_t(1, preset.loss.t_sampling, preset.sampling.rho, generator=g))
+        noises.append(torch.randn(lat.channels, lat.size, lat.size, generator=g))
+    return torch.cat(times).to(device), torch.stack(noises).to(device)
+
+
+class Stop(enum.Enum):
+    """Why a run stops before train.steps."""
+
+    TIME_LIMIT = "train.max_minutes"
+    SIGNAL = "a signal"
+
+
+class StopSignals:
+    """While active, SIGTERM and SIGINT (Ctrl-C) only set ``received``; the training loop reads it
+    between steps. Installed in the main thread only (Python delivers signals there).
+
+    A second signal does not interrupt at once either: ``accelerate launch`` (torchrun) forwards the
+    signal it receives, so a worker sees Ctrl-C twice. The launcher kills workers still running 30 s
+    later (TORCH_ELASTIC_SHUTDOWN_TIMEOUT): enough to finish a step and save, unless an evaluation runs.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous is not None:  # None: installed outside Python, and could not be restored
+                    self._previous[signum] = signal.signal(signum, self._receive)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def _receive(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signum
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -130,24 +204,32 @@ def export(pipe: LDDBMPipeline, preset: Preset, folder: Path, target_encoder: to
 
 
 def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``preset`` into ``run_dir``; returns the final step, wall time and evaluation."""
+    """Train ``preset`` into ``run_dir``; returns the final step, wall time and evaluation.
+
+    SIGTERM or SIGINT, received by any process, stops every process after the current step; they
+    save the training state, then raise KeyboardInterrupt (``--resume`` continues).
+    """
     run = Path(run_dir)
-    cfg, loss_cfg = preset.train, preset.loss
+    _check_run_folder(run, resume)
+    session = _Session(preset, run)
+    session.start(resume)
+    with StopSignals() as signals:
+        session.fit(signals, progress)
+    return session.result()
+
+
+def _check_run_folder(run: Path, resume: bool) -> None:
     if not resume and _state_dir(run) is not None:
         raise RunFolderError(f"{run} already holds a training state: pass --resume, or choose another --output.")
     if resume and _state_dir(run) is None:
         raise RunFolderError(f"Nothing to resume in {run}: no state/ folder. Start without --resume.")
 
-    accelerator = Accelerator(
-        mixed_precision=cfg.mixed_precision,
-        step_scheduler_with_optimizer=False,
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],  # aux losses skip modules
-    )
-    main = accelerator.is_main_process
-    set_seed(cfg.seed)  # identical initial weights on every process
-    task = get_task(preset)
-    objective = LDDBMObjective(
-        **task.build_modalities(preset),
+
+def build_objective(preset: Preset) -> LDDBMObjective:
+    """Every trained module (the task's modalities and the denoiser) with the preset's losses."""
+    loss_cfg = preset.loss
+    return LDDBMObjective(
+        **get_task(preset).build_modalities(preset),
         denoiser=build_denoiser(preset),
         bridge=preset.bridge,
         weights=LossWeights(
@@ -156,108 +238,176 @@ def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: b
         temperature=loss_cfg.temperature,
         weighting=loss_cfg.weighting,
     )
+
+
+def build_optimizer(objective: LDDBMObjective, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, LRScheduler]:
+    """AdamW with a linear warm-up to train.lr."""
     optimizer = torch.optim.AdamW(objective.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)))
-    objective, optimizer, lr_schedule = accelerator.prepare(objective, optimizer, lr_schedule)
-    raw = accelerator.unwrap_model(objective)
-    ema = EMAModel(raw.parameters(), decay=cfg.ema_decay)
-    ema.to(accelerator.device)
-    state = TrainProgress()
-    accelerator.register_for_checkpointing(ema, state)
+    return optimizer, lr_schedule
 
-    if resume:
-        accelerator.load_state(str(_state_dir(run)))
-        logger.info("Resumed %s at step %d", run, state.step)
-    else:
-        set_seed(cfg.seed + accelerator.process_index)  # distinct noise per process
-    if main:
-        run.mkdir(parents=True, exist_ok=True)
-        save_preset(preset, run / "preset.json")
 
-    dataset = task.dataset(preset, "train")
-    batches = RunBatches(len(dataset), cfg.batch_size, cfg.seed, state.step, cfg.steps,
-                         accelerator.process_index, accelerator.num_processes)
-    loader = DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())  # keeps the global RNG for resume
-    lat, dev = preset.latent, accelerator.device
-    log_file = run / "log.jsonl"
+class _Session:
+    """One session of a run: the prepared modules, EMA and progress, and the steps train() takes."""
 
-    def log(record: dict) -> None:
-        if main:
-            with log_file.open("a") as f:
+    def __init__(self, preset: Preset, run: Path):
+        self.preset, self.run, self.cfg = preset, run, preset.train
+        self.accelerator = Accelerator(
+            mixed_precision=self.cfg.mixed_precision,
+            step_scheduler_with_optimizer=False,
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],  # aux losses skip modules
+        )
+        set_seed(self.cfg.seed)  # identical initial weights on every process
+        self.task = get_task(preset)
+        objective = build_objective(preset)
+        optimizer, lr_schedule = build_optimizer(objective, self.cfg)
+        self.objective, self.optimizer, self.lr_schedule = self.accelerator.prepare(objective, optimizer, lr_schedule)
+        self.raw = self.accelerator.unwrap_model(self.objective)
+        self.ema = EMAModel(self.raw.parameters(), decay=self.cfg.ema_decay)
+        self.ema.to(self.accelerator.device)
+        self.progress = TrainProgress()
+        self.accelerator.register_for_checkpointing(self.ema, self.progress)
+        self.metrics: dict = {}
+
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    def start(self, resume: bool) -> None:
+        """Load the saved state, or give each process its own random stream (data augmentation)."""
+        if resume:
+            self.accelerator.load_state(str(_state_dir(self.run)))
+            logger.info("Resumed %s at step %d", self.run, self.progress.step)
+        else:
+            set_seed(self.cfg.seed + self.accelerator.process_index)
+        if self.is_main:
+            self.run.mkdir(parents=True, exist_ok=True)
+            save_preset(self.preset, self.run / "preset.json")
+
+    def fit(self, signals: StopSignals, progress: bool) -> None:
+        """Train from the current step to train.steps, or until the processes agree to stop."""
+        cfg, state = self.cfg, self.progress
+        bar = tqdm(total=cfg.steps, initial=state.step, disable=not (progress and self.is_main),
+                   desc=f"train {self.preset.name}")
+        session_start, session_base = time.perf_counter(), state.seconds
+        stop = None
+        self.objective.train()
+        try:
+            for step, batch in zip(range(state.step, cfg.steps), self.batches()):
+                losses = self.train_step(step, batch)
+                state.seconds = session_base + time.perf_counter() - session_start
+                bar.update(1)
+                if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+                    values = self.log_losses(losses)
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if k != "total"})
+                stop = self.agree_to_stop(signals.received is not None)
+                self.evaluate_and_save(stop)
+                if stop is not None:
+                    break
+        except KeyboardInterrupt:
+            # raised by code, not by a signal: the other processes wait in a collective op and would not join a save
+            if self.accelerator.num_processes == 1:
+                logger.warning("Interrupted at step %d; saving the training state so --resume can continue.", state.step)
+                self.save()
+            raise
+        finally:
+            bar.close()
+        if stop is not None and state.step < cfg.steps:
+            logger.warning("Stopped by %s at step %d; the training state is saved (--resume continues).",
+                           stop.value, state.step)
+            if stop is Stop.SIGNAL:
+                raise KeyboardInterrupt(f"signal {signals.received}" if signals.received else "a signal to another process")
+
+    def evaluate_and_save(self, stop: Stop | None) -> None:
+        """Evaluate and save when due: every eval_every / save_every steps, at the end, and on a stop
+        (no evaluation on a signal: save before the launcher's grace period ends)."""
+        step, cfg = self.progress.step, self.cfg
+        finished = step == cfg.steps
+        if finished or stop is Stop.TIME_LIMIT or (stop is None and step % cfg.eval_every == 0):
+            self.evaluate()
+        if finished or stop is not None or step % cfg.save_every == 0:
+            self.save()
+
+    def batches(self) -> DataLoader:
+        """This process's batches from the current step on; tells the dataset each batch's epoch."""
+        acc, cfg = self.accelerator, self.cfg
+        dataset = self.task.dataset(self.preset, "train")
+        sampler = RunBatches(len(dataset), cfg.batch_size, cfg.seed, self.progress.step, cfg.steps,
+                             acc.process_index, acc.num_processes, on_epoch=getattr(dataset, "set_epoch", None))
+        return DataLoader(dataset, batch_sampler=sampler, generator=torch.Generator())  # keeps the global RNG for resume
+
+    def train_step(self, step: int, batch: dict) -> dict[str, torch.Tensor]:
+        """One optimiser and EMA step on this process's share of global step ``step``; returns its losses."""
+        acc, cfg, dev = self.accelerator, self.cfg, self.accelerator.device
+        source, target = batch["source"].to(dev), batch["target"].to(dev)
+        first = (step * acc.num_processes + acc.process_index) * cfg.batch_size
+        t, noise = bridge_draws(self.preset, first, len(source), dev)
+        auxiliary = self.preset.loss.strategy == "whole" or step % self.preset.loss.every_k == 0
+        with acc.autocast():
+            losses = self.objective(source, target, t, noise, auxiliary)
+        if not torch.isfinite(losses["total"]):
+            raise FloatingPointError(f"Non-finite loss at step {step}: {({k: v.item() for k, v in losses.items()})}. "
+                                     "Lower --train.lr.")
+        acc.backward(losses["total"])
+        if cfg.grad_clip > 0:
+            acc.clip_grad_norm_(self.objective.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.lr_schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.ema.step(self.raw.parameters())
+        self.progress.step = step + 1
+        return losses
+
+    def log_losses(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Log the losses averaged over the processes (collective: every process calls it at the same steps)."""
+        mean = self.accelerator.reduce(torch.stack([v.detach().float() for v in losses.values()]), reduction="mean")
+        values = {k: round(v, 5) for k, v in zip(losses, mean.tolist())}
+        state, lr = self.progress, self.lr_schedule.get_last_lr()[0]
+        self.log({"step": state.step, "seconds": round(state.seconds, 1), "lr": lr, **values})
+        return values
+
+    def agree_to_stop(self, signalled: bool) -> Stop | None:
+        """Whether to stop after this step: each process reads its own clock and receives its own
+        signals, and one all-reduce gives all of them the same answer, so they stop at the same step."""
+        cfg = self.cfg
+        out_of_time = cfg.max_minutes > 0 and self.progress.seconds >= 60 * cfg.max_minutes
+        flags = torch.tensor([signalled, out_of_time], dtype=torch.float32, device=self.accelerator.device)
+        anyone_signalled, anyone_out_of_time = (self.accelerator.reduce(flags, reduction="sum") > 0).tolist()
+        if anyone_signalled:
+            return Stop.SIGNAL
+        return Stop.TIME_LIMIT if anyone_out_of_time else None
+
+    def evaluate(self) -> None:
+        """Score the EMA weights on the validation split (main process; the others go on)."""
+        if not self.is_main:
+            return
+        cfg = self.cfg
+        pipe = pipeline_of(ema_copy(self.raw, self.ema), self.preset)
+        pipe.set_progress_bar_config(disable=True)
+        self.metrics = self.task.evaluate(pipe, self.preset, "val", cfg.eval_size,
+                                          SampleOptions(steps=cfg.eval_steps, batch_size=cfg.batch_size))
+        self.log({"step": self.progress.step, "eval": self.metrics})
+        logger.info("step %d eval %s", self.progress.step, self.metrics)
+
+    def save(self) -> None:
+        """Write state/ and the pipeline/ export (collective: no process leaves before both are in place)."""
+        acc, tmp = self.accelerator, self.run / "state.tmp"
+        if self.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp))
+        acc.wait_for_everyone()
+        if self.is_main:
+            _replace_dir(tmp, self.run / "state")
+            model = ema_copy(self.raw, self.ema)
+            export(pipeline_of(model, self.preset), self.preset, self.run / "pipeline", target_encoder=model.target_encoder)
+        acc.wait_for_everyone()
+
+    def log(self, record: dict) -> None:
+        if self.is_main:
+            with (self.run / "log.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def save() -> None:
-        tmp = run / "state.tmp"
-        if main:
-            shutil.rmtree(tmp, ignore_errors=True)
-        accelerator.wait_for_everyone()
-        accelerator.save_state(str(tmp))
-        accelerator.wait_for_everyone()
-        if main:
-            _replace_dir(tmp, run / "state")
-            model = ema_copy(raw, ema)
-            export(pipeline_of(model, preset), preset, run / "pipeline", target_encoder=model.target_encoder)
-
-    def evaluate() -> dict:
-        pipe = pipeline_of(ema_copy(raw, ema), preset)
-        pipe.set_progress_bar_config(disable=True)
-        return task.evaluate(pipe, preset, "val", cfg.eval_size, SampleOptions(steps=cfg.eval_steps, batch_size=cfg.batch_size))
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous_handler = signal.getsignal(signal.SIGTERM) if in_main_thread else None
-    if main and previous_handler is not None:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    bar = tqdm(total=cfg.steps, initial=state.step, disable=not (progress and main), desc=f"train {preset.name}")
-    session_start, session_base = time.perf_counter(), state.seconds
-    metrics: dict = {}
-    objective.train()
-    try:
-        for step, batch in zip(range(state.step, cfg.steps), loader):
-            source, target = batch["source"].to(dev), batch["target"].to(dev)
-            n = len(source)
-            t = preset.bridge.sample_t(n, loss_cfg.t_sampling, preset.sampling.rho, device=dev)
-            noise = torch.randn(n, lat.channels, lat.size, lat.size, device=dev)
-            auxiliary = loss_cfg.strategy == "whole" or step % loss_cfg.every_k == 0
-            with accelerator.autocast():
-                losses = objective(source, target, t, noise, auxiliary)
-            if not torch.isfinite(losses["total"]):
-                raise FloatingPointError(f"Non-finite loss at step {step}: {({k: v.item() for k, v in losses.items()})}. Lower --train.lr.")
-            accelerator.backward(losses["total"])
-            if cfg.grad_clip > 0:
-                accelerator.clip_grad_norm_(objective.parameters(), cfg.grad_clip)
-            optimizer.step()
-            lr_schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            ema.step(raw.parameters())
-            state.step = step + 1
-            state.seconds = session_base + time.perf_counter() - session_start
-            bar.update(1)
-            if state.step % cfg.log_every == 0 or state.step == cfg.steps:
-                values = {k: round(v.item(), 5) for k, v in losses.items()}
-                bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if k != "total"})
-                log({"step": state.step, "seconds": round(state.seconds, 1), "lr": lr_schedule.get_last_lr()[0], **values})
-            out_of_time = cfg.max_minutes > 0 and state.seconds >= 60 * cfg.max_minutes
-            last = state.step == cfg.steps or out_of_time
-            if main and (state.step % cfg.eval_every == 0 or last):
-                metrics = evaluate()
-                log({"step": state.step, "eval": metrics})
-                logger.info("step %d eval %s", state.step, metrics)
-            if state.step % cfg.save_every == 0 or last:
-                save()
-            if out_of_time:
-                logger.info("Reached train.max_minutes=%g at step %d; stopping.", cfg.max_minutes, state.step)
-                break
-    except KeyboardInterrupt:
-        logger.warning("Interrupted at step %d; saving the training state so --resume can continue.", state.step)
-        save()
-        raise
-    finally:
-        bar.close()
-        if main and previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
-    return {"step": state.step, "seconds": state.seconds, "eval": metrics, "pipeline": str(run / "pipeline")}
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
+    def result(self) -> dict:
+        state = self.progress
+        return {"step": state.step, "seconds": state.seconds, "eval": self.metrics, "pipeline": str(self.run / "pipeline")}

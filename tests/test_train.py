@@ -1,13 +1,18 @@
+import dataclasses
 import json
+import os
+import signal
 
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch.utils.data import Dataset
 
 from lddbm import train as train_mod
 from lddbm.__main__ import main as cli
 from lddbm.presets import apply_overrides, get_preset
-from lddbm.train import RunBatches, RunFolderError, train
+from lddbm.tasks import get_task
+from lddbm.train import RunBatches, RunFolderError, StopSignals, bridge_draws, train
 
 TINY = {
     "latent.width": "8", "denoiser.hidden_size": "32", "denoiser.depth": "1", "denoiser.encoder_depth": "1",
@@ -32,6 +37,111 @@ def test_run_batches_are_a_function_of_the_step():
     assert sorted(sum(full[:3], [])) == sorted(set(sum(full[:3], [])))  # an epoch has no repeats
     shards = [list(RunBatches(10, 3, seed=1, start=0, stop=3, rank=r, world=2)) for r in (0, 1)]
     assert shards[0][1] == list(RunBatches(10, 3, seed=1, start=0, stop=6))[2]
+
+
+def test_run_batches_tell_each_epoch_before_its_first_batch():
+    told = []
+    for step, _ in zip(range(2, 9), RunBatches(12, 3, seed=1, start=2, stop=9, on_epoch=told.append)):
+        assert told[-1] == step // 4  # 4 batches an epoch; a resumed run (start=2) is told its epoch first
+    assert told == [0, 1, 2]
+    told.clear()
+    list(RunBatches(12, 3, seed=1, start=1, stop=5, rank=1, world=2, on_epoch=told.append))  # batches 3, 5, 7, 9
+    assert told == [0, 1, 2]
+
+
+def test_bridge_draws_depend_on_the_position_only():
+    preset = tiny()
+    t, noise = bridge_draws(preset, 32, 8, "cpu")
+    halves = [bridge_draws(preset, 32, 4, "cpu"), bridge_draws(preset, 36, 4, "cpu")]
+    assert torch.equal(t, torch.cat([h[0] for h in halves])) and torch.equal(noise, torch.cat([h[1] for h in halves]))
+    assert noise.shape == (8, preset.latent.channels, preset.latent.size, preset.latent.size)
+    assert len(set(t.tolist())) == 8
+
+
+def test_stop_signals_set_a_flag_and_restore_the_handlers():
+    before = signal.getsignal(signal.SIGINT)
+    with StopSignals() as signals:
+        assert signal.getsignal(signal.SIGINT) is not before  # else the kill below would stop pytest
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt
+        assert signals.received == signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+class EpochRecorder(Dataset):
+    """The synthetic training set, recording the epochs it is told and the epoch of every fetch."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset, self.epoch, self.told, self.fetched = dataset, None, [], []
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.told.append(epoch)
+
+    def __getitem__(self, i: int) -> dict:
+        self.fetched.append((self.epoch, i))
+        return self.dataset[i]
+
+
+def record_epochs(monkeypatch) -> list[EpochRecorder]:
+    """Make train() use an EpochRecorder for its training set; returns the recorders it makes."""
+    made = []
+    task = get_task(tiny())
+
+    def dataset(preset, split):
+        made.append(EpochRecorder(task.dataset(preset, split)))
+        return made[-1]
+
+    monkeypatch.setattr(train_mod, "get_task", lambda preset: dataclasses.replace(task, dataset=dataset))
+    return made
+
+
+def signal_at(monkeypatch, step: int, signum: int) -> None:
+    """Send ``signum`` to this process while train() fetches the batch of ``step``."""
+    original_iter = RunBatches.__iter__
+
+    def iterate(self):
+        for i, batch in enumerate(original_iter(self)):
+            if self.start + i == step:
+                os.kill(os.getpid(), signum)
+            yield batch
+
+    monkeypatch.setattr(RunBatches, "__iter__", iterate)
+
+
+def test_the_dataset_learns_each_batch_epoch_and_sigterm_stops_resumably(tmp_path, monkeypatch):
+    # 64 samples, batches of 16: epoch = step // 4
+    preset = tiny(**{"data.train_size": 64, "train.steps": 10, "train.save_every": 100})
+    recorders = record_epochs(monkeypatch)
+    train(preset, tmp_path / "straight", progress=False)
+    straight = recorders[-1]
+    assert straight.told == [0, 1, 2]
+    batches = RunBatches(64, 16, seed=0, start=0, stop=10)
+    assert straight.fetched == [(step // 4, i) for step, batch in enumerate(batches) for i in batch]
+
+    killed = tmp_path / "killed"
+    with monkeypatch.context() as patch:
+        signal_at(patch, 5, signal.SIGTERM)  # step 5 ends, then the run saves and raises
+        with pytest.raises(KeyboardInterrupt):
+            train(preset, killed, progress=False)
+    state = torch.load(killed / "state" / "custom_checkpoint_1.pkl", weights_only=False)
+    assert state["step"] == 6
+    assert recorders[-1].fetched == straight.fetched[: 6 * 16]
+
+    train(preset, killed, resume=True, progress=False)
+    assert recorders[-1].told == [1, 2]  # the resumed run starts in the middle of epoch 1
+    assert recorders[-1].fetched == straight.fetched[6 * 16 :]
+    a, b = weights(tmp_path / "straight"), weights(killed)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+
+
+def test_max_minutes_stops_evaluates_and_saves(tmp_path):
+    result = train(tiny(**{"train.max_minutes": 1e-9}), tmp_path, progress=False)
+    assert result["step"] == 1 and result["eval"]
+    assert torch.load(tmp_path / "state" / "custom_checkpoint_1.pkl", weights_only=False)["step"] == 1
 
 
 def test_resume_after_interruption_continues_and_matches(tmp_path, monkeypatch):

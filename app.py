@@ -36,7 +36,8 @@ from lddbm.images import tensor_to_pil
 from lddbm.inputs import HIGH_BIT_MODES, InputError, open_image, open_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
-from lddbm.samplers import OPTIONS, SAMPLERS, migrate_sampling, stochastic_options
+from lddbm.samplers import OPTIONS, SAMPLERS, stochastic_options
+from lddbm.scheduler import BridgeScheduler
 from lddbm.shapes import predict_shape
 from lddbm.superres import image_metrics, upscale
 
@@ -74,12 +75,17 @@ def session_folder() -> Path:
     return folder
 
 
+def as_number(value) -> float:
+    """A UI or API value as a float; NaN for anything that is not a number (callers range-check it)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def whole_number(value, what: str, low: int, high: int) -> int:
     """A whole number in [low, high] from a UI or API value; anything else is a gr.Error naming ``what``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
+    number = as_number(value)
     if not np.isfinite(number) or number != int(number) or not low <= number <= high:
         raise gr.Error(f"The {what} must be a whole number from {low} to {high}; got {value}.")
     return int(number)
@@ -97,15 +103,14 @@ GUIDANCE_UI_RANGE = (0.0, 2.0)  # the useful part of OPTIONS["guidance"]'s range
 
 
 def checkpoint_config(name: str) -> dict:
-    """A checkpoint's scheduler config (the sampling settings it was validated with); {} when it has none.
-    An old config's sampler name ("fast") is read in today's terms."""
+    """A checkpoint's scheduler config (the sampling settings it was validated with), read by the
+    scheduler's own loader (older layouts in today's terms); {} when it has none."""
     try:
-        config = json.loads((CHECKPOINTS / name / "scheduler" / "scheduler_config.json").read_text())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return dict(BridgeScheduler.from_pretrained(CHECKPOINTS / name / "scheduler").config)
     except (OSError, ValueError):
         return {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return migrate_sampling(config)
 
 
 def checkpoint_steps(name: str, default: int = 10) -> int:
@@ -279,18 +284,12 @@ def views_to_3d(views, remove_background, object_size, steps, sampler, guidance,
     except InputError as err:
         raise gr.Error(str(err)) from err
     seed = parse_seed(seed, random_seed)
-    try:
-        ratio = float(object_size)
-    except (TypeError, ValueError):
-        ratio = float("nan")
+    ratio = as_number(object_size)
     if not 0.3 <= ratio <= 1.0:
         raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {object_size}.")
     steps = whole_number(steps, "number of sampling steps", 1, 100)
     samples = whole_number(samples, "number of samples", 1, 16)
-    try:
-        level = float(threshold)
-    except (TypeError, ValueError):
-        level = float("nan")
+    level = as_number(threshold)
     if not 0 < level < 1:
         raise gr.Error(f"The occupancy threshold must lie between 0 and 1; got {threshold}.")
     threshold = level

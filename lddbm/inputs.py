@@ -66,6 +66,11 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE, max_pixels: in
     return image, notes
 
 
+def as_image(item: Image.Image | str | os.PathLike) -> Image.Image:
+    """A PIL image as it is; a file path opened with ``open_image`` (notes dropped)."""
+    return open_image(item)[0] if isinstance(item, (str, os.PathLike)) else item
+
+
 def open_views(paths, max_views: int) -> tuple[list[Image.Image], list[str]]:
     """Open 1 to max_views view images; raises InputError for none, too many, or any bad file."""
     paths = [p for p in (paths or []) if p]

@@ -15,7 +15,6 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
 from .errors import ConfigError, LDDBMError
-from .modalities.base import check_output_type
 from .scheduler import BridgeScheduler
 
 __all__ = ["LDDBMPipeline", "LDDBMPipelineOutput", "CheckpointError"]
@@ -100,7 +99,9 @@ class LDDBMPipeline(DiffusionPipeline):
         ``segmenter``, which defaults to the pipeline's own).
         """
         start = time.perf_counter()
-        check_output_type(self.target_decoder, output_type, extra=("latent",))
+        if output_type not in self.output_types:
+            raise ConfigError(f"output_type {output_type!r} is not available for {type(self.target_decoder).__name__}; "
+                              f"choose one of {', '.join(map(repr, self.output_types))}.")
         if num_samples < 1:
             raise ConfigError(f"num_samples must be at least 1, got {num_samples}.")
         # the sampling state lives on a per-call copy, so concurrent calls (e.g. a web server) do not mix;

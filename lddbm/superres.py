@@ -17,7 +17,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from .data.photos import degrade
 from .errors import ConfigError, DataError
 from .images import normalise_mode
-from .inputs import open_image
+from .inputs import as_image
 from .pipeline import LDDBMPipeline
 from .tiling import MAX_INPUT_SIDE, upscale_image
 
@@ -65,8 +65,7 @@ def upscale(
     dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.
     """
     start = time.perf_counter()
-    if isinstance(image, (str, os.PathLike)):
-        image = open_image(image)[0]
+    image = as_image(image)
     scale, tile = pipeline_scale(pipe), pipe.source_encoder.config.image_size
     overlap = tile // 4 if overlap is None else overlap
     generator = torch.Generator(device=pipe.device).manual_seed(seed)

@@ -288,8 +288,9 @@ def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int 
                              log=logging.getLogger(__name__).info)
     report.update(split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
                   psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
-    encoder_dir = Path(pipe.config.get("_name_or_path") or "") / "target_encoder"
-    if (images or split != "val") and encoder_dir.is_dir():  # the autoencoder's reconstruction bounds what the bridge can reach
+    folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
+    encoder_dir = Path(folder) / "target_encoder" if folder else None
+    if (images or split != "val") and encoder_dir is not None and encoder_dir.is_dir():  # the autoencoder's reconstruction bounds what the bridge can reach
         from .modalities import AnchoredImageEncoder
 
         encoder = AnchoredImageEncoder.from_pretrained(encoder_dir).to(pipe.device).float()

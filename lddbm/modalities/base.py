@@ -12,9 +12,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
-from ..errors import ConfigError
-
-__all__ = ["SourceEncoder", "TargetDecoder", "TargetEncoder", "check_output_type"]
+__all__ = ["SourceEncoder", "TargetDecoder", "TargetEncoder"]
 
 
 @runtime_checkable
@@ -49,9 +47,3 @@ class TargetDecoder(Protocol):
 
     def reconstruction_loss(self, decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
 
-
-def check_output_type(decoder: TargetDecoder, output_type: str, extra: tuple[str, ...] = ()) -> None:
-    allowed = (*decoder.output_types, *extra)
-    if output_type not in allowed:
-        raise ConfigError(f"output_type {output_type!r} is not available for {type(decoder).__name__}; "
-                         f"choose one of {', '.join(map(repr, allowed))}.")

@@ -15,7 +15,7 @@ from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
 from ..images import pil_to_tensor, tensor_to_pil
-from ..inputs import open_image
+from ..inputs import as_image
 from .common import ResBlock, check_latent_layout, standardize_latent
 
 __all__ = ["IMAGE_OUTPUT_TYPES", "ConfigMixin", "ImageDecoder", "ImageEncoder", "ModelMixin", "images_to_tensor",
@@ -37,8 +37,7 @@ def images_to_tensor(inputs, channels: int, size: int) -> torch.Tensor:
     if isinstance(inputs, (Image.Image, str, os.PathLike)):
         inputs = [inputs]
     if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], (Image.Image, str, os.PathLike)):
-        images = [open_image(im)[0] if isinstance(im, (str, os.PathLike)) else im for im in inputs]
-        x = torch.stack([pil_to_tensor(im, channels) for im in images])
+        x = torch.stack([pil_to_tensor(as_image(im), channels) for im in inputs])
     else:
         x = inputs.float() if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs, dtype=np.float32))
     if x.ndim != 4 or tuple(x.shape[1:]) != (channels, size, size):

@@ -19,7 +19,7 @@ from PIL import Image
 
 from ..framing import NormalizedView, normalize_view
 from ..images import normalise_mode, pil_to_tensor, to_unit
-from ..inputs import open_image
+from ..inputs import as_image
 from .common import ResBlock, check_latent_layout, standardize_latent
 
 __all__ = ["ConfigMixin", "ModelMixin", "MultiViewEncoder", "load_views"]
@@ -114,7 +114,7 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
     def _views_tensor(self, views: list, remove_background: bool, ratio: float | None, segmenter) -> torch.Tensor:
         """One object's views -> (V, 3, S, S) in [-1, 1]."""
         size = self.config.image_size
-        views = [open_image(v)[0] if isinstance(v, (str, os.PathLike)) else v for v in views]
+        views = [as_image(v) for v in views]  # file paths opened; images and NormalizedViews as they are
         if ratio is None and not any(isinstance(v, NormalizedView) for v in views):
             return load_views(views, size)  # a model trained on unframed renders
         # framed at FRAME_SIZE like the demo's and the CLI's previews, then resized: every caller sees the same

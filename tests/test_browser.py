@@ -82,13 +82,17 @@ def test_generate_updates_the_shape_along_the_bridge(page):
     _, page = page
     page.wait_for_selector("button.gallery-item img", timeout=30_000)
     page.get_by_text("along the bridge", exact=True).click()
+    # open the settings first: an accordion's controls mount when it opens, and a value typed while they
+    # mount can be reset to the default (seen in CI as a second run with 10 steps, not 2)
+    page.get_by_text("Advanced", exact=True).click()
+    steps = page.locator("input[aria-label='number input for sampling steps']:visible")
+    playwright.expect(steps).to_have_value("10", timeout=30_000)
     page.locator("button.gallery-item:visible").first.click()  # runs with the defaults: 10 heun steps, 19 evaluations
     page.wait_for_function("document.body.innerText.includes('19 NFE')", timeout=60_000)
     page.wait_for_selector("text=x0 estimate after 19 evaluations", timeout=30_000)
-    page.get_by_text("Advanced", exact=True).click()
-    steps = page.locator("input[aria-label='number input for sampling steps']:visible")
     steps.fill("2")
     steps.press("Enter")
+    playwright.expect(steps).to_have_value("2")
     page.get_by_role("button", name="Generate 3D shape").click()
     page.wait_for_function("document.body.innerText.includes('3 NFE')", timeout=60_000)
     page.wait_for_selector("text=x0 estimate after 3 evaluations", timeout=30_000)

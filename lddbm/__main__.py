@@ -197,12 +197,22 @@ def cmd_attach_segmenter(args, extra) -> int:
 def cmd_build_data(args, extra) -> int:
     if extra:
         raise SystemExit(f"error: unexpected arguments {extra}")
-    if args.dataset == "furniture":
-        from .data.furniture import BuildOptions, build
+    if args.dataset in ("objects", "furniture"):
+        from .data.furniture import SPLIT_FILE, BuildOptions, build, extend_split_file
+        from .data.sources import SOURCES
 
-        opts = BuildOptions(views=args.views, image_size=args.image_size, seed=args.seed)
+        sources = tuple(args.sources.split(",")) if args.sources else (
+            tuple(SOURCES) if args.dataset == "objects" else ("sweethome3d",))
+        unknown = [s for s in sources if s not in SOURCES]
+        if unknown:
+            raise ConfigError(f"Unknown --sources {', '.join(unknown)}; known: {', '.join(SOURCES)}.")
+        opts = BuildOptions(views=args.views, image_size=args.image_size, seed=args.seed, studio=args.studio)
         summary = build(args.out, source=args.source, workers=args.workers, limit=args.limit, opts=opts,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, sources=sources,
+                        splits=tuple(args.splits.split(",")) if args.splits else None)
+        if args.extend_split_file:
+            added = extend_split_file(json.loads((Path(args.out) / "split.json").read_text()))
+            print(f"added to {SPLIT_FILE}: {added}", file=sys.stderr)
         print(json.dumps({k: v for k, v in summary.items() if k != "failures"}, indent=2))
         if summary["failed"]:
             print(f"{summary['failed']} models were skipped; reasons in {Path(args.out) / 'summary.json'}", file=sys.stderr)
@@ -397,10 +407,18 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_attach_segmenter)
 
     p = sub.add_parser("build-data", help="build a data set from packaged sources")
-    p.add_argument("dataset", choices=["furniture", "photos"])
+    p.add_argument("dataset", choices=["objects", "furniture", "photos"],
+                   help="objects: 3D models from every source in lddbm.data.sources (furniture: only sweethome3d)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--source", help="furniture: .deb, .sh3f or folder (default: apt-get download "
-                   "sweethome3d-furniture); photos: a .deb of wallpapers (default: apt-get download mate-backgrounds)")
+    p.add_argument("--source", help="objects: a folder holding the sources' .debs (default: apt-get download); "
+                   "furniture: .deb, .sh3f or folder (default: apt-get download sweethome3d-furniture); "
+                   "photos: a .deb of wallpapers (default: apt-get download mate-backgrounds)")
+    p.add_argument("--sources", help="objects: comma-separated source names (default: all registered)")
+    p.add_argument("--studio", choices=["fixed", "random"], default="fixed",
+                   help="objects/furniture: one studio for every view, or lens, camera height and lights drawn per view")
+    p.add_argument("--splits", help="objects/furniture: build only these splits, e.g. test")
+    p.add_argument("--extend-split-file", action="store_true",
+                   help="objects/furniture: add the new objects to the committed split (lddbm/data/objects_split.json)")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     p.add_argument("--limit", type=int, help="only the first N catalogue entries (for a quick look)")
     p.add_argument("--views", type=int, default=12)

@@ -67,7 +67,7 @@ def test_read_properties_escapes_and_continuations():
 def test_parse_catalog(catalog, tmp_path):
     entries = {e.object_id: e for e in parse_catalog(catalog, tmp_path / "x")}
     assert len(entries) == 8
-    assert entries["test-box1"].name == "Box é 1" and entries["test-box2"].category == "Beds"
+    assert entries["test-box1"].name == "Box é 1" and entries["test-box2"].extra["room"] == "Beds" and entries["test-box2"].category == "container"
     assert entries["test-tall"].name == "Tall, rotated" and entries["test-tall"].rotation == [1, 0, 0, 0, 0, 1, 0, -1, 0]
     assert entries["test-box3"].size == (120.0, 10.0, 20.0)  # width, height, depth
     assert entries["test-box1"].license == "CC0 test licence"
@@ -94,7 +94,7 @@ def test_solid_voxels_fill_closed_shapes(catalog, tmp_path):
 
 
 def test_splits_are_stratified_and_deterministic():
-    entries = [CatalogEntry(f"c-{i}", "n", "A" if i < 20 else "B", "c", "m", None, (1, 1, 1), "", "") for i in range(30)]
+    entries = [CatalogEntry(f"c-{i}", "n", "A" if i < 20 else "B", "sweethome3d", "m") for i in range(30)]
     a, b = assign_splits(entries), assign_splits(entries)
     assert a == b
     assert sorted(sum(a.values(), [])) == sorted(e.object_id for e in entries)
@@ -110,7 +110,7 @@ def test_build_is_resumable_and_skips_broken_models(catalog, tmp_path, monkeypat
     assert summary["built"] == 7 and summary["failed"] == 1 and "test-broken" in summary["failures"]
     assert not list((out / "objects").glob("*.tmp*"))
     obj = load_object(out / "objects" / "test-tall.npz")
-    assert obj["views"].shape == (5, 16, 16, 3) and obj["voxels"].shape == (32, 32, 32) and obj["cameras"].shape == (5, 3)
+    assert obj["views"].shape == (5, 16, 16, 3) and obj["voxels"].shape == (32, 32, 32) and obj["cameras"].shape == (5, 4) and obj["studio"].shape == (5, 8)
     assert obj["masks"].shape == (5, 16, 16) and obj["masks"].sum() == 5 * 8 * 4  # exact silhouettes round-trip
     assert 15 <= obj["cameras"][:, 1].min() and obj["cameras"][:, 1].max() <= 40
     again = build(out, source=catalog, workers=1, opts=opts, progress=False)
@@ -257,3 +257,47 @@ def test_views_to_voxels_end_to_end_on_the_tiny_set(catalog, tmp_path, monkeypat
     for key in ("iou", "fscore@1%", "chamfer_l1", "1-nna", "seconds_per_object", "latency_seconds", "per_category"):
         assert key in report
     assert 0 <= report["iou"] <= 1
+
+
+def test_random_studio_draws_lens_height_and_lights_per_view_and_keeps_the_object_in_frame():
+    from lddbm.data.render import View
+
+    opts = BuildOptions(views=12, studio="random")
+    views = furniture.studio_views("some-object", opts, radius=0.8)
+    assert views == furniture.studio_views("some-object", opts, radius=0.8)  # a pure function of (id, seed)
+    assert views != furniture.studio_views("another-object", opts, radius=0.8)
+    fov = np.array([v.fov for v in views])
+    assert fov.min() >= 30 and fov.max() <= 70 and fov.std() > 5
+    assert all(0 <= v.elevation <= 60 for v in views) and np.std([v.elevation for v in views]) > 5
+    assert len({v.key_direction for v in views}) == 12 and len({v.ambient for v in views}) == 12
+    # the sphere of radius 0.8 fits inside each view's frustum: distance * sin(fov / 2) >= radius
+    assert all(v.distance * np.sin(np.radians(v.fov) / 2) >= 0.8 for v in views)
+    fixed = furniture.studio_views("some-object", BuildOptions(views=12))
+    assert all(v == View(v.azimuth, v.elevation, 2.0, fov=40.0) for v in fixed)  # today's studio, unchanged
+    with pytest.raises(ValueError, match="studio must be one of"):
+        BuildOptions(studio="outdoor")
+
+
+def test_the_committed_split_is_extended_without_moving_objects(tmp_path):
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"train": ["a", "b"], "val": ["c"], "test": ["d"]}))
+    added = furniture.extend_split_file({"train": ["a", "e"], "val": ["b", "f"], "test": ["g"]}, path)
+    assert added == {"train": 1, "val": 1, "test": 1}
+    assert json.loads(path.read_text()) == {"train": ["a", "b", "e"], "val": ["c", "f"], "test": ["d", "g"]}
+
+
+def test_a_source_that_cannot_be_fetched_is_reported_and_the_others_still_build(catalog, tmp_path, monkeypatch):
+    from lddbm.data import sources
+
+    class Broken(sources.Source):
+        name = "broken-test-source"
+
+        def entries(self, work, source=None):
+            raise RuntimeError("Could not download the Debian package nothing-here")
+
+    monkeypatch.setitem(sources.SOURCES, Broken.name, Broken())
+    entries, report = furniture.list_entries(("sweethome3d", Broken.name), tmp_path / "work", catalog)
+    assert len(entries) == 8 and report["sweethome3d"] == 8
+    assert report[Broken.name].startswith("skipped: RuntimeError: Could not download")
+    with pytest.raises(RuntimeError, match="nothing-here"):  # alone, its error is the build's error
+        furniture.list_entries((Broken.name,), tmp_path / "work")

@@ -39,7 +39,7 @@ def test_the_version_comes_from_the_package_without_importing_it():
 def test_every_data_file_of_the_package_is_packaged():
     package_data = PYPROJECT["tool"]["setuptools"]["package-data"]
     files = data_files()
-    assert ROOT / "lddbm" / "data" / "furniture_split.json" in files
+    assert ROOT / "lddbm" / "data" / "objects_split.json" in files
     for path in files:
         package = ".".join(path.parent.relative_to(ROOT).parts)
         patterns = package_data.get(package, []) + package_data.get("*", [])

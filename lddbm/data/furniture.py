@@ -44,28 +44,21 @@ import torch
 from torch.utils.data import Dataset
 
 from ..images import to_unit
+from .debian import fetch_debian_package, unpack_deb  # noqa: F401  (re-exported for older imports)
+from .render import View
+from .sources import SOURCES, ModelEntry, get_source
 
 logger = logging.getLogger(__name__)
 
 DEBIAN_PACKAGE = "sweethome3d-furniture"
-SPLIT_FILE = Path(__file__).with_name("furniture_split.json")  # the committed object-level split
+SPLIT_FILE = Path(__file__).with_name("objects_split.json")  # the committed object-level split (all sources)
 GRID = 32
 
 
 # ---- catalogues ---------------------------------------------------------------------------------
 
 
-@dataclass
-class CatalogEntry:
-    object_id: str  # file-system safe, unique: <catalogue>-<entry id>
-    name: str
-    category: str
-    catalog: str
-    model: str  # path of the OBJ inside the extracted catalogue
-    rotation: list[float] | None  # row-major 3x3 modelRotation, or None for identity
-    size: tuple[float, float, float]  # catalogue width (x), height (y), depth (z), cm
-    creator: str
-    license: str
+CatalogEntry = ModelEntry  # the name this module used before there were other sources
 
 
 def read_properties(text: str) -> dict[str, str]:
@@ -91,8 +84,10 @@ def read_properties(text: str) -> dict[str, str]:
     return out
 
 
-def parse_catalog(sh3f: Path, extract_root: Path) -> list[CatalogEntry]:
-    """Extract one .sh3f (a zip) once and list its furniture."""
+def parse_catalog(sh3f: Path, extract_root: Path) -> list[ModelEntry]:
+    """Extract one .sh3f (a zip) once and list its furniture (classes from the names: sources.sweethome3d)."""
+    from .sources.sweethome3d import classify
+
     folder = extract_root / sh3f.stem
     marker = folder / ".extracted"
     if not marker.exists():
@@ -118,49 +113,21 @@ def parse_catalog(sh3f: Path, extract_root: Path) -> list[CatalogEntry]:
         except (KeyError, ValueError):
             logger.warning("%s: entry %s has no usable width/height/depth; skipped", sh3f.name, raw_id)
             continue
-        entries.append(CatalogEntry(
+        name = props.get(f"name#{n}", raw_id)
+        entries.append(ModelEntry(
             object_id=f"{catalog}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", raw_id.split("#")[-1]).strip("-"),
-            name=props.get(f"name#{n}", raw_id),
-            category=props.get(f"category#{n}", "Miscellaneous"),
-            catalog=sh3f.stem,
+            name=name,
+            category=classify(name),
+            source="sweethome3d",
             model=str(folder / model.lstrip("/")),
-            rotation=[float(v) for v in rotation.split()] if rotation else None,
-            size=size,  # type: ignore[arg-type]
             creator=props.get(f"creator#{n}", ""),
             license=props.get(f"license#{n}", props.get("license", "")),
+            package="sweethome3d-furniture",
+            rotation=[float(v) for v in rotation.split()] if rotation else None,
+            size=size,  # type: ignore[arg-type]
+            extra={"catalog": sh3f.stem, "room": props.get(f"category#{n}", "Miscellaneous")},
         ))
     return entries
-
-
-def fetch_debian_package(package: str, dest: Path) -> Path:
-    """apt-get download PACKAGE into dest (running apt-get update once if the lookup fails)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    existing = sorted(dest.glob(f"{package}_*.deb"))
-    if existing:
-        return existing[-1]
-    for attempt in range(2):
-        result = subprocess.run(["apt-get", "download", package], cwd=dest, capture_output=True, text=True)
-        debs = sorted(dest.glob(f"{package}_*.deb"))
-        if result.returncode == 0 and debs:
-            return debs[-1]
-        if attempt == 0:
-            logger.info("apt-get download %s failed; running apt-get update and retrying", package)
-            subprocess.run(["apt-get", "update"], capture_output=True, text=True)
-    raise RuntimeError(
-        f"Could not download the Debian package {package}: {result.stderr.strip()[-300:]}\n"
-        f"Download it elsewhere and pass --source path/to/{package}.deb (or .sh3f catalogues)."
-    )
-
-
-def unpack_deb(deb: Path, work: Path) -> Path:
-    """``dpkg-deb -x`` a package once into WORK/deb-<name> (a marker file makes it idempotent)."""
-    unpacked = work / ("deb-" + deb.stem)
-    if not (unpacked / ".unpacked").exists():
-        shutil.rmtree(unpacked, ignore_errors=True)
-        unpacked.mkdir(parents=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
-        (unpacked / ".unpacked").touch()
-    return unpacked
 
 
 def find_catalogs(source: Path, work: Path) -> list[Path]:
@@ -197,23 +164,25 @@ def surfaces_only(scene):
     return scene
 
 
-def load_normalized(entry: CatalogEntry):
-    """The entry's model as a trimesh.Scene, upright, sized like the catalogue, fit in [-0.5, 0.5]^3.
+def load_normalized(entry: ModelEntry):
+    """The entry's model as a trimesh.Scene, upright, sized like its catalogue (when it gives a size),
+    centred and fit in [-0.5, 0.5]^3. Every source goes through here: the source loads the model
+    turned y up, front +z (``Source.load``); the rest is the same for all.
 
     Raises NoGeometry for a model without triangles (an empty file, only vertices or lines).
     """
-    import trimesh
-
-    scene = surfaces_only(trimesh.load(entry.model, force="scene", process=False))
+    scene = surfaces_only(get_source(entry.source).load(entry))
     transform = np.eye(4)
     if entry.rotation:
         transform[:3, :3] = np.asarray(entry.rotation, dtype=float).reshape(3, 3)  # row-major, p' = R p
     scene.apply_transform(transform)
     lo, hi = scene.bounds
     extent = np.maximum(hi - lo, 1e-9)
-    stretch = np.asarray(entry.size, dtype=float) / extent  # Sweet Home 3D sizes each axis separately
-    if not np.all(np.isfinite(stretch)) or np.any(np.asarray(entry.size) <= 0):
-        stretch = np.ones(3)
+    stretch = np.ones(3)
+    if entry.size is not None:  # Sweet Home 3D sizes each axis separately
+        stretch = np.asarray(entry.size, dtype=float) / extent
+        if not np.all(np.isfinite(stretch)) or np.any(np.asarray(entry.size) <= 0):
+            stretch = np.ones(3)
     scale = np.eye(4)
     scale[:3, :3] = np.diag(stretch)
     centre = np.eye(4)
@@ -270,11 +239,21 @@ class BuildOptions:
     views: int = 12
     image_size: int = 128
     grid: int = GRID
-    fov: float = 40.0
-    distance: float = 2.0  # camera distance for an object fit in the unit cube
-    elevation: tuple[float, float] = (15.0, 40.0)
+    studio: str = "fixed"  # "fixed": one lens, light and camera height range for all; "random": drawn per view
+    fov: float = 40.0  # fixed studio: vertical field of view, degrees
+    distance: float = 2.0  # fixed studio: camera distance for an object fit in the unit cube
+    elevation: tuple[float, float] = (15.0, 40.0)  # fixed studio: camera heights, degrees
     azimuth_jitter: float = 12.0  # degrees, uniform +-
+    random_fov: tuple[float, float] = (30.0, 70.0)  # random studio: lens range, degrees
+    random_elevation: tuple[float, float] = (0.0, 60.0)  # random studio: camera heights, degrees
     seed: int = 0
+
+    def __post_init__(self):
+        if self.studio not in STUDIOS:
+            raise ValueError(f"studio must be one of {', '.join(STUDIOS)} (got {self.studio!r}).")
+
+
+STUDIOS = ("fixed", "random")
 
 
 def stable_seed(*parts) -> int:
@@ -290,6 +269,33 @@ def cameras_for(object_id: str, opts: BuildOptions) -> np.ndarray:
     return np.stack([azimuth, elevation, np.full(opts.views, opts.distance)], axis=1).astype(np.float32)
 
 
+def studio_views(object_id: str, opts: BuildOptions, radius: float = 0.5 * 3**0.5) -> list[View]:
+    """The object's views: azimuths spread evenly with jitter (``cameras_for``), then per view either
+    the fixed studio, or (``opts.studio == "random"``) a drawn lens (field of view, with the distance
+    set so a sphere of ``radius`` around the object stays in frame), camera height, key light
+    direction / colour / intensity, top light and ambient level. A pure function of (id, seed)."""
+    cameras = cameras_for(object_id, opts)
+    if opts.studio == "fixed":
+        return [View(float(a), float(e), float(d), fov=opts.fov) for a, e, d in cameras]
+    rng = np.random.default_rng(stable_seed(object_id, opts.seed, "studio"))
+    views = []
+    for azimuth in cameras[:, 0]:
+        fov = rng.uniform(*opts.random_fov)
+        distance = radius / np.sin(np.radians(fov) / 2) * rng.uniform(1.02, 1.35)
+        warmth = rng.uniform(-1, 1)  # -1 cool (blue sky) .. +1 warm (tungsten)
+        colour = np.array([1 + 0.15 * warmth, 1.0, 1 - 0.25 * warmth])
+        views.append(View(
+            azimuth=float(azimuth), elevation=float(rng.uniform(*opts.random_elevation)), distance=float(distance),
+            fov=float(fov),
+            key_direction=(float(azimuth + rng.uniform(-110, 110)), float(rng.uniform(5, 85))),
+            key_color=tuple(float(c) for c in colour / colour.max()),
+            key_intensity=float(rng.uniform(1.0, 5.0)),
+            fill_intensity=float(rng.uniform(0.0, 2.0)),
+            ambient=float(rng.uniform(0.05, 0.6)),
+        ))
+    return views
+
+
 _RENDERER = None
 
 
@@ -298,7 +304,7 @@ def _renderer(opts: BuildOptions):
     if _RENDERER is None:
         from .render import Renderer
 
-        _RENDERER = Renderer(opts.image_size, opts.fov)
+        _RENDERER = Renderer(opts.image_size, opts.fov)  # the fov is set per view
     return _RENDERER
 
 
@@ -322,7 +328,7 @@ def save_npz_atomic(path: Path, **arrays) -> None:
             os.remove(tmp)
 
 
-def build_object(entry: CatalogEntry, out: Path, opts: BuildOptions) -> tuple[str, str, str]:
+def build_object(entry: ModelEntry, out: Path, opts: BuildOptions) -> tuple[str, str, str]:
     """Build one object file; returns (status, object_id, reason).
 
     A bad model is reported ("failed" and why: "no geometry" for a model without triangles), never
@@ -344,24 +350,31 @@ def build_object(entry: CatalogEntry, out: Path, opts: BuildOptions) -> tuple[st
         return "failed", entry.object_id, f"{type(err).__name__}: {err}"[:300]
 
 
-def write_object(entry: CatalogEntry, target: Path, opts: BuildOptions) -> None:
-    """Voxelise and render one catalogue entry into ``target`` (written atomically)."""
+def write_object(entry: ModelEntry, target: Path, opts: BuildOptions) -> None:
+    """Voxelise and render one entry into ``target`` (written atomically).
+
+    ``cameras`` holds per view (azimuth, elevation, distance, field of view); ``studio`` the lights
+    (key azimuth, key elevation, key r, g, b, key intensity, top-light intensity, ambient)."""
     scene = load_normalized(entry)
     occ = solid_voxels(scene, opts.grid, seed=stable_seed(entry.object_id))
     if occ.sum() < 4:
         raise ValueError(f"only {int(occ.sum())} occupied voxels")
-    cameras = cameras_for(entry.object_id, opts)
-    views, masks = render_views(entry.object_id, scene, cameras, opts)
-    meta = {**asdict(entry), "fov": opts.fov, "grid": opts.grid}
+    radius = float(np.linalg.norm(scene.bounds, axis=1).max())  # the box's corners bound the object
+    views = studio_views(entry.object_id, opts, radius)
+    images, masks = render_views(entry.object_id, scene, views, opts)
+    cameras = np.array([[v.azimuth % 360, v.elevation, v.distance, v.fov] for v in views], dtype=np.float32)
+    studio = np.array([[*(v.key_direction or (v.azimuth, v.elevation)), *v.key_color, v.key_intensity, v.fill_intensity,
+                        v.ambient] for v in views], dtype=np.float32)
+    meta = {**asdict(entry), "studio": opts.studio, "grid": opts.grid}
     meta.pop("model")
-    save_npz_atomic(target, views=views, masks=np.packbits(masks, axis=-1), voxels=np.packbits(occ.reshape(-1)), cameras=cameras,
-                    meta=np.array(json.dumps(meta)))
+    save_npz_atomic(target, views=images, masks=np.packbits(masks, axis=-1), voxels=np.packbits(occ.reshape(-1)),
+                    cameras=cameras, studio=studio, meta=np.array(json.dumps(meta)))
 
 
-def render_views(object_id: str, scene, cameras: np.ndarray, opts: BuildOptions) -> tuple[np.ndarray, np.ndarray]:
+def render_views(object_id: str, scene, views: list[View], opts: BuildOptions) -> tuple[np.ndarray, np.ndarray]:
     """The scene's renders and masks; a scene whose textures fail is rendered in its material colours."""
     renderer = _renderer(opts)  # outside the fallback: a missing renderer is not a texture problem
-    poses = [tuple(c) for c in cameras]
+    poses = list(views)
     try:
         return renderer.render(scene, poses)
     except Exception as err:  # e.g. a texture without UV coordinates
@@ -373,11 +386,12 @@ def _build_star(args):
     return build_object(*args)
 
 
-def assign_splits(entries: list[CatalogEntry], seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> dict[str, list[str]]:
-    """Object-level split stratified by category, a pure function of the object ids and seed."""
-    by_cat: dict[str, list[str]] = defaultdict(list)
+def assign_splits(entries: list[ModelEntry], seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> dict[str, list[str]]:
+    """Object-level split stratified by (source, category), a pure function of the object ids and seed:
+    adding a source does not move another source's objects."""
+    by_cat: dict[tuple[str, str], list[str]] = defaultdict(list)
     for e in entries:
-        by_cat[e.category].append(e.object_id)
+        by_cat[e.source, e.category].append(e.object_id)
     split = {"train": [], "val": [], "test": []}
     for cat in sorted(by_cat):
         ids = sorted(by_cat[cat], key=lambda i: stable_seed(i, seed))
@@ -390,10 +404,39 @@ def assign_splits(entries: list[CatalogEntry], seed: int = 0, fractions=(0.8, 0.
     return {k: sorted(v) for k, v in split.items()}
 
 
-def build(out: str | Path, source: str | Path | None = None, workers: int | None = None,
-          limit: int | None = None, opts: BuildOptions | None = None, progress: bool = True) -> dict:
-    """Build (or resume building) the furniture data set into ``out``; returns the summary.
+def list_entries(sources: tuple[str, ...], work: Path, source: str | Path | None = None) -> tuple[list[ModelEntry], dict]:
+    """Every source's entries (ids made unique), and per source the count or why it gave none.
 
+    ``source``: for ``sweethome3d`` a .deb, .sh3f or folder; for the others a folder holding their .debs.
+    A source that cannot be fetched is reported and skipped when others remain, so one broken
+    package does not stop the build.
+    """
+    src = Path(source) if source else None
+    entries: list[ModelEntry] = []
+    report: dict[str, str | int] = {}
+    for name in sources:
+        try:
+            found = get_source(name).entries(work, src if (name == "sweethome3d" or src is None or src.is_dir()) else None)
+        except Exception as err:
+            if len(sources) == 1:
+                raise
+            logger.warning("source %s skipped: %s", name, err)
+            report[name] = f"skipped: {type(err).__name__}: {err}"[:300]
+            continue
+        report[name] = len(found)
+        entries += found
+    seen = Counter(e.object_id for e in entries)
+    entries = [e for e in entries if seen[e.object_id] == 1] + _dedupe([e for e in entries if seen[e.object_id] > 1])
+    return sorted(entries, key=lambda e: e.object_id), report
+
+
+def build(out: str | Path, source: str | Path | None = None, workers: int | None = None,
+          limit: int | None = None, opts: BuildOptions | None = None, progress: bool = True,
+          sources: tuple[str, ...] = ("sweethome3d",), splits: tuple[str, ...] | None = None) -> dict:
+    """Build (or resume building) the 3D objects of ``sources`` (``lddbm.data.sources``) into ``out``;
+    returns the summary.
+
+    ``splits``: build only the objects of these splits (e.g. a fixed-studio copy of ``("test",)``).
     ``summary["in_data_set"]`` counts the objects usable after this run (built now or before): 0 means
     nothing was built, and the reasons are in ``summary["failures"]``. Raises render.RenderingUnavailable,
     naming the real error, when nothing can be rendered on this machine.
@@ -403,16 +446,15 @@ def build(out: str | Path, source: str | Path | None = None, workers: int | None
     out, opts = Path(out), opts or BuildOptions()
     work = out / "_sources"
     (out / "objects").mkdir(parents=True, exist_ok=True)
-    src = Path(source) if source else fetch_debian_package(DEBIAN_PACKAGE, work)
-    catalogs = find_catalogs(src, work)
-    if not catalogs:
-        raise FileNotFoundError(f"No .sh3f furniture catalogues found in {src}.")
-    entries: list[CatalogEntry] = []
-    for sh3f in catalogs:
-        entries += parse_catalog(sh3f, work / "catalogs")
-    seen = Counter(e.object_id for e in entries)
-    entries = [e for e in entries if seen[e.object_id] == 1] + _dedupe([e for e in entries if seen[e.object_id] > 1])
-    entries.sort(key=lambda e: e.object_id)
+    entries, found = list_entries(tuple(sources), work, source)
+    if not entries:
+        raise FileNotFoundError(f"No models found in the sources {', '.join(sources)} ({found}).")
+    committed = json.loads(SPLIT_FILE.read_text()) if SPLIT_FILE.exists() else {}
+    fresh = assign_splits(entries, opts.seed)
+    known = {oid: name for name, ids in committed.items() for oid in ids}
+    split_of = {e.object_id: known.get(e.object_id, _split_of(e.object_id, fresh)) for e in entries}
+    if splits:
+        entries = [e for e in entries if split_of[e.object_id] in splits]
     if limit:
         entries = entries[:limit]
 
@@ -420,20 +462,18 @@ def build(out: str | Path, source: str | Path | None = None, workers: int | None
     jobs = [(e, out, opts) for e in entries]
     results = []
     with get_context("fork").Pool(workers, maxtasksperchild=50) as pool:
-        for status in tqdm(pool.imap_unordered(_build_star, jobs), total=len(jobs), desc="furniture", disable=not progress):
+        for status in tqdm(pool.imap_unordered(_build_star, jobs), total=len(jobs), desc="3D objects", disable=not progress):
             if status[0] == "failed":
                 logger.warning("skipped %s: %s", status[1], status[2])
             results.append(status)
 
     built = {oid for st, oid, _ in results if st in ("built", "skipped")}
-    committed = json.loads(SPLIT_FILE.read_text()) if SPLIT_FILE.exists() else {}
-    fresh = assign_splits(entries, opts.seed)
-    known = {oid: name for name, ids in committed.items() for oid in ids}
-    split = {name: sorted(oid for oid in built if known.get(oid, _split_of(oid, fresh)) == name) for name in ("train", "val", "test")}
+    split = {name: sorted(oid for oid in built if split_of[oid] == name) for name in ("train", "val", "test")}
     (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
-    index = {e.object_id: {k: v for k, v in asdict(e).items() if k != "model"} for e in entries if e.object_id in built}
+    kept = [e for e in entries if e.object_id in built]
+    index = {e.object_id: {k: v for k, v in asdict(e).items() if k != "model"} for e in kept}
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
-    write_attribution(out / "ATTRIBUTION.md", [e for e in entries if e.object_id in built])
+    write_attribution(out / "ATTRIBUTION.md", kept)
     summary = {
         "objects": len(entries),
         "in_data_set": len(built),
@@ -441,12 +481,29 @@ def build(out: str | Path, source: str | Path | None = None, workers: int | None
         "already_built": sum(st == "skipped" for st, _, _ in results),
         "failed": sum(st == "failed" for st, _, _ in results),
         "failures": {oid: why for st, oid, why in results if st == "failed"},
+        "sources": found,
+        "per_source": dict(Counter(e.source for e in kept)),
         "split_sizes": {k: len(v) for k, v in split.items()},
-        "categories": dict(Counter(index[o]["category"] for o in index)),
+        "categories": dict(sorted(Counter(e.category for e in kept).items())),
         "options": asdict(opts),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def extend_split_file(built_split: dict[str, list[str]], path: Path = SPLIT_FILE) -> dict[str, int]:
+    """Add a build's new objects to the committed split (``path``); objects already in it never move.
+    Returns how many were added per split."""
+    committed = json.loads(path.read_text()) if path.exists() else {"train": [], "val": [], "test": []}
+    known = {oid for ids in committed.values() for oid in ids}
+    added = {}
+    for name, ids in built_split.items():
+        new = [oid for oid in ids if oid not in known]
+        committed.setdefault(name, [])
+        committed[name] = sorted(committed[name] + new)
+        added[name] = len(new)
+    path.write_text(json.dumps(committed, indent=1) + "\n")
+    return added
 
 
 def _split_of(object_id: str, split: dict[str, list[str]]) -> str:
@@ -465,16 +522,19 @@ def _dedupe(entries: list[CatalogEntry]) -> list[CatalogEntry]:
     return entries
 
 
-def write_attribution(path: Path, entries: list[CatalogEntry]) -> None:
-    lines = ["# Attribution", "", "3D models from the Sweet Home 3D furniture catalogues (Debian package "
-             f"`{DEBIAN_PACKAGE}`), rendered and voxelised by lddbm. Licences as stated by each catalogue.", ""]
-    by_catalog: dict[str, list[CatalogEntry]] = defaultdict(list)
+def write_attribution(path: Path, entries: list[ModelEntry]) -> None:
+    """ATTRIBUTION.md: per source its credit paragraph, then every model with creator and licence."""
+    lines = ["# Attribution", "", "3D models rendered and voxelised by lddbm, from these Debian packages. "
+             "Licences as stated by each package's debian/copyright or catalogue.", ""]
+    by_source: dict[str, list[ModelEntry]] = defaultdict(list)
     for e in entries:
-        by_catalog[e.catalog].append(e)
-    for catalog in sorted(by_catalog):
-        items = by_catalog[catalog]
-        lines += [f"## {catalog}", "", f"Licence: {items[0].license or 'see the catalogue'}", ""]
-        lines += [f"- {e.object_id}: \"{e.name}\" by {e.creator or 'unknown'} ({e.category})" for e in sorted(items, key=lambda e: e.object_id)]
+        by_source[e.source].append(e)
+    for name in sorted(by_source):
+        items = sorted(by_source[name], key=lambda e: e.object_id)
+        credit = SOURCES[name].credit if name in SOURCES else ""
+        lines += [f"## {name} ({', '.join(sorted({e.package for e in items if e.package}))})", "", credit, ""]
+        lines += [f"- {e.object_id}: \"{e.name}\" by {e.creator or 'unknown'}, {e.license or 'see above'} ({e.category})"
+                  for e in items]
         lines.append("")
     path.write_text("\n".join(lines))
 
@@ -522,7 +582,7 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
                 image = composite(moved, moved_mask, photo_crop(photo, size, rng))
             Image.fromarray(image).save(folder / f"view_{k}.png")
         np.save(folder / "voxels.npy", obj["voxels"])
-        meta = {k: obj["meta"][k] for k in ("object_id", "name", "category", "catalog", "creator", "license")}
+        meta = {k: obj["meta"].get(k, "") for k in ("object_id", "name", "category", "source", "creator", "license")}
         if photos:
             meta["background"] = "photo"
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
@@ -541,7 +601,8 @@ def load_object(path: Path) -> dict:
         voxels = np.unpackbits(f["voxels"])[: grid**3].reshape(grid, grid, grid).astype(bool)
         views = f["views"]
         masks = np.unpackbits(f["masks"], axis=-1)[..., : views.shape[2]].astype(bool) if "masks" in f else None
-        return {"views": views, "masks": masks, "voxels": voxels, "cameras": f["cameras"], "meta": meta}
+        studio = f["studio"] if "studio" in f else None  # (V, 8) lights; absent in builds before studios
+        return {"views": views, "masks": masks, "voxels": voxels, "cameras": f["cameras"], "studio": studio, "meta": meta}
 
 
 def load_objects(root: str | Path, split: str, limit: int | None = None, masks: bool = False) -> tuple[list[str], list[dict]]:

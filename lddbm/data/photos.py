@@ -30,7 +30,8 @@ from torch.utils.data import Dataset
 
 from ..errors import DataError
 from ..images import pil_to_tensor
-from .furniture import fetch_debian_package, stable_seed, unpack_deb
+from .debian import fetch_debian_package, unpack_deb
+from .furniture import stable_seed
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ looks from +x. Cameras look at the origin from ``distance`` with vertical field 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -76,8 +77,24 @@ def look_at(eye: np.ndarray, target: np.ndarray | None = None, up=(0.0, 1.0, 0.0
     return pose
 
 
+@dataclass(frozen=True)
+class View:
+    """One render's camera and lights. The defaults are the fixed studio every data set used before
+    randomised studios: a 40 degree lens, a headlight (the key light at the camera) and a top light."""
+
+    azimuth: float  # degrees; 0 looks at the front (+z), 90 from +x
+    elevation: float  # degrees above the horizon
+    distance: float  # from the origin, for an object fit in [-0.5, 0.5]^3
+    fov: float = 40.0  # vertical field of view, degrees
+    key_direction: tuple[float, float] | None = None  # (azimuth, elevation) the key light shines from; None: the camera's
+    key_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    key_intensity: float = 2.5
+    fill_intensity: float = 1.5  # the top light
+    ambient: float = 0.3
+
+
 class Renderer:
-    """Renders a trimesh.Scene from given cameras; one per process (OSMesa contexts are per process)."""
+    """Renders a trimesh.Scene from given views; one per process (OSMesa contexts are per process)."""
 
     def __init__(self, image_size: int = 128, fov_deg: float = 40.0, background: float = 0.96):
         pyrender = import_pyrender()
@@ -89,20 +106,28 @@ class Renderer:
             raise RenderingUnavailable(
                 f"Could not create an off-screen OpenGL context: {describe(err)}. {INSTALL_HINT}") from err
 
-    def render(self, scene_mesh, cameras: list[tuple[float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
-        """cameras: (azimuth, elevation, distance) tuples -> uint8 images (V, S, S, 3) and exact
-        object masks (V, S, S) bool (where the depth buffer was written)."""
+    def render(self, scene_mesh, cameras) -> tuple[np.ndarray, np.ndarray]:
+        """cameras: ``View``s, or (azimuth, elevation, distance) tuples (the fixed studio with this
+        renderer's field of view) -> uint8 images (V, S, S, 3) and exact object masks (V, S, S) bool
+        (where the depth buffer was written)."""
         pr = self._pyrender
+        views = [c if isinstance(c, View) else View(*map(float, c[:3]), fov=self.fov_deg) for c in cameras]
         scene = pr.Scene.from_trimesh_scene(scene_mesh, bg_color=[self.background] * 3 + [1.0], ambient_light=[0.3] * 3)
-        camera = pr.PerspectiveCamera(yfov=np.radians(self.fov_deg), aspectRatio=1.0)
-        camera_node = scene.add(camera, pose=np.eye(4))
-        key_light = scene.add(pr.DirectionalLight(color=np.ones(3), intensity=2.5), pose=np.eye(4))
-        scene.add(pr.DirectionalLight(color=np.ones(3), intensity=1.5), pose=look_at(np.array([0.3, 2.0, 0.5])))
+        camera_node = scene.add(pr.PerspectiveCamera(yfov=np.radians(views[0].fov), aspectRatio=1.0), pose=np.eye(4))
+        key_light = pr.DirectionalLight(color=np.ones(3), intensity=2.5)
+        key_node = scene.add(key_light, pose=np.eye(4))
+        fill_light = pr.DirectionalLight(color=np.ones(3), intensity=1.5)
+        scene.add(fill_light, pose=look_at(np.array([0.3, 2.0, 0.5])))
         images, masks = [], []
-        for azimuth, elevation, distance in cameras:
-            pose = look_at(camera_position(azimuth, elevation, distance))
+        for view in views:
+            camera_node.camera.yfov = np.radians(view.fov)
+            pose = look_at(camera_position(view.azimuth, view.elevation, view.distance))
             scene.set_pose(camera_node, pose)
-            scene.set_pose(key_light, pose)
+            key_pose = pose if view.key_direction is None else look_at(camera_position(*view.key_direction, 2.0))
+            scene.set_pose(key_node, key_pose)
+            key_light.color, key_light.intensity = np.asarray(view.key_color, dtype=float), view.key_intensity
+            fill_light.intensity = view.fill_intensity
+            scene.ambient_light = np.full(3, view.ambient)
             color, depth = self._renderer.render(scene)
             images.append(color[..., :3])
             masks.append(depth > 0)

@@ -13,7 +13,14 @@ Pinning the end point at xT (Doob's h-transform) gives the bridge marginal
     q(x_t | x0, xT) = N(a_t xT + b_t x0, c_t^2 I),   r_t = SNR_T / SNR_t,
     a_t = (alpha_t / alpha_T) r_t,   b_t = alpha_t (1 - r_t),   c_t^2 = sigma_t^2 (1 - r_t),
 
-so x_t = x0 at t = 0 and x_t = xT at t = T. The denoiser D(x_t, t, xT) ~ E[x0 | x_t, xT] is
+so x_t = x0 at t = 0 and x_t = xT at t = T.
+
+``kind="diffusion"`` is the comparison the paper makes: conditional diffusion *from Gaussian noise*
+(EDM, VE noise) with xT only a condition of the network. It is the same family with r_t = 0 (no
+pinned end point): x_t = x0 + t eps, a_t = 0, b_t = 1, c_t = t, h = 0; sampling starts at
+x_T = T eps (``prior``). The preconditioning below then reduces to EDM's exactly
+(c_skip = s0^2 / (t^2 + s0^2), c_out = t s0 / sqrt(t^2 + s0^2)), Heun to EDM's sampler and DBIM
+to DDIM. The denoiser D(x_t, t, xT) ~ E[x0 | x_t, xT] is
 preconditioned as in DDBM (EDM-style, with Var x0 = sigma_data^2, Var xT = sigma_data_end^2,
 Cov(x0, xT) = cov_xy):
 
@@ -55,7 +62,7 @@ class Bridge:
     """The bridge's parameters (keyword-only; the one declaration of these fields, also stored as the
     scheduler config's ``bridge``); defaults are the paper's (VE, DDBM preconditioning)."""
 
-    kind: Literal["ve", "vp"] = "ve"
+    kind: Literal["ve", "vp", "diffusion"] = "ve"  # diffusion: from noise, conditioned on xT (see above)
     sigma_min: float = 0.002  # smallest time t visited (VE: noise level)
     sigma_max: float = 80.0  # T, the time of the source end point
     sigma_data: float = 0.5  # std of the target latent x0
@@ -69,8 +76,8 @@ class Bridge:
     shared_channels: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("ve", "vp"):
-            raise ValueError(f"Bridge kind must be 've' or 'vp', got {self.kind!r}.")
+        if self.kind not in ("ve", "vp", "diffusion"):
+            raise ValueError(f"Bridge kind must be 've', 'vp' or 'diffusion', got {self.kind!r}.")
         if not 0 < self.sigma_min < self.sigma_max:
             raise ValueError(
                 f"Need 0 < sigma_min < sigma_max, got sigma_min={self.sigma_min}, sigma_max={self.sigma_max}."
@@ -92,7 +99,7 @@ class Bridge:
 
     def alpha_sigma(self, t: TimeLike) -> tuple[Tensor, Tensor]:
         t = _f64(t)
-        if self.kind == "ve":
+        if self.kind in ("ve", "diffusion"):
             return torch.ones_like(t), t
         ib = self._int_beta(t)
         return torch.exp(-0.5 * ib), torch.sqrt(-torch.expm1(-ib))
@@ -100,13 +107,15 @@ class Bridge:
     def f_g2(self, t: TimeLike) -> tuple[Tensor, Tensor]:
         """Drift coefficient f(t) (dx = f x dt + g dW) and squared diffusion g(t)^2."""
         t = _f64(t)
-        if self.kind == "ve":
+        if self.kind in ("ve", "diffusion"):
             return torch.zeros_like(t), 2 * t
         beta = self.beta_min + self.beta_d * t
         return -0.5 * beta, beta
 
     def _snr_ratio(self, t: Tensor) -> Tensor:
-        """r_t = SNR_T / SNR_t, which runs from 0 at t = 0 to 1 at t = T."""
+        """r_t = SNR_T / SNR_t, which runs from 0 at t = 0 to 1 at t = T (always 0 without a pinned end)."""
+        if self.kind == "diffusion":
+            return torch.zeros_like(t)
         if self.kind == "ve":
             return (t / self.sigma_max) ** 2
         T = _f64(self.sigma_max)
@@ -129,6 +138,14 @@ class Bridge:
         """Mean and std of q(x_t | x0, xT); the std is per sample, shaped to broadcast."""
         a, b, c = self.marginal_coefficients(t)
         return _bcast(a, x0) * xT + _bcast(b, x0) * x0, _bcast(c, x0)
+
+    def prior(self, xT: Tensor, noise: Tensor) -> Tensor:
+        """Where sampling starts at t = T: the source latent itself for a bridge, T * noise for diffusion."""
+        return self.sigma_max * noise if self.kind == "diffusion" else xT
+
+    @property
+    def needs_prior_noise(self) -> bool:
+        return self.kind == "diffusion"
 
     def sample_marginal(self, x0: Tensor, xT: Tensor, t: TimeLike, noise: Tensor) -> Tensor:
         mean, std = self.marginal(x0, xT, t)
@@ -214,7 +231,9 @@ class Bridge:
     # ---- reverse dynamics -----------------------------------------------------------------------
 
     def h(self, x_t: Tensor, t: TimeLike, xT: Tensor) -> Tensor:
-        """grad_{x_t} log p(xT | x_t), the Doob h-transform term (singular at t = T)."""
+        """grad_{x_t} log p(xT | x_t), the Doob h-transform term (singular at t = T; 0 for diffusion)."""
+        if self.kind == "diffusion":
+            return torch.zeros_like(x_t)
         t = _f64(t)
         alpha, sigma = self.alpha_sigma(t)
         alpha_T, sigma_T = self.alpha_sigma(self.sigma_max)

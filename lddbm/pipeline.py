@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.utils.torch_utils import randn_tensor
 from diffusers.utils import BaseOutput
 
 from .errors import ConfigError, LDDBMError
@@ -111,7 +112,9 @@ class LDDBMPipeline(DiffusionPipeline):
                                 churn=churn, eta=eta)
         source = self.encode_source(inputs, preprocess_kwargs)  # (B, C, h, w)
         source = source.repeat_interleave(num_samples, dim=0)
-        x = source.clone()
+        noise = randn_tensor(source.shape, generator=generator, device=source.device, dtype=source.dtype) \
+            if scheduler.bridge.needs_prior_noise else None
+        x = scheduler.bridge.prior(source, noise).clone()
         for i, t in enumerate(self.progress_bar(scheduler.timesteps)):
             denoised = scheduler.bridge.denoise(self.denoiser, x, t, source)
             x = scheduler.step(denoised, t, x, source=source, generator=generator).prev_sample

@@ -205,8 +205,24 @@ def regression_baseline(p: Preset) -> Preset:
     )
 
 
+def diffusion_baseline(p: Preset) -> Preset:
+    """The paper's other comparison for a preset: conditional diffusion from Gaussian noise to the target
+    latent (EDM: VE noise, EDM preconditioning; ``Bridge(kind="diffusion")``), the source latent
+    entering only as the transformer's condition. Same networks, losses and compute; training times
+    drawn as the sampler visits them (``karras``), as EDM does, rather than uniformly."""
+    return dataclasses.replace(
+        p, name=f"{p.name}_diffusion",
+        bridge=dataclasses.replace(p.bridge, kind="diffusion"),
+        loss=dataclasses.replace(p.loss, t_sampling="karras"),
+    )
+
+
 def multiview3d_regression() -> Preset:
     return regression_baseline(multiview3d())
+
+
+def multiview3d_diffusion() -> Preset:
+    return diffusion_baseline(multiview3d())
 
 
 def shapenet() -> Preset:
@@ -259,7 +275,7 @@ def sr8x() -> Preset:
     return dataclasses.replace(p, name="sr8x", data=PhotoData(scale=8), bridge=Bridge())
 
 
-PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression,
+PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression, "multiview3d_diffusion": multiview3d_diffusion,
            "shapenet": shapenet, "sr4x": sr4x, "sr4x_regression": sr4x_regression, "sr8x": sr8x}
 
 

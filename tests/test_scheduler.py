@@ -10,7 +10,7 @@ def gaussian_run(sampler, steps, randomness, kind="ve", n=20_000, seed=0):
 
     Returns the standardised residuals (x - m) / std, which are N(0, 1) for exact samples and
     0 for the conditional mean."""
-    bridge = {} if kind == "ve" else dict(kind="vp", sigma_min=1e-4, sigma_max=1.0)
+    bridge = {"ve": {}, "vp": dict(kind="vp", sigma_min=1e-4, sigma_max=1.0), "diffusion": dict(kind="diffusion")}[kind]
     s = BridgeScheduler(bridge=bridge)
     s.set_timesteps(steps, sampler=sampler, **stochastic_options(sampler, randomness))
     g = torch.Generator().manual_seed(seed)
@@ -23,7 +23,7 @@ def gaussian_run(sampler, steps, randomness, kind="ve", n=20_000, seed=0):
         gain = b * v / den if den > 0 else 0.0
         return m + gain * (x - a * xT - b * m)
 
-    x = xT.clone()
+    x = s.bridge.prior(xT, torch.randn(xT.shape, generator=g, dtype=xT.dtype))
     for t in s.timesteps:
         x = s.step(exact_denoiser(x, t), t, x, source=xT, generator=g).prev_sample
     return (x - m) / v**0.5, s.num_function_evals
@@ -146,3 +146,30 @@ def test_a_new_sampler_is_one_registered_class():
         assert s.num_function_evals == 1 and torch.equal(s.step(2 * x, s.timesteps[0], x, source=x).prev_sample, 2 * x)
     finally:
         del SAMPLERS["one-step-test"]
+
+
+@pytest.mark.parametrize("sampler", ["heun", "dbim"])
+def test_diffusion_from_noise_reaches_the_conditional_distribution(sampler):
+    """Conditional diffusion (kind="diffusion"): from T * noise, the deterministic samplers (EDM's Heun,
+    DBIM = DDIM here, first order, so it needs more steps) carry noise to samples of x0 | xT, with the
+    exact denoiser."""
+    errors = []
+    for steps in (3, 10, 40, 100):
+        r, _ = gaussian_run(sampler, steps, 0.0, kind="diffusion")
+        errors.append(abs(r.std().item() - 1) + abs(r.mean().item()))
+    assert errors[0] > errors[1] > errors[2] > errors[3]
+    assert errors[2 if sampler == "heun" else 3] < 0.05
+
+
+def test_diffusion_preconditioning_is_edms():
+    from lddbm.bridge import Bridge
+
+    b = Bridge(kind="diffusion", sigma_data=0.5)
+    t = torch.tensor([0.01, 0.7, 80.0], dtype=torch.float64)
+    c_skip, c_out, c_in, _ = b.scalings(t)
+    s2 = 0.25
+    assert torch.allclose(c_skip, s2 / (t**2 + s2)) and torch.allclose(c_in, (t**2 + s2).rsqrt())
+    assert torch.allclose(c_out, t * 0.5 / (t**2 + s2).sqrt())
+    x0, xT, noise = torch.ones(2, 3), torch.full((2, 3), 5.0), torch.randn(2, 3)
+    assert torch.allclose(b.sample_marginal(x0, xT, 0.7, noise), x0 + 0.7 * noise)  # xT is only a condition
+    assert torch.equal(b.prior(xT, noise), 80.0 * noise) and torch.equal(b.h(xT, 0.7, xT), torch.zeros(2, 3))

@@ -14,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
-import shutil
 import tempfile
-import time
-import uuid
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +36,7 @@ from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
 from lddbm.samplers import OPTIONS, SAMPLERS, stochastic_options
 from lddbm.scheduler import BridgeScheduler
+from lddbm.serving import ResultStore, StorageFull
 from lddbm.shapes import predict_shape
 from lddbm.superres import image_metrics, upscale
 
@@ -47,8 +46,14 @@ EXAMPLES_3D = ROOT / "assets" / "multiview3d"
 EXAMPLES_SR = ROOT / "assets" / "sr4x"
 SR_MODELS = {"×4": "sr4x", "×8": "sr8x"}  # scale choice -> checkpoint folder (shown when it exists)
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-DOWNLOADS = Path(tempfile.gettempdir()) / "lddbm-app"
+# Disk: results and Gradio's cache (uploads, served files) share one bounded folder (lddbm.serving);
+# results are saved there once, so Gradio serves them without copying.
+DOWNLOADS = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "lddbm-app")
 KEEP_DOWNLOADS_S = 3600
+DISK_CAP_BYTES = int(float(os.environ.get("LDDBM_DISK_CAP_MB", "2048")) * 2**20)  # results + uploads, oldest removed first
+MAX_UPLOAD = "25mb"  # per file: a large phone photo or a 16-bit PNG; Gradio refuses bigger uploads while receiving them
+QUEUE_SIZE = 32  # waiting requests; beyond it a visitor is told the server is busy
+BUSY = "The demo is busy right now (too many requests waiting). Please try again in a minute."
 MAX_SEED = 2**32 - 1
 logger = logging.getLogger("lddbm.app")
 
@@ -63,16 +68,25 @@ def pipeline(name: str) -> LDDBMPipeline:
     return pipe
 
 
+@lru_cache(maxsize=None)
+def result_store(root: Path) -> ResultStore:
+    return ResultStore(root, max_bytes=DISK_CAP_BYTES, max_age_s=KEEP_DOWNLOADS_S, sweep_every_s=300)
+
+
 def session_folder() -> Path:
-    """A fresh folder for one request's downloads; folders older than an hour are removed."""
-    DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in DOWNLOADS.iterdir():
-        if old.is_dir() and now - old.stat().st_mtime > KEEP_DOWNLOADS_S:
-            shutil.rmtree(old, ignore_errors=True)
-    folder = DOWNLOADS / uuid.uuid4().hex
-    folder.mkdir()
-    return folder
+    """A fresh folder for one request's results (in the bounded store)."""
+    try:
+        return result_store(DOWNLOADS).new_folder()
+    except StorageFull as err:
+        raise gr.Error(str(err)) from err
+
+
+def save_result(path: Path, write) -> str:
+    """Write one result atomically (``write(tmp_path)``); a failed write is a message, not a crash."""
+    try:
+        return str(result_store(DOWNLOADS).save(path, write))
+    except StorageFull as err:
+        raise gr.Error(str(err)) from err
 
 
 def as_number(value) -> float:
@@ -317,7 +331,7 @@ def views_to_3d(views, remove_background, object_size, steps, sampler, guidance,
     title = None if samples == 1 else f"colour: agreement of {samples} samples (1 = all agree)"
     figure = plotly_side_by_side(shapes, title=title, colorbar_title="agreement")
     folder = session_folder()
-    downloads = [str(export_mesh(mesh, folder / f"shape.{ext}")) for ext in ("glb", "obj", "stl")]
+    downloads = [save_result(folder / f"shape.{ext}", lambda tmp: export_mesh(mesh, tmp)) for ext in ("glb", "obj", "stl")]
     frames = [(f * 255).astype(np.uint8) for f in pred.trajectory]
     info = (f"{len(images)} view(s) · {sampler} · {pred.nfe} NFE × {samples} sample(s) · {pred.seconds:.2f} s on "
             f"{DEVICE} · seed {seed}")
@@ -474,8 +488,8 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
         result = upscale(pipe, low_res, steps=steps, sampler=sampler, seed=seed, progress=tiles_done, **options)
     except (InputError, ConfigError) as err:
         raise gr.Error(str(err)) from err
-    out = session_folder() / f"{Path(path).stem}_x{result.scale}.png"
-    result.image.save(out)
+    out = save_result(session_folder() / f"{Path(path).stem}_x{result.scale}.png",
+                      lambda tmp: result.image.save(tmp, format="PNG"))
     w, h = low_res.size
     info = (f"{w}×{h} → {result.image.width}×{result.image.height} · {result.tiles} tiles × {result.nfe} NFE "
             f"({sampler}) · {result.seconds:.2f} s on {DEVICE} · seed {seed}")
@@ -487,7 +501,7 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
                       (("bicubic", result.bicubic), ("LDDBM", result.image))}
         info += "\n\n| against the original | PSNR (dB) | SSIM |\n|---|---|---|\n" + "\n".join(
             f"| {name} | {m['psnr_rgb']:.2f} | {m['ssim_rgb']:.3f} |" for name, m in scores.items())
-    return (result.bicubic, result.image), str(out), info
+    return (result.bicubic, out), out, info  # the saved PNG is served as it is (no second copy)
 
 
 def sr_changed(image, scale, steps, sampler, guidance, randomness, seed, random_seed, progress=gr.Progress()):
@@ -589,11 +603,14 @@ def toy_tab() -> None:
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="LDDBM: general modality translation", delete_cache=(KEEP_DOWNLOADS_S, KEEP_DOWNLOADS_S)) as demo:
+    os.environ["GRADIO_TEMP_DIR"] = str(DOWNLOADS)  # Gradio's cache in the bounded store (read by gr.Blocks)
+    result_store(DOWNLOADS).start_sweeper()
+    with gr.Blocks(title="LDDBM: general modality translation", delete_cache=(600, KEEP_DOWNLOADS_S)) as demo:
         gr.Markdown(
             "# LDDBM — latent denoising diffusion bridges\n"
             "Translate between modalities of different shapes through one shared latent space "
-            "([paper](https://arxiv.org/abs/2510.20819)). Every model here was trained by this project."
+            "([paper](https://arxiv.org/abs/2510.20819)). Every model here was trained by this project. "
+            f"Uploads: images up to {MAX_UPLOAD.upper().replace('MB', ' MB')} per file; results are kept for an hour."
         )
         if (CHECKPOINTS / "multiview3d").is_dir():
             with gr.Tab("Views → 3D"):
@@ -606,6 +623,30 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+def busy_message(demo: gr.Blocks) -> None:
+    """Replace Gradio's "Queue is full. Max size is N…" with a message that says what to do.
+
+    Wraps the queue's push (a private API): if a Gradio release renames it, the default message stays."""
+    queue = getattr(demo, "_queue", None)
+    push = getattr(queue, "push", None)
+    if push is None:
+        logger.warning("cannot customise the queue-full message in this Gradio version")
+        return
+
+    async def push_or_busy(*args, **kwargs):
+        ok, message, kind = await push(*args, **kwargs)
+        return (ok, BUSY, kind) if kind == "queue_full" else (ok, message, kind)
+
+    queue.push = push_or_busy
+
+
+def serve(demo: gr.Blocks, **launch_kwargs):
+    """Queue (bounded), the busy message, the upload limit; then launch."""
+    demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
+    busy_message(demo)
+    return demo.launch(max_file_size=MAX_UPLOAD, **launch_kwargs)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    build_demo().queue(default_concurrency_limit=2, max_size=32).launch()
+    serve(build_demo())

@@ -101,6 +101,7 @@ def patched_app(checkpoints: Path, downloads: Path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(module, "CHECKPOINTS", checkpoints)
         mp.setattr(module, "DOWNLOADS", downloads)
+        mp.setenv("GRADIO_TEMP_DIR", str(downloads))  # build_demo points Gradio's cache there; restored afterwards
         module.pipeline.cache_clear()
         try:
             yield module
@@ -116,14 +117,14 @@ def app(tiny_3d, tmp_path):
 
 
 @contextlib.contextmanager
-def launched(module, **queue):
-    """Serve the demo (its checkpoints already patched) on a free localhost port; yields the URL and
-    closes the server afterwards."""
+def launched(module):
+    """Serve the demo (its checkpoints already patched) on a free localhost port the way app.py does
+    (``serve``: bounded queue, busy message, upload limit); yields the URL and closes the server afterwards."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo = module.build_demo().queue(**queue)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo = module.build_demo()
+    module.serve(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -136,7 +137,7 @@ def served_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
     save_demo_checkpoints(folder / "checkpoints")
     with patched_app(folder / "checkpoints", folder / "downloads") as module, \
-            launched(module, default_concurrency_limit=2) as url:
+            launched(module) as url:
         yield module, url
 
 

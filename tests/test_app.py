@@ -151,12 +151,13 @@ def test_sr_handler_compares_with_bicubic_and_scores_examples(app, tmp_path):
     copy = tmp_path / "copy.png"  # Gradio hands the handler a copy of the example file
     copy.write_bytes(open(example, "rb").read())
     (bicubic, upscaled), download, info = sr(app, str(copy))
-    assert bicubic.size == upscaled.size == (512, 512) and Image.open(download).size == (512, 512)
+    assert upscaled == download  # the saved PNG is what the slider shows: stored once
+    assert bicubic.size == Image.open(upscaled).size == (512, 512)
     assert download.endswith(".png") and "128×128 → 512×512" in info and "PSNR" in info and "bicubic" in info
     plain = tmp_path / "plain.png"
     Image.new("RGB", (20, 16), (10, 120, 200)).save(plain)
     (_, upscaled), _, info = sr(app, str(plain))
-    assert upscaled.size == (80, 64) and "PSNR" not in info  # no original known
+    assert Image.open(upscaled).size == (80, 64) and "PSNR" not in info  # no original known
 
 
 @pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "huge", "tiny", "no_model"])
@@ -187,9 +188,9 @@ def test_sr_every_image_mode_goes_through(app, tmp_path):
     modes = {}
     for name, image in cases.items():
         image.save(tmp_path / f"{name}.png")
-        modes[name] = sr(app, str(tmp_path / f"{name}.png"))[0][1].mode
+        modes[name] = Image.open(sr(app, str(tmp_path / f"{name}.png"))[0][1]).mode
     assert modes == {"L": "L", "P": "RGB", "16bit": "L", "RGBA": "RGBA"}
-    assert sr(app, str(gif))[0][1].size == (80, 80)
+    assert Image.open(sr(app, str(gif))[0][1]).size == (80, 80)
 
 
 # ---- samplers: every control follows lddbm.samplers ------------------------------------------------
@@ -238,7 +239,7 @@ def test_every_sampler_runs_in_every_tab(app, tmp_path, views, sampler):
     assert f"· {sampler} ·" in info
     Image.new("RGB", (20, 16), (10, 120, 200)).save(tmp_path / "small.png")
     (_, upscaled), _, info = sr(app, str(tmp_path / "small.png"), sampler=sampler, randomness=0.3)
-    assert upscaled.size == (80, 64) and f"({sampler})" in info
+    assert Image.open(upscaled).size == (80, 64) and f"({sampler})" in info
     predicted, truth, info = app.translate_vector(0.1, -0.2, 0.3, 2, sampler, 1.0, 0.3, 0)
     assert predicted.size == truth.size == (256, 256) and predicted.mode == "L" and info.startswith(sampler)
 

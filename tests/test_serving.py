@@ -1,0 +1,105 @@
+"""Hosting limits: the bounded result store, and the served demo's upload limit, file serving and
+failed writes (fixtures: conftest.py)."""
+
+import errno
+import os
+import time
+
+import httpx
+import pytest
+
+from lddbm.serving import PARTIAL, ResultStore, StorageFull
+
+
+def write_bytes(n):
+    return lambda tmp: tmp.write_bytes(b"x" * n)
+
+
+def test_a_result_is_renamed_into_place_only_when_complete(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    folder = store.new_folder()
+    path = store.save(folder / "shape.glb", write_bytes(10))
+    assert path.read_bytes() == b"x" * 10 and sorted(p.name for p in folder.iterdir()) == ["shape.glb"]
+
+    def dies_halfway(tmp):
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(StorageFull, match="disk is full.*try again"):
+        store.save(folder / "big.png", dies_halfway)
+    assert not (folder / "big.png").exists() and not list(folder.glob(PARTIAL + "*"))
+    with pytest.raises(StorageFull, match="could not be saved"):
+        store.save(folder / "empty.png", lambda tmp: tmp.touch())  # an empty result is a failure, not a file
+
+
+def test_sweep_removes_old_entries_then_the_oldest_until_under_the_cap(tmp_path):
+    store = ResultStore(tmp_path / "store", max_bytes=2500, max_age_s=3600)
+    now = time.time()
+    folders = []
+    for age in (7200, 300, 200, 100):  # one expired, then oldest first
+        folder = store.new_folder()
+        store.save(folder / "r.bin", write_bytes(1000))
+        os.utime(folder, (now - age, now - age))
+        folders.append(folder)
+    upload = tmp_path / "store" / "gradio-upload-hash"  # Gradio's cache shares the root
+    upload.mkdir()
+    (upload / "photo.png").write_bytes(b"y" * 400)
+    (folders[3] / (PARTIAL + "killed.glb")).write_bytes(b"z")  # a write interrupted by SIGKILL
+    os.utime(folders[3] / (PARTIAL + "killed.glb"), (now - 120, now - 120))
+    (folders[3] / "zero.png").touch()
+    report = store.sweep(now)
+    assert not folders[0].exists() and not folders[1].exists()  # expired; then the oldest, for the cap
+    assert folders[2].exists() and folders[3].exists() and upload.exists()
+    assert report["bytes"] <= 2500 and store.usage() <= 2500
+    assert sorted(p.name for p in folders[3].iterdir()) == ["r.bin"]  # half-written and empty files gone
+
+
+def test_over_limit_upload_is_refused_and_files_outside_the_cache_are_not_served(served_app, monkeypatch):
+    module, url = served_app
+    with httpx.Client(base_url=url, timeout=30) as http:
+        big = {"files": ("big.png", b"\x89PNG" + b"0" * (26 * 2**20), "image/png")}  # over MAX_UPLOAD (25 MB)
+        refused = http.post("gradio_api/upload", files=big)
+        assert refused.status_code == 413 and "size" in refused.text.lower()
+        ok = http.post("gradio_api/upload", files={"files": ("ok.png", b"\x89PNG small", "image/png")})
+        assert ok.status_code == 200
+        root = module.ROOT
+        for probe in (f"gradio_api/file={root / 'app.py'}", f"gradio_api/file={root / 'checkpoints'}",
+                      "gradio_api/file=/etc/passwd", "gradio_api/file=../app.py", "gradio_api/file=..%2Fapp.py",
+                      "gradio_api/file=%2Fetc%2Fpasswd", f"gradio_api/file={root}/lddbm/../app.py"):
+            assert http.get(probe).status_code in (403, 404), probe
+
+
+def test_a_failed_write_is_a_message_and_the_server_keeps_serving(served_app, views):
+    from gradio_client import Client, handle_file
+
+    module, url = served_app
+    client = Client(url, verbose=False)
+    controls = (True, 0.75, 1, "dbim", 1.0, 0.0, 0, False, 0.5, 1)
+    gallery = [{"image": handle_file(p), "caption": None} for p in views()]
+    real_export = module.export_mesh
+
+    def disk_full(mesh, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    module.export_mesh = disk_full
+    try:
+        with pytest.raises(Exception, match="disk is full"):
+            client.predict(gallery, *controls, api_name="/views_to_3d")
+    finally:
+        module.export_mesh = real_export
+    assert len(client.predict(gallery, *controls, api_name="/views_to_3d")[1]) == 3
+
+
+def test_queue_full_tells_the_visitor_to_try_again(app):
+    import asyncio
+
+    class FakeQueue:
+        async def push(self, *args):
+            return False, "Queue is full. Max size is 32 and size is 32.", "queue_full"
+
+    class FakeDemo:
+        _queue = FakeQueue()
+
+    app.busy_message(FakeDemo)
+    ok, message, kind = asyncio.run(FakeDemo._queue.push(None, None, None))
+    assert not ok and kind == "queue_full" and message == app.BUSY and "try again" in message

@@ -640,6 +640,23 @@ def busy_message(demo: gr.Blocks) -> None:
     queue.push = push_or_busy
 
 
+def shipped_models() -> list[str]:
+    """The checkpoint folders the tabs use that exist here."""
+    names = ["multiview3d", *SR_MODELS.values(), "synthetic"]
+    return [name for name in names if (CHECKPOINTS / name).is_dir()]
+
+
+def preload() -> None:
+    """Load every model before serving: a corrupt or truncated checkpoint stops the start with one
+    message naming the file, instead of failing visitors' requests later."""
+    for name in shipped_models():
+        try:
+            pipeline(name)
+        except gr.Error as err:
+            raise SystemExit(f"error: {err.message} Restore the checkpoint (git checkout -- checkpoints/{name}) "
+                             "or retrain it; see its README.md.") from None
+
+
 def serve(demo: gr.Blocks, **launch_kwargs):
     """Queue (bounded), the busy message, the upload limit; then launch."""
     demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
@@ -649,4 +666,5 @@ def serve(demo: gr.Blocks, **launch_kwargs):
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
+    preload()
     serve(build_demo())

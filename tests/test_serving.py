@@ -103,3 +103,35 @@ def test_queue_full_tells_the_visitor_to_try_again(app):
     app.busy_message(FakeDemo)
     ok, message, kind = asyncio.run(FakeDemo._queue.push(None, None, None))
     assert not ok and kind == "queue_full" and message == app.BUSY and "try again" in message
+
+
+def test_a_server_killed_mid_write_leaves_nothing_half_written_to_serve(tmp_path):
+    import signal
+
+    store = ResultStore(tmp_path / "store")
+    folder = store.new_folder()
+    target = folder / "shape.glb"
+
+    def killed_halfway(tmp):
+        tmp.write_bytes(b"half a mesh")
+        os.kill(os.getpid(), signal.SIGKILL)  # the server process dies here
+
+    pid = os.fork()
+    if pid == 0:  # the "server"
+        store.save(target, killed_halfway)
+        os._exit(0)  # never reached
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert not target.exists()  # nothing at the name a later request would serve
+    leftovers = list(folder.glob(PARTIAL + "*"))
+    assert leftovers
+    ResultStore(tmp_path / "store").sweep(time.time() + 120)  # the next start's sweep
+    assert not list(folder.glob(PARTIAL + "*"))
+
+
+def test_a_corrupt_checkpoint_stops_the_start_naming_the_file(app):
+    files = sorted((app.CHECKPOINTS / "multiview3d" / "denoiser").glob("*.safetensors"))
+    files[0].write_bytes(files[0].read_bytes()[:100])  # truncated
+    app.pipeline.cache_clear()
+    with pytest.raises(SystemExit, match=rf"{files[0].name}.*corrupt.*Restore the checkpoint"):
+        app.preload()

@@ -301,3 +301,29 @@ def test_a_source_that_cannot_be_fetched_is_reported_and_the_others_still_build(
     assert report[Broken.name].startswith("skipped: RuntimeError: Could not download")
     with pytest.raises(RuntimeError, match="nothing-here"):  # alone, its error is the build's error
         furniture.list_entries((Broken.name,), tmp_path / "work")
+
+
+def test_rendering_merges_parts_by_texture_and_keeps_material_colours():
+    """Parts sharing one image become one mesh (pyrender uploads a texture per part: a 300-part ship
+    took 23 GB), big textures are shrunk, and untextured parts keep their material colour."""
+    import trimesh
+    from PIL import Image
+
+    from lddbm.data.render import prepare_for_render
+
+    image = Image.new("RGB", (1024, 512), (200, 30, 30))
+    scene = trimesh.Scene()
+    for i in range(20):
+        box = trimesh.creation.box((0.1, 0.1, 0.1))
+        material = trimesh.visual.material.SimpleMaterial(image=image)  # own material, shared image
+        box.visual = trimesh.visual.TextureVisuals(uv=np.random.default_rng(i).random((len(box.vertices), 2)), material=material)
+        scene.add_geometry(box, transform=trimesh.transformations.translation_matrix([0.1 * i - 1, 0, 0]))
+    plain = trimesh.creation.box((0.2, 0.2, 0.2))
+    plain.visual = trimesh.visual.TextureVisuals(material=trimesh.visual.material.SimpleMaterial(diffuse=(20, 40, 200, 255)))
+    scene.add_geometry(plain)
+    out = prepare_for_render(scene)
+    assert len(out.geometry) == 2
+    textured, coloured = sorted(out.geometry.values(), key=lambda g: g.visual.kind != "texture")
+    assert len(textured.faces) == 20 * 12 and max(textured.visual.material.image.size) == 256
+    assert np.allclose(textured.bounds, [[-1.05, -0.05, -0.05], [0.95, 0.05, 0.05]])  # node transforms applied
+    assert (coloured.visual.vertex_colors[:, :3] == (20, 40, 200)).all()

@@ -195,6 +195,28 @@ def load_normalized(entry: ModelEntry):
     return scene
 
 
+def geometry_only(scene):
+    """The scene's triangles in world coordinates as one Trimesh without materials.
+
+    ``Scene.to_mesh()`` would also merge the textures into one atlas image, which for models with
+    many large textures took gigabytes; voxels need only the triangles."""
+    import trimesh
+
+    vertices, faces, offset = [], [], 0
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geometry = scene.geometry[name]
+        if len(getattr(geometry, "faces", ())) == 0:
+            continue
+        v = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
+        vertices.append(v)
+        faces.append(np.asarray(geometry.faces) + offset)
+        offset += len(v)
+    if not faces:
+        raise NoGeometry()
+    return trimesh.Trimesh(np.concatenate(vertices), np.concatenate(faces), process=False)
+
+
 def solid_voxels(scene, grid: int = GRID, points_per_voxel_face: int = 16, seed: int = 0) -> np.ndarray:
     """Solid occupancy (grid^3 bool, [x, y, z]) of a scene fit in [-0.5, 0.5]^3.
 
@@ -204,7 +226,7 @@ def solid_voxels(scene, grid: int = GRID, points_per_voxel_face: int = 16, seed:
     import trimesh
     from scipy import ndimage
 
-    mesh = scene.to_mesh() if hasattr(scene, "to_mesh") else scene.dump(concatenate=True)
+    mesh = geometry_only(scene)
     if len(mesh.faces) == 0:  # surface sampling would fail with an IndexError
         raise NoGeometry()
     area_in_voxel_faces = mesh.area * grid**2
@@ -373,13 +395,15 @@ def write_object(entry: ModelEntry, target: Path, opts: BuildOptions) -> None:
 
 def render_views(object_id: str, scene, views: list[View], opts: BuildOptions) -> tuple[np.ndarray, np.ndarray]:
     """The scene's renders and masks; a scene whose textures fail is rendered in its material colours."""
+    from .render import prepare_for_render
+
     renderer = _renderer(opts)  # outside the fallback: a missing renderer is not a texture problem
     poses = list(views)
     try:
-        return renderer.render(scene, poses)
+        return renderer.render(prepare_for_render(scene), poses)
     except Exception as err:  # e.g. a texture without UV coordinates
         logger.info("%s: rendering without textures (%s)", object_id, type(err).__name__)
-        return renderer.render(untextured(scene), poses)
+        return renderer.render(prepare_for_render(untextured(scene)), poses)
 
 
 def _build_star(args):

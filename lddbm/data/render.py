@@ -93,6 +93,80 @@ class View:
     ambient: float = 0.3
 
 
+def prepare_for_render(scene, max_texture: int = 256):
+    """A copy of ``scene`` that renders the same at our resolutions with far less memory.
+
+    pyrender uploads one texture per primitive: a model of 300 parts sharing one 1024x512 texture
+    took 6-23 GB. So textures are downscaled to ``max_texture`` pixels (the renders are 128 px) once
+    per distinct image, textured parts that share an image are merged into one mesh, and the parts
+    without a texture into one vertex-coloured mesh."""
+    import trimesh
+    from PIL import Image
+
+    resized: dict[int, object] = {}
+    groups: dict[int, list] = {}
+    coloured: list = []  # parts without a usable texture: merged into one vertex-coloured mesh
+    out = trimesh.Scene()
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geometry = scene.geometry[name]
+        visual = getattr(geometry, "visual", None)
+        material = getattr(visual, "material", None)
+        image = getattr(material, "image", None) if material is not None else None
+        if image is None:
+            image = getattr(material, "baseColorTexture", None) if material is not None else None
+        uv = getattr(visual, "uv", None)
+        if len(getattr(geometry, "faces", ())) == 0:
+            continue
+        if getattr(visual, "kind", None) != "texture" or uv is None or image is None:
+            colours = _vertex_colours(geometry)
+            v = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
+            coloured.append((v, np.asarray(geometry.faces), np.asarray(colours)))
+            continue
+        key = id(image)  # parts often carry their own material object around one shared image
+        if key not in resized:
+            small = image.copy()
+            if max(small.size) > max_texture:
+                small.thumbnail((max_texture, max_texture), Image.BILINEAR)
+            m = material.copy()
+            if hasattr(m, "image"):
+                m.image = small
+            else:
+                m.baseColorTexture = small
+            resized[key] = m
+        v = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
+        groups.setdefault(key, []).append((v, np.asarray(geometry.faces), np.asarray(uv)))
+    for key, parts in groups.items():
+        v, f, uv = _concatenate(parts)
+        visual = trimesh.visual.TextureVisuals(uv=uv, material=resized[key])
+        out.add_geometry(trimesh.Trimesh(v, f, visual=visual, process=False))
+    if coloured:
+        v, f, colours = _concatenate(coloured)
+        out.add_geometry(trimesh.Trimesh(v, f, vertex_colors=colours, process=False))
+    return out
+
+
+def _vertex_colours(geometry) -> np.ndarray:
+    """(N, 4) uint8 colours of a part without a usable texture: its own colours, else its material's
+    main colour (trimesh's ``to_color`` gives plain grey for a material without an image)."""
+    import trimesh
+
+    visual = geometry.visual
+    if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind is not None:
+        return np.asarray(visual.vertex_colors)
+    material = getattr(visual, "material", None)
+    colour = getattr(material, "main_color", None) if material is not None else None
+    colour = np.asarray(colour if colour is not None else (102, 102, 102, 255), dtype=np.uint8)
+    return np.tile(colour, (len(geometry.vertices), 1))
+
+
+def _concatenate(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """[(vertices, faces, per-vertex values)] -> one (vertices, faces, values) with faces re-indexed."""
+    offsets = np.cumsum([0] + [len(v) for v, _, _ in parts[:-1]])
+    return (np.concatenate([v for v, _, _ in parts]), np.concatenate([f + o for (_, f, _), o in zip(parts, offsets)]),
+            np.concatenate([x for _, _, x in parts]))
+
+
 class Renderer:
     """Renders a trimesh.Scene from given views; one per process (OSMesa contexts are per process)."""
 

@@ -85,3 +85,4 @@ def get_source(name: str) -> Source:
 # the sources (each module registers itself)
 from . import sweethome3d  # noqa: E402,F401
 from . import zeroad  # noqa: E402,F401
+from . import megaglest, ufoai  # noqa: E402,F401

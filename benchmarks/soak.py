@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -327,6 +328,8 @@ def main(argv: list[str] | None = None) -> dict:
     alive = proc.poll() is None
     proc.terminate()
     proc.wait(timeout=30)
+    if alive:  # keep the server log when it died
+        shutil.rmtree(work, ignore_errors=True)  # inputs, the server's store and log
 
     by_kind: dict[str, dict] = {}
     for o in soak.outcomes:

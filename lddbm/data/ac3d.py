@@ -56,19 +56,10 @@ class AcMaterial:
 
 
 @dataclass
-class AcSurface:
-    flags: int
-    mat: int
-    refs: np.ndarray  # (n,) int vertex indices
-    uv: np.ndarray  # (n, 2) float
-
-    @property
-    def kind(self) -> int:
-        return self.flags & 0x0F
-
-
-@dataclass
 class AcObject:
+    """One OBJECT. Its surfaces are stored flat: surface k has flags[k], mat[k] and the refs
+    ref_index[offset[k]:offset[k] + count[k]] with texture coordinates ref_uv (same rows)."""
+
     kind: str
     name: str = ""
     texture: str | None = None
@@ -78,8 +69,16 @@ class AcObject:
     loc: np.ndarray = field(default_factory=lambda: np.zeros(3))
     hidden: bool = False
     vertices: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
-    surfaces: list[AcSurface] = field(default_factory=list)
+    flags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    mat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ref_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ref_uv: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     kids: list["AcObject"] = field(default_factory=list)
+
+    @property
+    def offset(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.count)[:-1]]).astype(np.int64) if len(self.count) else self.count
 
 
 @dataclass
@@ -91,9 +90,12 @@ class AcFile:
 
 # ---- parsing ------------------------------------------------------------------------------------
 
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
 
 class _Lines:
-    """The file's lines with a cursor; every read advances, so the parser cannot loop forever."""
+    """The file's lines with a cursor; every read advances, so the parser cannot loop forever.
+    Blank lines and '#' comment lines are skipped."""
 
     def __init__(self, text: str):
         self.lines = text.splitlines()
@@ -102,32 +104,50 @@ class _Lines:
     def eof(self) -> bool:
         return self.i >= len(self.lines)
 
-    def next(self, what: str) -> str:
-        while self.i < len(self.lines):
-            line = self.lines[self.i].strip()
+    def next(self, what: str | None) -> str | None:
+        """The next line; at the end of the file None when ``what`` is None, else ValueError."""
+        lines = self.lines
+        while self.i < len(lines):
+            line = lines[self.i].strip()
             self.i += 1
-            if line:
+            if line and line[0] != "#":
                 return line
+        if what is None:
+            return None
         raise ValueError(f"truncated file: end reached while reading {what}")
 
     def block(self, n: int, what: str) -> list[str]:
-        """The next n non-empty lines."""
+        """The next n lines (fast path: a slice when it holds no blank or comment line)."""
+        chunk = [line.strip() for line in self.lines[self.i:self.i + n]]
+        if len(chunk) == n and all(line and line[0] != "#" for line in chunk):
+            self.i += n
+            return chunk
         out = []
         while len(out) < n:
             if self.i >= len(self.lines):
                 raise ValueError(f"truncated file: {len(out)} of {n} {what} lines")
             line = self.lines[self.i].strip()
             self.i += 1
-            if line:
+            if line and line[0] != "#":
                 out.append(line)
         return out
+
+
+def _number(token: str) -> float:
+    try:
+        return float(token)
+    except ValueError:
+        m = _NUMBER.match(token)  # e.g. '0.000000A' in a hand-edited file
+        if not m:
+            raise
+        return float(m.group(0))
 
 
 def _floats(tokens, count: int, what: str, line_no: int) -> list[float]:
     if len(tokens) < count:
         raise ValueError(f"line {line_no}: {what} needs {count} numbers")
     try:
-        return [float(t) for t in tokens[:count]]
+        return [_number(t) for t in tokens[:count]]
     except ValueError:
         raise ValueError(f"line {line_no}: bad number in {what}") from None
 
@@ -147,89 +167,105 @@ def _int(token: str, what: str, line_no: int) -> int:
 
 def _material(line: str, line_no: int) -> AcMaterial:
     names = _QUOTED.findall(line)
-    m = _RGB.search(line)
-    if not m:
-        raise ValueError(f"line {line_no}: MATERIAL without rgb")
+    rest = _QUOTED.sub(" ", line)
+    m = _RGB.search(rest)
     try:
-        rgb = tuple(float(v) for v in m.groups())
-        t = _TRANS.search(line)
+        if m:
+            rgb = tuple(float(v) for v in m.groups())
+        else:  # e.g. 'MATERIAL "x" png 0 1 0 amb ...' (a broken exporter): the word's three numbers
+            words = rest.split()
+            if len(words) < 5:
+                raise ValueError
+            rgb = tuple(_number(v) for v in words[2:5])
+        t = _TRANS.search(rest)
         trans = float(t.group(1)) if t else 0.0
     except ValueError:
-        raise ValueError(f"line {line_no}: bad number in MATERIAL") from None
+        raise ValueError(f"line {line_no}: MATERIAL without a readable rgb colour") from None
     return AcMaterial(names[0] if names else "", rgb, trans)
 
 
-def _number_block(lines: list[str], per_line_min: int, what: str, start: int) -> np.ndarray:
-    """Parse n lines of numbers into an (n, k) array (k = the common token count, else per line)."""
-    parts = [line.split() for line in lines]
-    widths = {len(p) for p in parts}
+def _number_array(lines: list[str], min_width: int, what: str, start: int) -> np.ndarray:
+    """n lines of numbers as an (n, k) array, k the smallest token count (extra columns ignored)."""
+    if not lines:
+        return np.zeros((0, min_width))
+    tokens = " ".join(lines).split()
+    width = len(lines[0].split())
     try:
-        if len(widths) == 1:
-            width = widths.pop()
-            if width < per_line_min:
-                raise ValueError(f"line {start}: {what} needs {per_line_min} numbers")
-            return np.array(" ".join(lines).split(), dtype=float).reshape(len(lines), width)
-        width = min(widths)
-        if width < per_line_min:
-            raise ValueError(f"line {start}: {what} needs {per_line_min} numbers")
-        return np.array([p[:width] for p in parts], dtype=float)
+        if width >= min_width and len(tokens) == width * len(lines):
+            try:
+                return np.array(tokens, dtype=float).reshape(len(lines), width)
+            except ValueError:
+                pass
+        parts = [line.split() for line in lines]
+        width = min(len(p) for p in parts)
+        if width < min_width:
+            raise ValueError(f"near line {start}: {what} needs {min_width} numbers a line")
+        return np.array([[_number(t) for t in p[:width]] for p in parts], dtype=float)
     except ValueError as err:
         if "needs" in str(err):
             raise
         raise ValueError(f"near line {start}: bad number in {what}") from None
 
 
-def _surfaces(src: _Lines, count: int) -> list[AcSurface]:
-    out = []
+def _surfaces(src: _Lines, count: int, obj: "AcObject") -> None:
+    flags, mats, counts, ref_lines = [], [], [], []
     for _ in range(count):
-        line = src.next("SURF")
-        tokens = line.split()
+        tokens = src.next("SURF").split()
         if tokens[0] != "SURF" or len(tokens) < 2:
             raise ValueError(f"line {src.i}: expected SURF, got {tokens[0][:20]!r}")
-        flags = _int(tokens[1], "SURF", src.i)
+        flag = _int(tokens[1], "SURF", src.i)
         mat = 0
-        refs_count = None
-        while refs_count is None:  # 'mat' and 'refs' (mat is optional in some exporters)
+        refs = None
+        while refs is None:  # 'mat' then 'refs' ('mat' is missing in some exporters' files)
             tokens = src.next("refs").split()
             if tokens[0] == "mat" and len(tokens) > 1:
                 mat = _int(tokens[1], "mat", src.i)
             elif tokens[0] == "refs" and len(tokens) > 1:
-                refs_count = _int(tokens[1], "refs", src.i)
+                refs = _int(tokens[1], "refs", src.i)
             else:
                 raise ValueError(f"line {src.i}: expected mat or refs, got {tokens[0][:20]!r}")
-        start = src.i + 1
-        rows = _number_block(src.block(refs_count, "refs"), 1, "refs", start) if refs_count else np.zeros((0, 3))
-        idx = rows[:, 0].astype(np.int64)
-        uv = rows[:, 1:3] if rows.shape[1] >= 3 else np.zeros((len(rows), 2))
-        out.append(AcSurface(flags, mat, idx, uv))
-    return out
+        ref_lines += src.block(refs, "refs")
+        flags.append(flag)
+        mats.append(mat)
+        counts.append(refs)
+    rows = _number_array(ref_lines, 1, "refs", src.i)
+    index = rows[:, 0].astype(np.int64)
+    uv = rows[:, 1:3] if rows.shape[1] >= 3 else np.zeros((len(rows), 2))
+    obj.flags = np.concatenate([obj.flags, np.array(flags, dtype=np.int64)])
+    obj.mat = np.concatenate([obj.mat, np.array(mats, dtype=np.int64)])
+    obj.count = np.concatenate([obj.count, np.array(counts, dtype=np.int64)])
+    obj.ref_index = np.concatenate([obj.ref_index, index])
+    obj.ref_uv = np.concatenate([obj.ref_uv, uv])
 
 
-def _object(src: _Lines, kind: str, depth: int) -> AcObject:
+def _object(src: _Lines, kind: str, depth: int, materials: list) -> AcObject:
     if depth > MAX_DEPTH:
         raise ValueError(f"objects nested deeper than {MAX_DEPTH}")
     obj = AcObject(kind=kind)
     while True:
-        line = src.next(f"OBJECT {kind}")
+        line = src.next(None)
+        if line is None:  # a last object without its 'kids 0' line
+            return obj
         tokens = line.split()
         key = tokens[0]
         n = src.i
         if key == "kids":
             count = _int(tokens[1] if len(tokens) > 1 else "", "kids", n)
             for _ in range(count):
-                line = src.next("kid OBJECT")
+                line = src.next(None)
+                if line is None:  # fewer kids than announced (seen in FlightGear files): keep what there is
+                    break
                 kid = line.split()
                 if kid[0] != "OBJECT":
                     raise ValueError(f"line {src.i}: expected OBJECT, got {kid[0][:20]!r}")
-                obj.kids.append(_object(src, kid[1] if len(kid) > 1 else "poly", depth + 1))
+                obj.kids.append(_object(src, kid[1] if len(kid) > 1 else "poly", depth + 1, materials))
             return obj  # 'kids' always ends an object
         if key == "numvert":
             count = _int(tokens[1] if len(tokens) > 1 else "", "numvert", n)
             if count:
-                rows = _number_block(src.block(count, "vertex"), 3, "vertices", n + 1)
-                obj.vertices = rows[:, :3]
+                obj.vertices = _number_array(src.block(count, "vertex"), 3, "vertices", n + 1)[:, :3]
         elif key == "numsurf":
-            obj.surfaces.extend(_surfaces(src, _int(tokens[1] if len(tokens) > 1 else "", "numsurf", n)))
+            _surfaces(src, _int(tokens[1] if len(tokens) > 1 else "", "numsurf", n), obj)
         elif key == "name":
             names = _QUOTED.findall(line)
             obj.name = names[0] if names else " ".join(tokens[1:])
@@ -253,11 +289,11 @@ def _object(src: _Lines, kind: str, depth: int) -> AcObject:
                 src.i += 1
         elif key == "hidden":
             obj.hidden = True
-        elif key in ("url", "crease", "subdiv", "locked", "folded", "shader", "order"):
-            pass
-        elif key in ("OBJECT", "SURF", "MATERIAL"):
+        elif key == "MATERIAL":  # misplaced, but readers accept it
+            materials.append(_material(line, n))
+        elif key in ("OBJECT", "SURF"):
             raise ValueError(f"line {n}: {key} inside an object before its 'kids' line")
-        # other unknown tokens: skipped (some exporters add their own)
+        # url, crease, subdiv, locked, folded and unknown tokens: nothing to do
 
 
 def parse_ac(text: str) -> AcFile:
@@ -271,16 +307,14 @@ def parse_ac(text: str) -> AcFile:
     src.i = 1
     materials: list[AcMaterial] = []
     kids: list[AcObject] = []
-    while not src.eof():
-        line = src.lines[src.i].strip()
-        src.i += 1
-        if not line:
-            continue
+    while True:
+        line = src.next(None)
+        if line is None:
+            break
         key = line.split()[0]
         if key == "MATERIAL":
             materials.append(_material(line, src.i))
         elif key == "MAT":  # AC3Dc block form
-            names = _QUOTED.findall(line)
             body = [line]
             while True:
                 inner = src.next("MAT")
@@ -288,10 +322,9 @@ def parse_ac(text: str) -> AcFile:
                     break
                 body.append(inner)
             materials.append(_material(" ".join(body), src.i))
-            materials[-1].name = names[0] if names else ""
         elif key == "OBJECT":
             tokens = line.split()
-            kids.append(_object(src, tokens[1] if len(tokens) > 1 else "world", 1))
+            kids.append(_object(src, tokens[1] if len(tokens) > 1 else "world", 1, materials))
         else:
             raise ValueError(f"line {src.i}: unexpected {key[:20]!r} at top level")
     if not kids:
@@ -305,7 +338,7 @@ def parse_ac(text: str) -> AcFile:
 
 @dataclass
 class _Triangles:
-    """World-space triangles of one object's surfaces: corners (t, 3, 3), uv (t, 3, 2), mat (t,)."""
+    """World-space triangles of one object: corners (t, 3, 3), uv (t, 3, 2), mat (t,)."""
 
     corners: np.ndarray
     uv: np.ndarray
@@ -313,61 +346,76 @@ class _Triangles:
     texture: str | None
 
 
-def _surface_triangles(surface: AcSurface) -> np.ndarray:
-    """(k, 3) indices into the surface's refs; empty for lines and degenerate surfaces."""
-    n = len(surface.refs)
-    kind = surface.kind
-    if kind in (1, 2) or n < 3:
-        return np.zeros((0, 3), dtype=np.int64)
-    if kind == 4:  # triangle strip, alternating winding
-        i = np.arange(n - 2)
-        tri = np.stack([i, i + 1, i + 2], axis=1)
-        odd = (i % 2) == 1
-        tri[odd] = tri[odd][:, [1, 0, 2]]
-    else:  # polygon (0) and anything unknown: a fan
-        i = np.arange(1, n - 1)
-        tri = np.stack([np.zeros_like(i), i, i + 1], axis=1)
-    idx = surface.refs[tri]
+def _ranges(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For groups of the given lengths: each element's group and its position inside the group."""
+    group = np.repeat(np.arange(len(lengths)), lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    return group, np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+
+
+def surface_triangles(obj: AcObject) -> tuple[np.ndarray, np.ndarray]:
+    """(t, 3) rows into the object's refs, and each triangle's surface. Polygons are fan
+    triangulated, triangle strips (type 4) unrolled with alternating winding, lines (types 1 and 2)
+    and degenerate triangles dropped."""
+    kind = obj.flags & 0x0F
+    count = obj.count
+    offset = obj.offset
+    strip = kind == 4
+    n_tri = np.where((kind == 1) | (kind == 2), 0, np.maximum(count - 2, 0))
+    surf, i = _ranges(n_tri)
+    base = offset[surf]
+    is_strip = strip[surf]
+    first = np.where(is_strip, base + i, base)
+    tri = np.stack([first, base + i + 1, base + i + 2], axis=1)
+    swap = is_strip & (i % 2 == 1)
+    tri[swap] = tri[swap][:, [1, 0, 2]]
+    idx = obj.ref_index[tri] if len(tri) else np.zeros((0, 3), dtype=np.int64)
     keep = (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
-    return tri[keep]
+    return tri[keep], surf[keep]
 
 
-def triangles(ac: AcFile, include_hidden: bool = True, double_sided: bool = True) -> list[_Triangles]:
-    """Every poly object's triangles in world coordinates (rot/loc applied through the kids tree)."""
-    out: list[_Triangles] = []
+def _world_objects(ac: AcFile, include_hidden: bool = True, exclude=None):
+    """(object, R, t) for every object, R and t mapping its vertices into the file's frame.
+    ``exclude``: a compiled regular expression; objects whose name or texture it finds are left out
+    with their kids."""
     stack = [(ac.world, np.eye(3), np.zeros(3))]
     while stack:
         obj, parent_r, parent_t = stack.pop()
-        r = parent_r @ obj.rot
-        t = parent_r @ obj.loc + parent_t
         if obj.hidden and not include_hidden:
             continue
-        for kid in obj.kids:
-            stack.append((kid, r, t))
-        if not obj.surfaces or not len(obj.vertices):
+        named = exclude is not None and any(text and exclude.search(text) for text in (obj.name, obj.texture))
+        if named:
             continue
+        r = parent_r @ obj.rot
+        t = parent_r @ obj.loc + parent_t
+        yield obj, r, t
+        stack.extend((kid, r, t) for kid in reversed(obj.kids))
+
+
+def triangles(ac: AcFile, include_hidden: bool = True, double_sided: bool = True, exclude=None) -> list[_Triangles]:
+    """Every object's triangles in the file's frame (rot / loc applied through the kids tree)."""
+    out: list[_Triangles] = []
+    for obj, r, t in _world_objects(ac, include_hidden, exclude):
+        if not len(obj.count) or not len(obj.vertices):
+            continue
+        tri, surf = surface_triangles(obj)
+        if not len(tri):
+            continue
+        idx = obj.ref_index[tri]
+        if idx.max() >= len(obj.vertices) or idx.min() < 0:
+            bad = int(idx.max()) if idx.max() >= len(obj.vertices) else int(idx.min())
+            raise ValueError(f"object {obj.name[:40]!r}: vertex index {bad} outside numvert {len(obj.vertices)}")
+        uv = obj.ref_uv[tri]
+        mat = obj.mat[surf]
+        if double_sided:
+            two = (obj.flags[surf] & 0x20) != 0
+            if two.any():
+                idx = np.concatenate([idx, idx[two][:, ::-1]])
+                uv = np.concatenate([uv, uv[two][:, ::-1]])
+                mat = np.concatenate([mat, mat[two]])
         verts = obj.vertices @ r.T + t
-        corner_idx, corner_uv, mats = [], [], []
-        nverts = len(verts)
-        for surface in obj.surfaces:
-            tri = _surface_triangles(surface)
-            if not len(tri):
-                continue
-            idx = surface.refs[tri]
-            if idx.max() >= nverts:
-                raise ValueError(f"object {obj.name!r}: vertex index {int(idx.max())} >= numvert {nverts}")
-            uv = surface.uv[tri]
-            if double_sided and surface.flags & 0x20:
-                idx = np.concatenate([idx, idx[:, ::-1]])
-                uv = np.concatenate([uv, uv[:, ::-1]])
-            corner_idx.append(idx)
-            corner_uv.append(uv)
-            mats.append(np.full(len(idx), surface.mat, dtype=np.int64))
-        if not corner_idx:
-            continue
-        idx = np.concatenate(corner_idx)
-        uv = np.concatenate(corner_uv) * np.asarray(obj.texrep) + np.asarray(obj.texoff)
-        out.append(_Triangles(verts[idx], uv, np.concatenate(mats), obj.texture))
+        uv = uv * np.asarray(obj.texrep) + np.asarray(obj.texoff)
+        out.append(_Triangles(verts[idx], uv, mat, obj.texture))
     return out
 
 
@@ -405,13 +453,15 @@ def _open_image(path: Path, max_size: int | None):
 
 
 def load_ac(path, textures: bool = True, texture_dirs=(), max_texture: int | None = None,
-            include_hidden: bool = True, double_sided: bool = True):
+            include_hidden: bool = True, double_sided: bool = True, exclude=None):
     """An AC3D / ACC file as a trimesh.Scene (file coordinates, materials and textures).
 
-    ValueError for a malformed file; trimesh's scene may be empty when the file has no polygons.
+    ``texture_dirs``: more folders to look for texture images in; ``max_texture``: shrink larger
+    images to this many pixels on their long side; ``exclude``: a regular expression (string or
+    compiled; a string ignores case) on object names and texture file names: matching objects are
+    left out with their kids.
+    ValueError for a malformed file; the scene is empty when the file has no polygons.
     """
-    import trimesh
-
     path = Path(path)
     try:
         text = path.read_text(encoding="latin-1")
@@ -419,11 +469,13 @@ def load_ac(path, textures: bool = True, texture_dirs=(), max_texture: int | Non
         raise ValueError(f"cannot read {path.name}: {err.strerror or err}") from None
     ac = parse_ac(text)
     return scene_from_ac(ac, path.parent, textures=textures, texture_dirs=texture_dirs, max_texture=max_texture,
-                         include_hidden=include_hidden, double_sided=double_sided)
+                         include_hidden=include_hidden, double_sided=double_sided, exclude=exclude)
 
 
 def scene_from_ac(ac: AcFile, base: Path = Path("."), textures: bool = True, texture_dirs=(),
-                  max_texture: int | None = None, include_hidden: bool = True, double_sided: bool = True):
+                  max_texture: int | None = None, include_hidden: bool = True, double_sided: bool = True,
+                  exclude=None):
+    """A parsed file as a trimesh.Scene (see load_ac)."""
     import trimesh
     from trimesh.visual import ColorVisuals, TextureVisuals
     from trimesh.visual.material import SimpleMaterial
@@ -431,7 +483,9 @@ def scene_from_ac(ac: AcFile, base: Path = Path("."), textures: bool = True, tex
     materials = ac.materials or [AcMaterial()]
     palette = np.array([[*m.rgb, 1.0 - m.trans] for m in materials], dtype=float)
     palette = np.clip(np.nan_to_num(palette, nan=0.8), 0.0, 1.0)
-    parts = triangles(ac, include_hidden=include_hidden, double_sided=double_sided)
+    if isinstance(exclude, str):
+        exclude = re.compile(exclude, re.I)
+    parts = triangles(ac, include_hidden=include_hidden, double_sided=double_sided, exclude=exclude)
 
     images: dict[str, object] = {}
     plain_corners, plain_colors = [], []
@@ -477,25 +531,45 @@ def scene_from_ac(ac: AcFile, base: Path = Path("."), textures: bool = True, tex
     return scene
 
 
-def geometry_digest(ac: AcFile) -> dict:
-    """A material-independent summary for finding duplicates: triangle count, extents and a hash
-    of the vertex positions (world frame) scaled into the unit cube, so that recoloured liveries
-    and uniformly scaled copies of one mesh share a digest."""
+def geometry_digest(ac: AcFile, exclude=None) -> dict:
+    """A material-independent summary for finding duplicates and unusable models: triangle count,
+    extents, robust extents (0.5th to 99.5th percentile of the vertices: much smaller than the
+    extents when a few stray vertices lie far away), where the highest points of the mid planes lie
+    ("top": the x offset of the highest vertices with z near the centre, and the z offset of those
+    with x near the centre, in box sizes: an aircraft's fin, in its plane of symmetry, marks its
+    tail) and a hash of all vertex positions (file frame, in file order) scaled into the unit cube,
+    so that recoloured liveries and uniformly scaled copies of one mesh share a hash."""
     import hashlib
 
-    parts = triangles(ac, double_sided=False)
-    if not parts:
-        return {"triangles": 0, "extents": [0.0, 0.0, 0.0], "hash": ""}
-    corners = np.concatenate([p.corners for p in parts]).reshape(-1, 3)
-    corners = corners[np.isfinite(corners).all(axis=1)]
-    if not len(corners):
-        return {"triangles": 0, "extents": [0.0, 0.0, 0.0], "hash": ""}
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    if isinstance(exclude, str):
+        exclude = re.compile(exclude, re.I)
+    chunks, n_tri = [], 0
+    for obj, r, t in _world_objects(ac, exclude=exclude):
+        if len(obj.vertices) and len(obj.count):
+            chunks.append(obj.vertices @ r.T + t)
+            polygons = ~np.isin(obj.flags & 0x0F, (1, 2))
+            n_tri += int(np.maximum(obj.count - 2, 0)[polygons].sum())
+    points = np.concatenate(chunks) if chunks else np.zeros((0, 3))
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points) or not n_tri:
+        return {"triangles": 0, "extents": [0.0, 0.0, 0.0], "robust": [0.0, 0.0, 0.0], "hash": ""}
+    lo, hi = points.min(axis=0), points.max(axis=0)
     size = float(max((hi - lo).max(), 1e-12))
-    unit = np.round((corners - (lo + hi) / 2) / size * 1000).astype(np.int32)
-    unique = np.unique(unit, axis=0)
+    unit = np.round((points - (lo + hi) / 2) / size * 1000).astype(np.int32)
+    robust = np.percentile(points, 99.5, axis=0) - np.percentile(points, 0.5, axis=0)
+    centre, extent = (lo + hi) / 2, np.maximum(hi - lo, 1e-12)
+    top = []
+    for along, across in ((0, 2), (2, 0)):  # the highest points in the mid plane across each axis
+        near = points[np.abs(points[:, across] - centre[across]) <= 0.04 * extent[across]]
+        if not len(near):
+            top.append(0.0)
+            continue
+        high = near[near[:, 1] >= near[:, 1].max() - 0.01 * extent[1]]
+        top.append(round(float((high[:, along].mean() - centre[along]) / extent[along]), 3))
     return {
-        "triangles": int(len(corners) // 3),
-        "extents": [float(v) for v in hi - lo],
-        "hash": hashlib.sha1(unique.tobytes()).hexdigest()[:16],
+        "triangles": n_tri,
+        "extents": [round(float(v), 4) for v in hi - lo],
+        "robust": [round(float(v), 4) for v in robust],
+        "top": top,
+        "hash": hashlib.sha1(unit.tobytes()).hexdigest()[:16],
     }

@@ -269,6 +269,7 @@ class BuildOptions:
     random_fov: tuple[float, float] = (30.0, 70.0)  # random studio: lens range, degrees
     random_elevation: tuple[float, float] = (0.0, 60.0)  # random studio: camera heights, degrees
     seed: int = 0
+    max_worker_memory_gb: float = 6.0  # per build worker; a model needing more is skipped (MemoryError)
 
     def __post_init__(self):
         if self.studio not in STUDIOS:
@@ -406,6 +407,18 @@ def render_views(object_id: str, scene, views: list[View], opts: BuildOptions) -
         return renderer.render(prepare_for_render(untextured(scene)), poses)
 
 
+def _limit_memory(gigabytes: float) -> None:
+    """Cap a build worker's address space: a pathological model then fails with MemoryError (recorded
+    as a skip with its reason) instead of exhausting the machine. Linux/macOS; ignored elsewhere."""
+    try:
+        import resource
+
+        limit = int(gigabytes * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _build_star(args):
     return build_object(*args)
 
@@ -485,7 +498,9 @@ def build(out: str | Path, source: str | Path | None = None, workers: int | None
     workers = workers or max(1, (os.cpu_count() or 1))
     jobs = [(e, out, opts) for e in entries]
     results = []
-    with get_context("fork").Pool(workers, maxtasksperchild=50) as pool:
+    # fresh workers every 10 objects: OSMesa does not hand memory back, so a long-lived worker grows
+    with get_context("fork").Pool(workers, maxtasksperchild=10, initializer=_limit_memory,
+                                  initargs=(opts.max_worker_memory_gb,)) as pool:
         for status in tqdm(pool.imap_unordered(_build_star, jobs), total=len(jobs), desc="3D objects", disable=not progress):
             if status[0] == "failed":
                 logger.warning("skipped %s: %s", status[1], status[2])

@@ -86,3 +86,4 @@ def get_source(name: str) -> Source:
 from . import sweethome3d  # noqa: E402,F401
 from . import zeroad  # noqa: E402,F401
 from . import megaglest, ufoai  # noqa: E402,F401
+from . import flightgear, torcs  # noqa: E402,F401

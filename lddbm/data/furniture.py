@@ -541,7 +541,7 @@ def extend_split_file(built_split: dict[str, list[str]], path: Path = SPLIT_FILE
         committed.setdefault(name, [])
         committed[name] = sorted(committed[name] + new)
         added[name] = len(new)
-    path.write_text(json.dumps(committed, indent=1) + "\n")
+    path.write_text(json.dumps(committed, indent=0) + "\n")
     return added
 
 

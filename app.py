@@ -48,7 +48,8 @@ SR_MODELS = {"×4": "sr4x", "×8": "sr8x"}  # scale choice -> checkpoint folder 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 # Disk: results and Gradio's cache (uploads, served files) share one bounded folder (lddbm.serving);
 # results are saved there once, so Gradio serves them without copying.
-DOWNLOADS = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "lddbm-app")
+# always a folder of our own (the sweeper deletes in it), under GRADIO_TEMP_DIR when one is set
+DOWNLOADS = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "lddbm-app"
 KEEP_DOWNLOADS_S = 3600
 DISK_CAP_BYTES = int(float(os.environ.get("LDDBM_DISK_CAP_MB", "2048")) * 2**20)  # results + uploads, oldest removed first
 MAX_UPLOAD = "25mb"  # per file: a large phone photo or a 16-bit PNG; Gradio refuses bigger uploads while receiving them

@@ -327,3 +327,6 @@ def test_rendering_merges_parts_by_texture_and_keeps_material_colours():
     assert len(textured.faces) == 20 * 12 and max(textured.visual.material.image.size) == 256
     assert np.allclose(textured.bounds, [[-1.05, -0.05, -0.05], [0.95, 0.05, 0.05]])  # node transforms applied
     assert (coloured.visual.vertex_colors[:, :3] == (20, 40, 200)).all()
+    # the builder's fallback when a texture fails keeps each material's colour too (not trimesh's grey)
+    fallback = furniture.untextured(trimesh.Scene(plain))
+    assert (next(iter(fallback.geometry.values())).visual.vertex_colors[:, :3] == (20, 40, 200)).all()

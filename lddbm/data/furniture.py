@@ -333,10 +333,14 @@ def _renderer(opts: BuildOptions):
 
 def untextured(scene):
     """A copy of the scene with every texture replaced by its material's main colour."""
+    import trimesh
+
+    from .render import vertex_colours  # trimesh's to_color() paints a material without an image grey
+
     scene = scene.copy()
     for geometry in scene.geometry.values():
-        if getattr(geometry.visual, "kind", None) == "texture" or type(geometry.visual).__name__ == "TextureVisuals":
-            geometry.visual = geometry.visual.to_color()
+        if isinstance(geometry.visual, trimesh.visual.TextureVisuals):
+            geometry.visual = trimesh.visual.ColorVisuals(geometry, vertex_colors=vertex_colours(geometry))
     return scene
 
 

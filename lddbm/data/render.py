@@ -119,7 +119,7 @@ def prepare_for_render(scene, max_texture: int = 256):
         if len(getattr(geometry, "faces", ())) == 0:
             continue
         if getattr(visual, "kind", None) != "texture" or uv is None or image is None:
-            colours = _vertex_colours(geometry)
+            colours = vertex_colours(geometry)
             v = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
             coloured.append((v, np.asarray(geometry.faces), np.asarray(colours)))
             continue
@@ -146,7 +146,7 @@ def prepare_for_render(scene, max_texture: int = 256):
     return out
 
 
-def _vertex_colours(geometry) -> np.ndarray:
+def vertex_colours(geometry) -> np.ndarray:
     """(N, 4) uint8 colours of a part without a usable texture: its own colours, else its material's
     main colour (trimesh's ``to_color`` gives plain grey for a material without an image)."""
     import trimesh

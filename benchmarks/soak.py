@@ -43,6 +43,10 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # lddbm from this checkout, installed or not
+
+from lddbm.serving import tree_bytes  # noqa: E402
+
 TRACEBACK_SIGNS = ("Traceback", 'File "', "Error(", "Exception:", "errno", "/site-packages/", "NoneType")
 
 
@@ -179,10 +183,6 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def tree_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
-
-
 def launch(store: Path, cap_mb: float) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> dict:
         t0 = time.time()
         while not stop.is_set():
             samples.append({"t": round(time.time() - t0, 1), "requests": len(soak.outcomes), "rss_mb": rss_bytes(proc.pid) / 2**20,
-                            "disk_mb": tree_bytes(store) / 2**20, "alive": proc.poll() is None})
+                            "disk_mb": (tree_bytes(store) if store.exists() else 0) / 2**20, "alive": proc.poll() is None})
             stop.wait(2)
 
     watcher = threading.Thread(target=monitor, daemon=True)

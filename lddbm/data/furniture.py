@@ -202,19 +202,13 @@ def geometry_only(scene):
     many large textures took gigabytes; voxels need only the triangles."""
     import trimesh
 
-    vertices, faces, offset = [], [], 0
-    for node in scene.graph.nodes_geometry:
-        transform, name = scene.graph[node]
-        geometry = scene.geometry[name]
-        if len(getattr(geometry, "faces", ())) == 0:
-            continue
-        v = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
-        vertices.append(v)
-        faces.append(np.asarray(geometry.faces) + offset)
-        offset += len(v)
-    if not faces:
+    from .render import concatenate_parts, placed_parts
+
+    parts = [(v, np.asarray(geometry.faces), v) for geometry, v in placed_parts(scene)]
+    if not parts:
         raise NoGeometry()
-    return trimesh.Trimesh(np.concatenate(vertices), np.concatenate(faces), process=False)
+    vertices, faces, _ = concatenate_parts(parts)
+    return trimesh.Trimesh(vertices, faces, process=False)
 
 
 def solid_voxels(scene, grid: int = GRID, points_per_voxel_face: int = 16, seed: int = 0) -> np.ndarray:

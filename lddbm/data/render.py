@@ -93,6 +93,17 @@ class View:
     ambient: float = 0.3
 
 
+def placed_parts(scene):
+    """(geometry, its vertices in world coordinates (N, 3) float64) for every part of ``scene`` that
+    has triangles, with each scene-graph node's transform applied."""
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geometry = scene.geometry[name]
+        if len(getattr(geometry, "faces", ())) == 0:
+            continue
+        yield geometry, np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
+
+
 def prepare_for_render(scene, max_texture: int = 256):
     """A copy of ``scene`` that renders the same at our resolutions with far less memory.
 
@@ -107,21 +118,15 @@ def prepare_for_render(scene, max_texture: int = 256):
     groups: dict[int, list] = {}
     coloured: list = []  # parts without a usable texture: merged into one vertex-coloured mesh
     out = trimesh.Scene()
-    for node in scene.graph.nodes_geometry:
-        transform, name = scene.graph[node]
-        geometry = scene.geometry[name]
+    for geometry, v in placed_parts(scene):
         visual = getattr(geometry, "visual", None)
         material = getattr(visual, "material", None)
         image = getattr(material, "image", None) if material is not None else None
         if image is None:
             image = getattr(material, "baseColorTexture", None) if material is not None else None
         uv = getattr(visual, "uv", None)
-        if len(getattr(geometry, "faces", ())) == 0:
-            continue
         if getattr(visual, "kind", None) != "texture" or uv is None or image is None:
-            colours = vertex_colours(geometry)
-            v = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
-            coloured.append((v, np.asarray(geometry.faces), np.asarray(colours)))
+            coloured.append((v, np.asarray(geometry.faces), np.asarray(vertex_colours(geometry))))
             continue
         key = id(image)  # parts often carry their own material object around one shared image
         if key not in resized:
@@ -134,14 +139,13 @@ def prepare_for_render(scene, max_texture: int = 256):
             else:
                 m.baseColorTexture = small
             resized[key] = m
-        v = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
         groups.setdefault(key, []).append((v, np.asarray(geometry.faces), np.asarray(uv)))
     for key, parts in groups.items():
-        v, f, uv = _concatenate(parts)
+        v, f, uv = concatenate_parts(parts)
         visual = trimesh.visual.TextureVisuals(uv=uv, material=resized[key])
         out.add_geometry(trimesh.Trimesh(v, f, visual=visual, process=False))
     if coloured:
-        v, f, colours = _concatenate(coloured)
+        v, f, colours = concatenate_parts(coloured)
         out.add_geometry(trimesh.Trimesh(v, f, vertex_colors=colours, process=False))
     return out
 
@@ -160,7 +164,7 @@ def vertex_colours(geometry) -> np.ndarray:
     return np.tile(colour, (len(geometry.vertices), 1))
 
 
-def _concatenate(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def concatenate_parts(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """[(vertices, faces, per-vertex values)] -> one (vertices, faces, values) with faces re-indexed."""
     offsets = np.cumsum([0] + [len(v) for v, _, _ in parts[:-1]])
     return (np.concatenate([v for v, _, _ in parts]), np.concatenate([f + o for (_, f, _), o in zip(parts, offsets)]),

@@ -275,6 +275,24 @@ class Bridge:
         var = c_s**2 - (alpha_t * sigma_s**2 / (alpha_s * sigma_t)) ** 2 * (1 - self._snr_ratio(t))
         return var.clamp_min(0).sqrt()
 
+    def transition(self, x_t: Tensor, t: TimeLike, s: TimeLike, denoised: Tensor, xT: Tensor, eta: float,
+                   noise: Callable[[], Tensor]) -> Tensor:
+        """x_s for s < t from q(x_s | x_t, x0 = D, xT), the bridge's own Gaussian step (DBIM's update).
+
+        The noise implied by D is reused in the share that keeps x_s's marginal std c_s, and fresh
+        noise of std ``eta`` * transition_std is added: eta = 1 is ancestral sampling (the exact
+        reverse-SDE step given D, for any step size), eta = 0 is deterministic.
+        """
+        mean, c_s = self.marginal(denoised, xT, s)
+        _, _, c_t = self.marginal_coefficients(t)
+        rho = eta * _bcast(self.transition_std(s, t), x_t)
+        x_s = mean
+        if float(c_t) > 0:  # at t = T the bridge is a point and carries no noise to reuse
+            x_s = x_s + (c_s**2 - rho**2).clamp_min(0).sqrt() * self.posterior_noise(x_t, t, denoised, xT)
+        if eta > 0:
+            x_s = x_s + rho * noise()
+        return x_s
+
     def posterior_noise(self, x_t: Tensor, t: TimeLike, denoised: Tensor, xT: Tensor) -> Tensor:
         """eps_hat = (x_t - a_t xT - b_t D) / c_t: the noise implied by D (DBIM's update)."""
         mean, std = self.marginal(denoised, xT, t)

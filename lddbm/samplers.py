@@ -17,11 +17,16 @@ bridge maths from ``lddbm.bridge``. Adding a sampler is one class here::
 Samplers:
 
 - ``heun``: DDBM's sampler (arXiv 2309.16948, Alg. 1). Karras times t_0 = T - t_max_offset >
-  ... > t_{N-1} = sigma_min, then 0. Each step optionally takes an Euler-Maruyama step of the
-  reverse SDE from t_i to t_hat = t_i + churn (t_{i+1} - t_i), then a Heun step of the
-  probability-flow ODE from t_hat to t_{i+1} (plain Euler on the last step, into t = 0).
-  NFE = 2N - 1 without churn (40 steps: 79), 3N - 1 with it. Reads ``guidance`` (DDBM's w) and
-  ``churn`` (the SDE sub-step ratio).
+  ... > t_{N-1} = sigma_min, then 0. Each step optionally takes a step of the reverse SDE from
+  t_i to t_hat = t_i + churn (t_{i+1} - t_i), then a Heun step of the probability-flow ODE from
+  t_hat to t_{i+1} (plain Euler on the last step, into t = 0, which is never churned).
+  The SDE sub-step is the bridge's exact Gaussian transition given D (ancestral sampling, see
+  ``Bridge.transition``), not DDBM's Euler-Maruyama step: at the large early Karras steps (VE,
+  T = 80) Euler-Maruyama overshoots the bridge's variance — with the exact denoiser of a Gaussian
+  toy, 10 steps at churn 0.33 gave samples 22 % too wide, and the shipped 3D model's latents
+  came out with std 0.78 instead of 0.5, decoding to broken shapes (IoU 0.27 against 0.46).
+  NFE = 2N - 1 without churn (40 steps: 79), 3N - 2 with it. Reads ``guidance`` (DDBM's w; it
+  scales the h-term of the ODE steps) and ``churn`` (the SDE sub-step ratio).
 - ``dbim``: the diffusion bridge implicit sampler (DBIM, arXiv 2405.15885). Times from T down to
   sigma_min; the first step re-noises ("booting noise") because the bridge is a point at T, later
   steps reuse the noise implied by the denoiser, mixed with fresh noise in the fraction ``eta``
@@ -38,7 +43,7 @@ from typing import Callable, ClassVar
 
 import torch
 
-from .bridge import Bridge, _bcast
+from .bridge import Bridge
 from .errors import ConfigError
 
 __all__ = ["OPTIONS", "SAMPLERS", "Evaluation", "Option", "Sampler", "canonical_name", "get_sampler",
@@ -165,7 +170,8 @@ class Heun(Sampler):
         churn = self.values["churn"]
         plan: list[Evaluation] = []
         for t, t_next in zip(ts[:-1], ts[1:]):
-            t_hat = t + churn * (t_next - t)
+            # no churn into t = 0: the last step returns D, and at t_hat = 0 the ODE's drift is undefined
+            t_hat = t + churn * (t_next - t) if t_next > 0 else t
             if t_hat != t:
                 plan.append(Evaluation("sde", t, t_hat))
             plan.append(Evaluation("euler", t_hat, t_next))
@@ -175,11 +181,8 @@ class Heun(Sampler):
 
     def step(self, ev, denoised, x, source, noise):
         w = self.values["guidance"]
-        if ev.kind == "sde":
-            d = self.bridge.drift(x, ev.t, denoised, source, w, stochastic=True)
-            dt = ev.t_to - ev.t
-            _, g2 = self.bridge.f_g2(ev.t)
-            return x + d * dt + _bcast((g2 * abs(dt)).sqrt(), x) * noise()
+        if ev.kind == "sde":  # the reverse SDE from t to t_hat, taken exactly given D (ancestral step)
+            return self.bridge.transition(x, ev.t, ev.t_to, denoised, source, 1.0, noise)
         d = self.bridge.drift(x, ev.t, denoised, source, w)
         if ev.kind == "euler":
             if ev.t_to > 0:
@@ -203,13 +206,4 @@ class DBIM(Sampler):
     def step(self, ev, denoised, x, source, noise):
         if ev.t_to is None:
             return denoised
-        eta, bridge = self.values["eta"], self.bridge
-        mean, c_s = bridge.marginal(denoised, source, ev.t_to)
-        _, _, c_t = bridge.marginal_coefficients(ev.t)
-        rho = eta * _bcast(bridge.transition_std(ev.t_to, ev.t), x)
-        x_s = mean
-        if float(c_t) > 0:  # at t = T the bridge is a point and carries no noise to reuse
-            x_s = x_s + (c_s**2 - rho**2).clamp_min(0).sqrt() * bridge.posterior_noise(x, ev.t, denoised, source)
-        if eta > 0:
-            x_s = x_s + rho * noise()
-        return x_s
+        return self.bridge.transition(x, ev.t, ev.t_to, denoised, source, self.values["eta"], noise)

@@ -26,7 +26,7 @@ def test_predict_shape_samples_and_trajectory(tiny_3d, views):
     pred = predict_shape(pipe, images, num_inference_steps=2, churn=0.5, samples=3, trajectory=True)
     assert pred.probability.shape == (16, 16, 16) and pred.samples == 3
     assert pred.agreement.min() >= 0.5 and pred.agreement.max() <= 1
-    assert len(pred.trajectory) == pred.nfe == 5 and pred.trajectory[0].shape == (16, 16, 16)  # 2 Heun steps with churn
+    assert len(pred.trajectory) == pred.nfe == 4 and pred.trajectory[0].shape == (16, 16, 16)  # 2 Heun steps with churn: 3 * 2 - 2
 
 
 def run3d(app, paths, steps=2, sampler="heun", randomness=0.0, guidance=1.0, seed=0, threshold=0.5, samples=1,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import ConfigError, LDDBMError
 
-TASK_OPTIONS = ("views", "images", "baseline", "crop", "scale")  # task-specific options of eval/bench
+TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale")  # task-specific options of eval/bench
 
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -369,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                    "baseline), sampled with its own defaults; the sampling options apply to --checkpoint")
     p.add_argument("--crop", type=int, help="superres: centre crop of each original, in HR pixels (default: the whole "
                    "image, up to 512 * scale)")
+    p.add_argument("--samples", type=int, help="multiview3d: K stochastic samples per object (with --churn or --eta): "
+                   "adds mean IoU per sample, best of K, the mean shape's IoU and the disagreement -> error AUROC")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")
     sampling_options(p)
     p.set_defaults(func=cmd_eval)

@@ -95,13 +95,65 @@ def fscore(p: torch.Tensor, q: torch.Tensor, threshold: float = 0.01) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def emd(p: torch.Tensor, q: torch.Tensor) -> float:
+    """Earth mover's distance of clouds p (N, 3) and q (M, 3): the mean distance under the optimal
+    one-to-one matching (exact, by scipy's linear_sum_assignment; the larger cloud is cut to the
+    smaller's first points, so pass clouds in random order). Empty clouds as in chamfer_l1.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    if len(p) == 0 or len(q) == 0:
+        return 0.0 if len(p) == len(q) else EMPTY_DISTANCE
+    n = min(len(p), len(q))
+    cost = torch.cdist(p[:n].double(), q[:n].double(), compute_mode="donot_use_mm_for_euclid_dist").numpy()
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
+def chamfer_matrix(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
+    """chamfer_l1 of every cloud of ``a`` with every cloud of ``b`` -> (len(a), len(b)) float64.
+
+    Clouds of one size are compared in batches (much faster than pair by pair); empty ones and
+    odd sizes fall back to chamfer_l1 itself, so the values are the same either way.
+    """
+    out = torch.empty(len(a), len(b), dtype=torch.float64)
+    sizes = {len(c) for c in (*a, *b) if len(c)}
+    if len(sizes) == 1:
+        (n,) = sizes
+        ia = [i for i, c in enumerate(a) if len(c)]
+        ib = [j for j, c in enumerate(b) if len(c)]
+        if ia and ib:
+            qb = torch.stack([b[j].float() for j in ib])  # (M, n, 3)
+            rows = max(1, _CDIST_ELEMENTS // (len(ib) * n * n))
+            for start in range(0, len(ia), rows):
+                chunk = ia[start : start + rows]
+                pa = torch.stack([a[i].float() for i in chunk])  # (R, n, 3)
+                d = torch.cdist(pa[:, None], qb[None], compute_mode="donot_use_mm_for_euclid_dist")  # (R, M, n, n)
+                values = 0.5 * (d.amin(dim=3).mean(dim=2) + d.amin(dim=2).mean(dim=2))  # (R, M)
+                out[torch.tensor(chunk)[:, None], torch.tensor(ib)[None]] = values.double()
+        done_a, done_b = set(ia), set(ib)
+    else:
+        done_a, done_b = set(), set()
+    for i, p in enumerate(a):
+        for j, q in enumerate(b):
+            if i not in done_a or j not in done_b:
+                out[i, j] = chamfer_l1(p, q)
+    return out
+
+
 def one_nna(generated: Sequence[torch.Tensor], reference: Sequence[torch.Tensor],
-            distance: Callable[[torch.Tensor, torch.Tensor], float] = chamfer_l1) -> float:
+            distance: Callable[[torch.Tensor, torch.Tensor], float] | None = None) -> float:
     """1-nearest-neighbour accuracy (Lopez-Paz & Oquab, 2017) of two sets of point clouds.
 
     Pools both sets, classifies each cloud by the set of its nearest other cloud under the
-    symmetric `distance` (leave-one-out) and returns the accuracy: 0.5 when the sets are
-    indistinguishable, 1.0 when fully separable. Ties go to the lower index (generated first).
+    symmetric `distance` (leave-one-out; default Chamfer-L1, computed in batches) and returns the
+    accuracy: 0.5 when the sets are indistinguishable, 1.0 when fully separable. Ties go to the
+    lower index (generated first).
+
+    As a measure of a conditional generator, the two sets should come from *different* objects
+    (generated from one half of a test split, reference = the other half's ground truth): when each
+    generated shape's own ground truth is in the reference set, a good prediction's nearest
+    neighbour is that ground truth, which pulls the score below 0.5 for the wrong reason.
     """
     if len(generated) == 0 or len(reference) == 0:
         raise ValueError(f"1-NNA needs clouds in both sets, got {len(generated)} generated "
@@ -109,9 +161,39 @@ def one_nna(generated: Sequence[torch.Tensor], reference: Sequence[torch.Tensor]
     clouds = list(generated) + list(reference)
     labels = torch.tensor([1] * len(generated) + [0] * len(reference))  # (N,)
     n = len(clouds)
-    d = torch.full((n, n), math.inf, dtype=torch.float64)  # the diagonal stays inf: leave-one-out
-    for i in range(n):
-        for j in range(i + 1, n):
-            d[i, j] = d[j, i] = distance(clouds[i], clouds[j])
+    if distance is None:
+        d = chamfer_matrix(clouds, clouds)
+    else:
+        d = torch.zeros((n, n), dtype=torch.float64)
+        for i in range(n):
+            for j in range(i + 1, n):
+                d[i, j] = d[j, i] = distance(clouds[i], clouds[j])
+    d.fill_diagonal_(math.inf)  # leave-one-out
     predicted = labels[d.argmin(dim=1)]  # (N,)
     return (predicted == labels).double().mean().item()
+
+
+def disagreement_auroc(samples: torch.Tensor, target: torch.Tensor, threshold: float = 0.5,
+                       mask: torch.Tensor | None = None) -> float:
+    """How well per-voxel disagreement among samples predicts per-voxel error: the AUROC.
+
+    ``samples`` (K, ...) occupancy probabilities of K samples (of one input, or of many stacked
+    along a later axis); ``target`` (...) the truth. The shape shown is the samples' mean
+    probability >= ``threshold`` (as the demo shows it); a voxel's error is "shown differs from the
+    truth", its score the share of samples that disagree with the rest, min(p, 1 - p) with p the
+    share of samples occupying it (the demo's agreement colouring is 1 - that). AUROC = P(score of
+    an error voxel > score of a right one), ties counting half (the Mann-Whitney U statistic,
+    scipy). ``mask`` restricts the voxels counted. NaN when they are all right or all wrong.
+    """
+    from scipy.stats import mannwhitneyu
+
+    occupied = (samples >= threshold).float().mean(dim=0)
+    score = torch.minimum(occupied, 1 - occupied)
+    error = (samples.float().mean(dim=0) >= threshold) != (target.float() >= 0.5)
+    if mask is not None:
+        score, error = score[mask], error[mask]
+    score, error = score.flatten().numpy(), error.flatten().numpy()
+    if error.all() or not error.any():
+        return float("nan")
+    u = mannwhitneyu(score[error], score[~error], alternative="two-sided").statistic
+    return float(u / (error.sum() * (~error).sum()))

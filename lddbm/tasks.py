@@ -83,12 +83,15 @@ def build_scheduler(preset: Preset) -> BridgeScheduler:
     )
 
 
-def translate(pipe: LDDBMPipeline, sources: torch.Tensor, opts: SampleOptions) -> tuple[torch.Tensor, int]:
-    """Run the pipeline over ``sources`` in batches; returns decoded outputs ("pt") and NFE."""
+def translate(pipe: LDDBMPipeline, sources: torch.Tensor, opts: SampleOptions,
+              num_samples: int = 1) -> tuple[torch.Tensor, int]:
+    """Run the pipeline over ``sources`` in batches; returns decoded outputs ("pt", ``num_samples``
+    per source, source-major) and NFE."""
     generator = torch.Generator(device=pipe.device).manual_seed(opts.seed)
     outs, nfe = [], 0
-    for i in range(0, len(sources), opts.batch_size):
-        out = pipe(sources[i : i + opts.batch_size], generator=generator, **opts.sampler_kwargs())
+    step = max(1, opts.batch_size // num_samples)
+    for i in range(0, len(sources), step):
+        out = pipe(sources[i : i + step], generator=generator, num_samples=num_samples, **opts.sampler_kwargs())
         outs.append(out.outputs.cpu())
         nfe = out.nfe
     return torch.cat(outs), nfe
@@ -180,27 +183,36 @@ def background_photos(root: str) -> list | None:
     return photo_arrays(root, "train")
 
 
-def _multiview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions) -> dict:
-    """IoU@0.5, F-score@1% and Chamfer-L1 per object, 1-NNA of the set, per-category IoU, speed."""
+def _multiview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
+                        samples: int | None = None) -> dict:
+    """IoU@0.5, F-score@1%, Chamfer-L1 and EMD per object, 1-NNA of the set (paired and unpaired),
+    per-category IoU, speed; with ``samples`` K > 1 also what K stochastic samples per object give
+    (mean IoU per sample, best of K, the mean shape the demo shows, disagreement -> error AUROC)."""
     import time
 
-    from .metrics import chamfer_l1, fscore, iou, one_nna, surface_points
+    from .metrics import chamfer_l1, emd, fscore, iou, one_nna, surface_points
 
     data = _multiview_dataset(preset, split)
     n = len(data) if limit is None else min(limit, len(data))
     items = [data[i] for i in range(n)]
     sources = torch.stack([it["source"] for it in items])  # (N, V, 3, S, S)
     targets = torch.stack([it["target"][0] for it in items])  # (N, G, G, G)
+    k = samples or 1
+    if k < 1:
+        raise ConfigError(f"--samples must be at least 1, got {k}.")
     start = time.perf_counter()
-    probs, nfe = translate(pipe, sources, opts)
+    drawn, nfe = translate(pipe, sources, opts, num_samples=k)
     seconds = (time.perf_counter() - start) / n
+    drawn = drawn.reshape(n, k, *drawn.shape[1:])  # (N, K, G, G, G)
+    probs = drawn[:, 0]  # the first sample: what one call returns
     ious = iou(probs, targets)
     gen = torch.Generator().manual_seed(opts.seed)
-    f_scores, chamfers, clouds_pred, clouds_true = [], [], [], []
+    f_scores, chamfers, emds, clouds_pred, clouds_true = [], [], [], [], []
     for p, t in zip(probs, targets):
         pp, tp = surface_points(p, 2048, generator=gen), surface_points(t, 2048, generator=gen)
         f_scores.append(fscore(pp, tp, 0.01))
         chamfers.append(chamfer_l1(pp, tp))
+        emds.append(emd(pp[:1024], tp[:1024]))  # the points come in random order
         clouds_pred.append(pp[:512])
         clouds_true.append(tp[:512])
     single = []
@@ -214,7 +226,7 @@ def _multiview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: 
             "iou": float(torch.stack([ious[i] for i, k in enumerate(categories) if k == c]).mean())}
         for c in sorted(set(categories))
     }
-    return {
+    report = {
         "split": split,
         "objects": n,
         "views": int(sources.shape[1]),
@@ -222,10 +234,39 @@ def _multiview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: 
         "iou": float(ious.mean()),
         "fscore@1%": float(sum(f_scores) / n),
         "chamfer_l1": float(sum(chamfers) / n),
-        "1-nna": float(one_nna(clouds_pred, clouds_true)),
-        "seconds_per_object": seconds,  # batched
+        "emd": float(sum(emds) / n),
+        # generated from the even-numbered objects against the odd-numbered ones' ground truth: two
+        # sets of different objects, as a generative model is judged (see metrics.one_nna)
+        "1-nna_unpaired": float(one_nna(clouds_pred[0::2], clouds_true[1::2])) if n > 1 else float("nan"),
+        "1-nna": float(one_nna(clouds_pred, clouds_true)),  # paired: each prediction with its own truth in the set
+        "seconds_per_object": seconds,  # batched, all samples
         "latency_seconds": sorted(single)[1],  # one object alone (median of 3)
         "per_category": per_category,
+    }
+    if k > 1:
+        report["stochastic"] = stochastic_report(drawn, targets)
+    return report
+
+
+def stochastic_report(drawn: torch.Tensor, targets: torch.Tensor) -> dict:
+    """K samples per object (N, K, G, G, G) against the truth (N, G, G, G)."""
+    from .metrics import disagreement_auroc, iou
+
+    n, k = drawn.shape[:2]
+    per_sample = iou(drawn.flatten(0, 1), targets.repeat_interleave(k, dim=0)).reshape(n, k)  # (N, K)
+    share = (drawn >= 0.5).float().mean(dim=1)  # (N, G, G, G): share of samples that occupy each voxel
+    occupied_somewhere = (drawn >= 0.5).any(dim=1) | (targets >= 0.5)
+    samples_first = drawn.transpose(0, 1)  # (K, N, G, G, G)
+    return {
+        "samples": k,
+        "iou_per_sample": float(per_sample.mean()),
+        "iou_per_sample_std_within_object": float(per_sample.std(dim=1).mean()),
+        f"iou_best_of_{k}": float(per_sample.amax(dim=1).mean()),
+        "iou_mean_probability": float(iou(drawn.mean(dim=1), targets).mean()),  # the shape the demo shows
+        "voxels_disagreeing": float(((share > 0) & (share < 1)).float().mean()),
+        # error = the mean shape differs from the truth; score = share of samples that disagree
+        "disagreement_auroc": disagreement_auroc(samples_first, targets),
+        "disagreement_auroc_occupied": disagreement_auroc(samples_first, targets, mask=occupied_somewhere),
     }
 
 
@@ -303,7 +344,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("synthetic", ("synthetic",), _synthetic_modalities, _synthetic_dataset, _synthetic_evaluate,
          default_preset="synthetic"),
     Task("multiview3d", ("furniture", "shapenet"), _multiview_modalities, _multiview_dataset, _multiview_evaluate,
-         eval_options=("views",), aliases=("shapenet",), default_preset="multiview3d"),
+         eval_options=("views", "samples"), aliases=("shapenet",), default_preset="multiview3d"),
     Task("superres", ("photos",), _photo_modalities, _photo_dataset, _photo_evaluate,
          eval_options=("images", "baseline", "crop", "scale"), aliases=("sr",), default_preset="sr4x"),
 )}

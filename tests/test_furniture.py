@@ -254,9 +254,17 @@ def test_views_to_voxels_end_to_end_on_the_tiny_set(catalog, tmp_path, monkeypat
     })
     report = train(preset, tmp_path / "run", progress=False)["eval"]
     assert report["objects"] == 2 and report["views"] == 2 and report["nfe"] == 3
-    for key in ("iou", "fscore@1%", "chamfer_l1", "1-nna", "seconds_per_object", "latency_seconds", "per_category"):
+    for key in ("iou", "fscore@1%", "chamfer_l1", "emd", "1-nna", "1-nna_unpaired", "seconds_per_object", "latency_seconds",
+                "per_category"):
         assert key in report
     assert 0 <= report["iou"] <= 1
+    # K stochastic samples per object through the command line: the stochastic block
+    from lddbm.__main__ import main
+
+    assert main(["eval", "multiview3d", "--checkpoint", str(tmp_path / "run" / "pipeline"), "--split", "val",
+                 "--steps", "2", "--churn", "0.5", "--samples", "3", "--json", str(tmp_path / "s.json")]) == 0
+    stochastic = json.loads((tmp_path / "s.json").read_text())["stochastic"]
+    assert stochastic["samples"] == 3 and 0 <= stochastic["iou_per_sample"] <= stochastic["iou_best_of_3"] <= 1
 
 
 def test_random_studio_draws_lens_height_and_lights_per_view_and_keeps_the_object_in_frame():

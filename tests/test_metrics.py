@@ -143,3 +143,69 @@ def test_one_nna_separates_shape_families_and_not_draws_of_one_family():
     assert one_nna(small, large) >= 0.95
     small_again = random_cubes(16, (2, 4), seed=2)
     assert one_nna(small, small_again) <= 0.75
+
+
+def test_batched_chamfer_matrix_equals_pairwise_chamfer_with_empty_and_odd_sizes():
+    gen = torch.Generator().manual_seed(0)
+    same = [torch.rand(64, 3, generator=gen) for _ in range(5)] + [torch.empty(0, 3)]
+    odd = same + [torch.rand(10, 3, generator=gen)]
+    for clouds in (same, odd):
+        expected = torch.tensor([[chamfer_l1(a, b) for b in clouds] for a in clouds], dtype=torch.float64)
+        assert torch.allclose(metrics.chamfer_matrix(clouds, clouds), expected, atol=1e-6)
+    a = random_cubes(6, (2, 4), seed=0)
+    assert one_nna(a[:3], a[3:]) == one_nna(a[:3], a[3:], distance=chamfer_l1)
+
+
+# ---- EMD ----------------------------------------------------------------------------------------
+
+def test_emd_closed_forms():
+    gen = torch.Generator().manual_seed(0)
+    p = torch.rand(200, 3, generator=gen)
+    assert metrics.emd(p, p) == 0.0
+    assert metrics.emd(p, p[torch.randperm(200, generator=gen)]) == pytest.approx(0.0, abs=1e-12)  # order-free
+    shift = torch.tensor([0.03, 0.0, 0.04])
+    assert metrics.emd(p, p + shift) == pytest.approx(0.05, abs=1e-6)  # a translation moves every point by |shift|
+    # two points each: the optimal matching, not the nearest neighbours (Chamfer is 0 here, EMD is not)
+    a = torch.tensor([[0.0, 0, 0], [0.0, 0, 0]])
+    b = torch.tensor([[0.0, 0, 0], [1.0, 0, 0]])
+    assert metrics.emd(a, b) == pytest.approx(0.5) and chamfer_l1(a, a) == 0.0
+    assert metrics.emd(torch.empty(0, 3), torch.empty(0, 3)) == 0.0
+    assert metrics.emd(p, torch.empty(0, 3)) == EMPTY_DISTANCE
+
+
+# ---- disagreement -> error ---------------------------------------------------------------------
+
+def test_disagreement_auroc_limits():
+    target = torch.zeros(4, 4, 4)
+    target[:2] = 1
+    # 5 samples agree where they are right and split 3:2 (the mean is wrong) on layer 0
+    samples = target.expand(5, 4, 4, 4).clone()
+    samples[:3, 0] = 0  # layer 0: 3 of 5 say empty, the truth is occupied -> shown wrong, disputed
+    assert metrics.disagreement_auroc(samples, target) == 1.0
+    # disagreement where the shown shape is right and none where it is wrong: below chance
+    samples = target.expand(5, 4, 4, 4).clone()
+    samples[:, 3] = 1  # layer 3: all say occupied, truth empty -> wrong, undisputed
+    samples[:2, 1] = 0  # layer 1: 3 of 5 occupied, truth occupied -> shown right, disputed
+    # errors (layer 3, score 0) never outscore the disputed right layer 1 and tie with layers 0, 2:
+    # AUROC = (0 + 0.5 * 32 / 48) = 1/3, below chance
+    assert metrics.disagreement_auroc(samples, target) == pytest.approx(1 / 3)
+    # no errors at all: undefined
+    assert math.isnan(metrics.disagreement_auroc(target.expand(3, 4, 4, 4), target))
+    # the mask restricts the voxels counted
+    mask = torch.zeros(4, 4, 4, dtype=torch.bool)
+    mask[3] = True
+    assert math.isnan(metrics.disagreement_auroc(samples, target, mask=mask))  # only wrong voxels left
+
+
+def test_stochastic_report_on_hand_made_samples():
+    from lddbm.tasks import stochastic_report
+
+    target = box(8, (2, 2, 2), (6, 6, 6)).float()  # 64 voxels
+    good = target.clone()
+    bad = torch.zeros(8, 8, 8)
+    drawn = torch.stack([good, good, bad])[None]  # one object, 3 samples: two right, one empty
+    r = stochastic_report(drawn, target[None])
+    assert r["samples"] == 3 and r["iou_best_of_3"] == 1.0 and r["iou_mean_probability"] == 1.0
+    assert r["iou_per_sample"] == pytest.approx(2 / 3)
+    assert r["voxels_disagreeing"] == pytest.approx(64 / 512)
+    assert math.isnan(r["disagreement_auroc"])  # the mean (2/3 occupied) is right everywhere

@@ -307,7 +307,9 @@ def cmd_examples(args, extra) -> int:
             from .robustness import held_out_photos
 
             photos = held_out_photos(args.photos)
-        chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views, photos=photos)
+        categories = args.categories.split(",") if args.categories else None
+        chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views, photos=photos,
+                                 categories=categories)
     print(json.dumps(chosen, indent=2))
     return 0
 
@@ -463,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--count", type=int, default=8)
     p.add_argument("--views", type=int, default=4, help="furniture: views per object")
+    p.add_argument("--categories", help="furniture: only these categories, comma-separated (e.g. airplane,car)")
     p.add_argument("--photos", help="furniture: a built photos folder; paste objects not yet exported onto its "
                    "held-out photographs (OUT/<id>-photo)")
     p.add_argument("--size", type=int, default=512, help="photos: side of the high-resolution crop")

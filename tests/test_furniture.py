@@ -338,3 +338,16 @@ def test_rendering_merges_parts_by_texture_and_keeps_material_colours():
     # the builder's fallback when a texture fails keeps each material's colour too (not trimesh's grey)
     fallback = furniture.untextured(trimesh.Scene(plain))
     assert (next(iter(fallback.geometry.values())).visual.vertex_colors[:, :3] == (20, 40, 200)).all()
+
+
+def test_export_examples_keeps_only_the_categories_asked_for(catalog, tmp_path, monkeypatch):
+    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
+    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "none.json")
+    out = tmp_path / "data"
+    build(out, source=catalog, workers=1, opts=BuildOptions(views=4), progress=False)
+    index = json.loads((out / "index.json").read_text())
+    categories = sorted({index[o]["category"] for o in json.loads((out / "split.json").read_text())["train"]})
+    chosen = furniture.export_examples(out, tmp_path / "ex", split="train", count=50, views=2, categories=categories[:1])
+    assert chosen and {index[o]["category"] for o in chosen} == {categories[0]}
+    assert sorted(p.name for p in (tmp_path / "ex" / chosen[0]).iterdir()) == ["meta.json", "view_0.png", "view_1.png",
+                                                                                "voxels.npy"]

@@ -577,8 +577,10 @@ def write_attribution(path: Path, entries: list[ModelEntry]) -> None:
 
 
 def export_examples(root: str | Path, out: str | Path, split: str = "test", count: int = 8, views: int = 4,
-                    photos: list[np.ndarray] | None = None, seed: int = 0) -> list[str]:
-    """Copy ``count`` objects of ``split`` (one per category first) as example inputs for the app.
+                    photos: list[np.ndarray] | None = None, seed: int = 0,
+                    categories: list[str] | None = None) -> list[str]:
+    """Copy ``count`` objects of ``split`` (one per category first; only ``categories`` if given)
+    as example inputs for the app.
 
     Each becomes OUT/<object_id>/view_<k>.png (evenly spread views), voxels.npy (bool 32^3) and
     meta.json (name, category, creator, licence). With ``photos`` (held-out photographs as arrays),
@@ -596,9 +598,10 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
         ids = [oid for oid in ids if not (out / oid).exists()]
     by_cat: dict[str, list[str]] = defaultdict(list)
     for oid in ids:
-        by_cat[index[oid]["category"]].append(oid)
+        if categories is None or index[oid]["category"] in categories:
+            by_cat[index[oid]["category"]].append(oid)
     chosen: list[str] = []
-    while len(chosen) < min(count, len(ids)):
+    while len(chosen) < min(count, sum(map(len, by_cat.values()))):
         for cat in sorted(by_cat):
             if by_cat[cat] and len(chosen) < count:
                 chosen.append(by_cat[cat].pop(0))

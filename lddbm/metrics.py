@@ -174,7 +174,7 @@ def one_nna(generated: Sequence[torch.Tensor], reference: Sequence[torch.Tensor]
 
 
 def disagreement_auroc(samples: torch.Tensor, target: torch.Tensor, threshold: float = 0.5,
-                       mask: torch.Tensor | None = None) -> float:
+                       mask: torch.Tensor | None = None, shown: torch.Tensor | None = None) -> float:
     """How well per-voxel disagreement among samples predicts per-voxel error: the AUROC.
 
     ``samples`` (K, ...) occupancy probabilities of K samples (of one input, or of many stacked
@@ -183,13 +183,15 @@ def disagreement_auroc(samples: torch.Tensor, target: torch.Tensor, threshold: f
     truth", its score the share of samples that disagree with the rest, min(p, 1 - p) with p the
     share of samples occupying it (the demo's agreement colouring is 1 - that). AUROC = P(score of
     an error voxel > score of a right one), ties counting half (the Mann-Whitney U statistic,
-    scipy). ``mask`` restricts the voxels counted. NaN when they are all right or all wrong.
+    scipy). ``mask`` restricts the voxels counted; ``shown`` (...) replaces the mean as the shape
+    judged (e.g. the deterministic answer). NaN when the counted voxels are all right or all wrong.
     """
     from scipy.stats import mannwhitneyu
 
     occupied = (samples >= threshold).float().mean(dim=0)
     score = torch.minimum(occupied, 1 - occupied)
-    error = (samples.float().mean(dim=0) >= threshold) != (target.float() >= 0.5)
+    shown = samples.float().mean(dim=0) if shown is None else shown
+    error = (shown >= threshold) != (target.float() >= 0.5)
     if mask is not None:
         score, error = score[mask], error[mask]
     score, error = score.flatten().numpy(), error.flatten().numpy()

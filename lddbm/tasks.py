@@ -244,12 +244,17 @@ def _multiview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: 
         "per_category": per_category,
     }
     if k > 1:
-        report["stochastic"] = stochastic_report(drawn, targets)
+        # the same sampler without its randomness (churn / eta 0): what the samples are set against
+        plain = dataclasses.replace(opts, churn=0.0 if opts.churn else opts.churn, eta=0.0 if opts.eta else opts.eta)
+        deterministic, _ = translate(pipe, sources, plain)
+        report["stochastic"] = stochastic_report(drawn, targets, deterministic)
     return report
 
 
-def stochastic_report(drawn: torch.Tensor, targets: torch.Tensor) -> dict:
-    """K samples per object (N, K, G, G, G) against the truth (N, G, G, G)."""
+def stochastic_report(drawn: torch.Tensor, targets: torch.Tensor, deterministic: torch.Tensor | None = None) -> dict:
+    """K samples per object (N, K, G, G, G) against the truth (N, G, G, G); with the
+    deterministic answer (N, G, G, G) also its IoU and how well the samples' disagreement
+    predicts *its* errors."""
     from .metrics import disagreement_auroc, iou
 
     n, k = drawn.shape[:2]
@@ -257,7 +262,7 @@ def stochastic_report(drawn: torch.Tensor, targets: torch.Tensor) -> dict:
     share = (drawn >= 0.5).float().mean(dim=1)  # (N, G, G, G): share of samples that occupy each voxel
     occupied_somewhere = (drawn >= 0.5).any(dim=1) | (targets >= 0.5)
     samples_first = drawn.transpose(0, 1)  # (K, N, G, G, G)
-    return {
+    report = {
         "samples": k,
         "iou_per_sample": float(per_sample.mean()),
         "iou_per_sample_std_within_object": float(per_sample.std(dim=1).mean()),
@@ -268,6 +273,10 @@ def stochastic_report(drawn: torch.Tensor, targets: torch.Tensor) -> dict:
         "disagreement_auroc": disagreement_auroc(samples_first, targets),
         "disagreement_auroc_occupied": disagreement_auroc(samples_first, targets, mask=occupied_somewhere),
     }
+    if deterministic is not None:
+        report["iou_deterministic"] = float(iou(deterministic, targets).mean())
+        report["disagreement_auroc_deterministic"] = disagreement_auroc(samples_first, targets, shown=deterministic)
+    return report
 
 
 # ---- low-resolution -> high-resolution photographs --------------------------------------------------

@@ -209,3 +209,6 @@ def test_stochastic_report_on_hand_made_samples():
     assert r["iou_per_sample"] == pytest.approx(2 / 3)
     assert r["voxels_disagreeing"] == pytest.approx(64 / 512)
     assert math.isnan(r["disagreement_auroc"])  # the mean (2/3 occupied) is right everywhere
+    # a deterministic answer that missed the disputed voxels: disagreement points at all its errors
+    r = stochastic_report(drawn, target[None], deterministic=bad[None])
+    assert r["iou_deterministic"] == 0.0 and r["disagreement_auroc_deterministic"] == 1.0

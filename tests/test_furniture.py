@@ -4,6 +4,7 @@ import builtins
 import json
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,15 +235,21 @@ def test_build_rejects_unknown_sources(tmp_path):
         build(tmp_path / "out", source=tmp_path / "x.txt", progress=False)
 
 
+def tiny_build(catalog, tmp_path, monkeypatch) -> Path:
+    """The tiny catalogue built with the fake renderer (4 views) into tmp_path/data."""
+    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
+    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "none.json")
+    out = tmp_path / "data"
+    build(out, source=catalog, workers=1, opts=BuildOptions(views=4), progress=False)
+    return out
+
+
 def test_views_to_voxels_end_to_end_on_the_tiny_set(catalog, tmp_path, monkeypatch):
     """Train the multi-view preset for a few steps on the tiny set and evaluate it."""
     from lddbm.presets import apply_overrides, get_preset
     from lddbm.train import train
 
-    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
-    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "none.json")
-    out = tmp_path / "data"
-    build(out, source=catalog, workers=1, opts=BuildOptions(views=4), progress=False)
+    out = tiny_build(catalog, tmp_path, monkeypatch)
     split = json.loads((out / "split.json").read_text())
     split["val"] = split["train"][:2]  # the tiny set is too small for a stratified val split
     (out / "split.json").write_text(json.dumps(split))
@@ -341,10 +348,7 @@ def test_rendering_merges_parts_by_texture_and_keeps_material_colours():
 
 
 def test_export_examples_keeps_only_the_categories_asked_for(catalog, tmp_path, monkeypatch):
-    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
-    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "none.json")
-    out = tmp_path / "data"
-    build(out, source=catalog, workers=1, opts=BuildOptions(views=4), progress=False)
+    out = tiny_build(catalog, tmp_path, monkeypatch)
     index = json.loads((out / "index.json").read_text())
     categories = sorted({index[o]["category"] for o in json.loads((out / "split.json").read_text())["train"]})
     chosen = furniture.export_examples(out, tmp_path / "ex", split="train", count=50, views=2, categories=categories[:1])

@@ -113,31 +113,26 @@ def emd(p: torch.Tensor, q: torch.Tensor) -> float:
 def chamfer_matrix(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
     """chamfer_l1 of every cloud of ``a`` with every cloud of ``b`` -> (len(a), len(b)) float64.
 
-    Clouds of one size are compared in batches (much faster than pair by pair); empty ones and
-    odd sizes fall back to chamfer_l1 itself, so the values are the same either way.
+    Nearest neighbours come from one k-d tree per cloud (scipy's cKDTree: exact, and about 4 times
+    faster than dense distances for 512-point clouds, which made 1-NNA over 842 clouds take 20
+    minutes); empty clouds get chamfer_l1's documented values.
     """
+    from scipy.spatial import cKDTree
+
+    pa = [c.double().numpy() for c in a]
+    pb = [c.double().numpy() for c in b]
+    trees_a = [cKDTree(c) if len(c) else None for c in pa]
+    trees_b = [cKDTree(c) if len(c) else None for c in pb]
+    symmetric = a is b  # one set with itself: each pair once
     out = torch.empty(len(a), len(b), dtype=torch.float64)
-    sizes = {len(c) for c in (*a, *b) if len(c)}
-    if len(sizes) == 1:
-        (n,) = sizes
-        ia = [i for i, c in enumerate(a) if len(c)]
-        ib = [j for j, c in enumerate(b) if len(c)]
-        if ia and ib:
-            qb = torch.stack([b[j].float() for j in ib])  # (M, n, 3)
-            rows = max(1, _CDIST_ELEMENTS // (len(ib) * n * n))
-            for start in range(0, len(ia), rows):
-                chunk = ia[start : start + rows]
-                pa = torch.stack([a[i].float() for i in chunk])  # (R, n, 3)
-                d = torch.cdist(pa[:, None], qb[None], compute_mode="donot_use_mm_for_euclid_dist")  # (R, M, n, n)
-                values = 0.5 * (d.amin(dim=3).mean(dim=2) + d.amin(dim=2).mean(dim=2))  # (R, M)
-                out[torch.tensor(chunk)[:, None], torch.tensor(ib)[None]] = values.double()
-        done_a, done_b = set(ia), set(ib)
-    else:
-        done_a, done_b = set(), set()
-    for i, p in enumerate(a):
-        for j, q in enumerate(b):
-            if i not in done_a or j not in done_b:
-                out[i, j] = chamfer_l1(p, q)
+    for i, (p, tree_p) in enumerate(zip(pa, trees_a)):
+        for j, (q, tree_q) in enumerate(zip(pb, trees_b)):
+            if symmetric and j < i:
+                out[i, j] = out[j, i]
+            elif tree_p is None or tree_q is None:
+                out[i, j] = 0.0 if tree_p is tree_q else EMPTY_DISTANCE
+            else:
+                out[i, j] = 0.5 * (tree_q.query(p)[0].mean() + tree_p.query(q)[0].mean())
     return out
 
 
@@ -146,7 +141,7 @@ def one_nna(generated: Sequence[torch.Tensor], reference: Sequence[torch.Tensor]
     """1-nearest-neighbour accuracy (Lopez-Paz & Oquab, 2017) of two sets of point clouds.
 
     Pools both sets, classifies each cloud by the set of its nearest other cloud under the
-    symmetric `distance` (leave-one-out; default Chamfer-L1, computed in batches) and returns the
+    symmetric `distance` (leave-one-out; default Chamfer-L1 by ``chamfer_matrix``) and returns the
     accuracy: 0.5 when the sets are indistinguishable, 1.0 when fully separable. Ties go to the
     lower index (generated first).
 

@@ -386,8 +386,10 @@ def views_tab() -> None:
         "Upload **1 to 12 photos of one object** from different sides (any order), or pick an example. "
         "The background is removed and each view is framed the way the model was trained; check "
         "*what the model sees* on the right. Plain backgrounds and the whole object in frame work best. "
-        "Examples are held-out objects the model never saw in training; those marked *on a photo* were "
-        "pasted onto held-out photographs."
+        "The model was trained on 3,370 objects in 39 classes (furniture, buildings, aircraft, ships, vehicles, "
+        "plants, people, …: free 3D models from Debian's packages), each rendered with randomly drawn lenses, "
+        "camera heights and lights. Examples are held-out objects the model never saw in training; those marked "
+        "*on a photo* were pasted onto held-out photographs."
     )
     with gr.Row():
         with gr.Column(scale=1):

@@ -121,11 +121,12 @@ def test_multiview3d_checkpoint_matches_pinned_slice(multiview3d_output):
     out = multiview3d_output
     assert out.nfe == 5  # Heun, 3 steps, no churn (the checkpoint's default sampler)
     assert tuple(out.outputs.shape) == (1, 32, 32, 32) and tuple(out.latents.shape) == (1, 16, 8, 8)
-    # occupancy probabilities in [0, 1] in the middle of the grid, where the bench is
-    assert_slice(out.outputs[0, 16, 15:18, 15:18],
-                 [0.0083, 0.0217, 0.0447, 0.1864, 0.2858, 0.3735, 0.4442, 0.5595, 0.6204])
+    # occupancy probabilities away from 0 and 1 (the multi-source checkpoint gets this bench wrong, IoU
+    # 0.08: it fills the grid's edge here; the slice pins the numbers, not their quality)
+    assert_slice(out.outputs[0, 16, 0:3, 0:3],
+                 [0.6858, 0.7950, 0.7098, 0.6144, 0.7894, 0.6731, 0.4245, 0.5902, 0.3839])
     assert_slice(out.latents[0, -1, -3:, -3:],
-                 [0.5902, 0.7890, 0.8618, 0.4641, 0.9046, 1.0757, 0.5008, 0.7437, 0.7477])
+                 [0.0566, 0.0383, 0.4987, 0.9883, 0.7012, -0.4198, -0.3836, -0.1824, -0.4474])
 
 
 # ---- sr4x: 32x32 -> 128x128 (default sampler DBIM, eta 0) -----------------------------------------

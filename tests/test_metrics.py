@@ -145,7 +145,7 @@ def test_one_nna_separates_shape_families_and_not_draws_of_one_family():
     assert one_nna(small, small_again) <= 0.75
 
 
-def test_batched_chamfer_matrix_equals_pairwise_chamfer_with_empty_and_odd_sizes():
+def test_chamfer_matrix_equals_pairwise_chamfer_with_empty_and_odd_sizes():
     gen = torch.Generator().manual_seed(0)
     same = [torch.rand(64, 3, generator=gen) for _ in range(5)] + [torch.empty(0, 3)]
     odd = same + [torch.rand(10, 3, generator=gen)]

@@ -416,7 +416,7 @@ def views_tab() -> None:
             sets = example_sets()
             examples = gr.Examples([[p] for _, p in sets], inputs=[views], label="examples: held-out objects (the last "
                                    f"{sum(n.endswith('on a photo') for n, _ in sets)} on held-out photographs)",
-                                   examples_per_page=12) if sets else None
+                                   examples_per_page=16) if sets else None
             if examples is not None:
                 examples.dataset.layout = "gallery"  # thumbnails side by side, not a table
         with gr.Column(scale=2):

@@ -404,7 +404,8 @@ def views_tab() -> None:
                 steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps", info="More steps are slower; 10 is plenty.")
                 sampler, randomness, guidance = sampler_controls(
                     checkpoint_sampler("multiview3d"),
-                    "0 gives the same shape every time; higher values draw varied shapes.",
+                    "0 gives the same, most accurate shape every time; higher values draw varied shapes, each "
+                    "somewhat less accurate (heun at 0.33: 0.36 against 0.46 IoU on our test objects).",
                     "How strongly sampling is pulled toward the views (1 = as trained).")
                 samples = gr.Slider(1, 8, value=1, step=1, label="number of samples",
                                     info="Several samples (with randomness > 0) colour the shape by where they agree.")

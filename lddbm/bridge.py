@@ -246,16 +246,15 @@ class Bridge:
         alpha, sigma = self.alpha_sigma(t)
         return (_bcast(alpha, x_t) * x0 - x_t) / _bcast(sigma**2, x_t)
 
-    def drift(
-        self, x_t: Tensor, t: TimeLike, denoised: Tensor, xT: Tensor, guidance: float = 1.0, stochastic: bool = False
-    ) -> Tensor:
-        """dx/dt of the reverse SDE (stochastic=True) or probability-flow ODE, with D = denoised.
+    def drift(self, x_t: Tensor, t: TimeLike, denoised: Tensor, xT: Tensor, guidance: float = 1.0) -> Tensor:
+        """dx/dt of the probability-flow ODE, with D = denoised.
 
-        The bridge score is s = kernel_score(x_t | D) + h, so the drift f x - g^2 (k s - w h)
-        with k = 1 (SDE) or 1/2 (ODE) is computed as f x - g^2 (k kernel_score + (k - w) h).
+        The bridge score is s = kernel_score(x_t | D) + h, so the drift f x - g^2 (s / 2 - w h) is
+        computed as f x - g^2 (kernel_score / 2 + (1/2 - w) h). (The reverse SDE is stepped exactly
+        given D by ``transition``, so it needs no drift of its own.)
         """
         f, g2 = self.f_g2(t)
-        k = 1.0 if stochastic else 0.5
+        k = 0.5
         score_part = k * self.kernel_score(x_t, t, denoised)
         h_weight = k - guidance
         if h_weight != 0:

@@ -4,7 +4,7 @@ Run ``python app.py`` and open http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADI
 respected). Pipelines load once, offline, from checkpoints/; CUDA is used when present.
 
 The API (gradio_client) is one endpoint per task, a contract checked by tests/test_app_api.py:
-/views_to_3d, /super_resolve and /translate_vector; every other event is private (api_visibility).
+/views_to_3d, /new_view, /orbit, /super_resolve and /translate_vector; every other event is private (api_visibility).
 Sampler controls are built from lddbm.samplers (SAMPLERS, OPTIONS): each tab has one "randomness"
 slider, set as the chosen sampler's stochastic option, and guidance only applies where it is read.
 """
@@ -38,12 +38,16 @@ from lddbm.samplers import OPTIONS, SAMPLERS, stochastic_options
 from lddbm.scheduler import BridgeScheduler
 from lddbm.serving import ResultStore, StorageFull
 from lddbm.shapes import predict_shape
+from lddbm.data.novelview import view_angle
+from lddbm.modalities.posedviews import relative_azimuth
+from lddbm.novelview import orbit_azimuths, synthesize_views
 from lddbm.superres import image_metrics, upscale
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
 EXAMPLES_3D = ROOT / "assets" / "multiview3d"
 EXAMPLES_SR = ROOT / "assets" / "sr4x"
+EXAMPLES_NV = ROOT / "assets" / "novelview"
 SR_MODELS = {"×4": "sr4x", "×8": "sr8x"}  # scale choice -> checkpoint folder (shown when it exists)
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 # Disk: results and Gradio's cache (uploads, served files) share one bounded folder (lddbm.serving);
@@ -442,6 +446,160 @@ def views_tab() -> None:
     frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot, api_visibility="private")
 
 
+# ---- views -> new views ------------------------------------------------------------------------------
+
+GROUND_TRUTH_WITHIN = 15.0  # degrees: an example's render counts as the requested view's ground truth this close
+
+
+@lru_cache(maxsize=1)
+def nv_example_digests() -> dict[str, tuple[Path, str]]:
+    """Content hash of each example input view -> (its example folder, its file name)."""
+    return {_digest(p): (p.parent, p.name) for p in EXAMPLES_NV.glob("*/view_*.png")}
+
+
+def nv_example_sets() -> list[tuple[str, list[str]]]:
+    sets = []
+    for folder in sorted(EXAMPLES_NV.glob("*/")):
+        meta = json.loads((folder / "meta.json").read_text())
+        sets.append((meta["name"], [str(folder / name) for name in meta["views"]]))
+    return sets
+
+
+def nv_ground_truth(paths, azimuth: float, elevation: float) -> tuple[Image.Image, str] | None:
+    """For an example's views (matched by content: Gradio hands copies): its render nearest the
+    requested camera when within GROUND_TRUTH_WITHIN degrees, and a caption with that render's camera."""
+    hits = [nv_example_digests().get(_digest(p)) for p in paths]
+    if not hits or None in hits or len({folder for folder, _ in hits}) != 1:
+        return None
+    folder, first = hits[0]
+    meta = json.loads((folder / "meta.json").read_text())
+    reference = meta["cameras"][first][0]  # the camera is relative to the first view given
+    wanted = np.array([azimuth, elevation])
+    angle, name, turn, height = min((view_angle(np.array([relative_azimuth(az, reference), el]), wanted), name,
+                                     relative_azimuth(az, reference), el) for name, (az, el) in meta["truth"].items())
+    if angle > GROUND_TRUTH_WITHIN:
+        return None
+    with Image.open(folder / name) as im:
+        return im.convert("RGB"), f"true view at Δazimuth {turn:+.0f}°, elevation {height:.0f}°"
+
+
+def nv_inputs(views, remove_background, object_size, elevation, steps, sampler, guidance, randomness, seed, random_seed):
+    """Checked inputs of both novel-view endpoints: (pipe, framed views, paths, elevation, steps, options, seed)."""
+    pipe = pipeline("novelview")
+    paths = gallery_paths(views)
+    try:
+        images, notes = open_views(paths, pipe.source_encoder.config.max_views)
+    except InputError as err:
+        raise gr.Error(str(err)) from err
+    ratio = as_number(object_size)
+    if not 0.3 <= ratio <= 1.0:
+        raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {object_size}.")
+    height = as_number(elevation)
+    if not 0 <= height <= 60:
+        raise gr.Error(f"The camera height (elevation) must be between 0 and 60 degrees; got {elevation}.")
+    steps = whole_number(steps, "number of sampling steps", 1, 100)
+    options = sampling_options(sampler, randomness, guidance)
+    seed = parse_seed(seed, random_seed)
+    framed = normalize_views(images, bool(remove_background), ratio, segmenter=pipe.segmenter)
+    for note in notes + view_warnings(framed, [Path(p).name for p in paths]):
+        gr.Warning(note)
+    return pipe, framed, paths, height, steps, options, seed
+
+
+def new_view(views, remove_background, object_size, azimuth, elevation, steps, sampler, guidance, randomness, seed,
+             random_seed, progress=gr.Progress()):
+    """The public /new_view endpoint: views + camera -> (the generated view, the true view for examples or
+    None, run details, the framed views the model saw)."""
+    pipe, framed, paths, height, steps, options, seed = nv_inputs(
+        views, remove_background, object_size, elevation, steps, sampler, guidance, randomness, seed, random_seed)
+    turn = as_number(azimuth)
+    if not -180 <= turn <= 180:
+        raise gr.Error(f"The azimuth must be between -180 and 180 degrees; got {azimuth}.")
+    try:
+        images, nfe, seconds = synthesize_views(pipe, framed, [turn], height, seed=seed, num_inference_steps=steps,
+                                                sampler=sampler, **options)
+    except (ConfigError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    shown = images[0].resize((256, 256), Image.BICUBIC)
+    truth = nv_ground_truth(paths, turn, height)
+    info = (f"{len(framed)} view(s) · Δazimuth {turn:+.0f}°, elevation {height:.0f}° · {sampler} · {nfe} NFE · "
+            f"{seconds:.2f} s on {DEVICE} · seed {seed}")
+    if truth is not None:
+        info += f" · right: the {truth[1]}"
+    return shown, truth[0].resize((256, 256), Image.BICUBIC) if truth else None, info, [on_checkerboard(v) for v in framed]
+
+
+def orbit(views, remove_background, object_size, elevation, count, steps, sampler, guidance, randomness, seed,
+          random_seed, progress=gr.Progress()):
+    """The public /orbit endpoint: views -> (an animated GIF of ``count`` views around the object, run details)."""
+    pipe, framed, _, height, steps, options, seed = nv_inputs(
+        views, remove_background, object_size, elevation, steps, sampler, guidance, randomness, seed, random_seed)
+    count = whole_number(count, "number of orbit views", 2, 36)
+
+    def done(k: int, total: int) -> None:
+        progress(k / total, desc=f"view {k}/{total}")
+
+    try:
+        images, nfe, seconds = synthesize_views(pipe, framed, orbit_azimuths(count), height, seed=seed, progress=done,
+                                                num_inference_steps=steps, sampler=sampler, **options)
+    except (ConfigError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    frames = [im.resize((256, 256), Image.BICUBIC) for im in images]
+    gif = save_result(session_folder() / "orbit.gif", lambda tmp: frames[0].save(
+        tmp, format="GIF", save_all=True, append_images=frames[1:], duration=max(40, 2000 // count), loop=0))
+    info = (f"{count} views around the object at elevation {height:.0f}° · {sampler} · {nfe} NFE each · "
+            f"{seconds:.2f} s on {DEVICE} · seed {seed}")
+    return gif, info
+
+
+def novelview_tab() -> None:
+    gr.Markdown(
+        "Upload **1 to 4 photos of one object** (the first is the reference; the others help, in any order) or pick "
+        "an example, choose where the camera should go — **azimuth** relative to the first photo (positive: the "
+        "camera moves to its right around the object) and **elevation** (camera height) — and generate that view, "
+        "or an **orbit** around the object. Trained on 654 furniture objects rendered with random lenses, camera "
+        "heights and lights; examples are held-out objects, shown beside their true view when one is near the "
+        "requested camera."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            views = gr.Gallery(label="views of the object (1–4 images, the first is the reference)", type="filepath",
+                               interactive=True, file_types=["image"], columns=4, height=200, object_fit="contain")
+            azimuth = gr.Slider(-180, 180, value=90, step=5, label="azimuth (degrees from the first view)")
+            elevation = gr.Slider(0, 60, value=25, step=5, label="elevation (camera height, degrees)")
+            run = gr.Button("Generate the view", variant="primary")
+            with gr.Row():
+                count = gr.Slider(4, 24, value=12, step=1, label="orbit views")
+                run_orbit = gr.Button("Orbit")
+            with gr.Accordion("Advanced", open=False):
+                remove_background = gr.Checkbox(True, label="remove the background")
+                foreground_ratio = gr.Slider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05,
+                                             label="object size in the frame")
+                steps = gr.Slider(1, 40, value=checkpoint_steps("novelview"), step=1, label="sampling steps")
+                sampler, randomness, guidance = sampler_controls(
+                    checkpoint_sampler("novelview"), "0 gives the same view every time; higher values draw varied views.",
+                    "How strongly sampling is pulled toward the input views (1 = as trained).")
+                with gr.Row():
+                    seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+                    randomize = gr.Checkbox(False, label="random seed")
+            sets = nv_example_sets()
+            if sets:
+                examples = gr.Examples([[p] for _, p in sets], inputs=[views], label="examples: held-out objects")
+                examples.dataset.layout = "gallery"
+        with gr.Column(scale=2):
+            seen = gr.Gallery(label="what the model sees", columns=4, height=130, preview=False, object_fit="contain")
+            with gr.Row():
+                generated = gr.Image(label="generated view", type="pil", format="png")
+                truth = gr.Image(label="true view (examples)", type="pil", format="png")
+            info = gr.Markdown(label="run details", show_label=False)
+            animation = gr.Image(label="orbit (animated GIF)", type="filepath", format="gif")
+            orbit_info = gr.Markdown(label="orbit details", show_label=False)
+    shared = [remove_background, foreground_ratio]
+    sampling = [steps, sampler, guidance, randomness, seed, randomize]
+    run.click(new_view, [views, *shared, azimuth, elevation, *sampling], [generated, truth, info, seen], api_name="new_view")
+    run_orbit.click(orbit, [views, *shared, elevation, count, *sampling], [animation, orbit_info], api_name="orbit")
+
+
 # ---- super-resolution ----------------------------------------------------------------------------------
 
 
@@ -619,6 +777,9 @@ def build_demo() -> gr.Blocks:
         if (CHECKPOINTS / "multiview3d").is_dir():
             with gr.Tab("Views → 3D"):
                 views_tab()
+        if (CHECKPOINTS / "novelview").is_dir():
+            with gr.Tab("Views → new views"):
+                novelview_tab()
         if sr_scales():
             with gr.Tab("Super-resolution"):
                 sr_tab()
@@ -646,7 +807,7 @@ def busy_message(demo: gr.Blocks) -> None:
 
 def shipped_models() -> list[str]:
     """The checkpoint folders the tabs use that exist here."""
-    names = ["multiview3d", *SR_MODELS.values(), "synthetic"]
+    names = ["multiview3d", "novelview", *SR_MODELS.values(), "synthetic"]
     return [name for name in names if (CHECKPOINTS / name).is_dir()]
 
 

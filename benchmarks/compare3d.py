@@ -50,6 +50,7 @@ def train_run(method: str, seed: int, args, deadline: float) -> Path | None:
     if left < 1:
         return None
     preset = apply_overrides(get_preset(METHODS[method]), {
+        **dict(kv.split("=", 1) for kv in args.set),  # e.g. train.batch_size=16 for every method alike
         "data.root": args.data, "train.steps": str(args.steps), "train.seed": str(seed),
         "train.max_minutes": f"{trained_minutes(run) + left:.2f}", "train.eval_every": str(args.steps),
     })
@@ -132,8 +133,12 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/compare3d")
     ap.add_argument("--out", default="results/compare3d")
     ap.add_argument("--stop-after-minutes", type=float, default=0.0, help="training time for this call (0: no limit)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="preset overrides applied to every method alike, e.g. train.batch_size=16 train.warmup_steps=100")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
+    if any("=" not in kv for kv in args.set):
+        ap.error("--set takes KEY=VALUE pairs, e.g. train.batch_size=16")
 
     deadline = time.time() + 60 * args.stop_after_minutes if args.stop_after_minutes > 0 else math.inf
     reports, pending = [], []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import ConfigError, LDDBMError
 
-TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale")  # task-specific options of eval/bench
+TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale", "features")  # task-specific options of eval/bench
 
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -118,7 +118,8 @@ def cmd_bench(args, extra) -> int:
                               **options)
             rows.append({"sampler": sampler, "steps": steps, **{k: v for k, v in r.items() if k != "per_category"}})
             print(f"{sampler:>5} {steps:>3} steps  NFE {r['nfe']:>3}  " + "  ".join(
-                f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "psnr_gain", "seconds_per_object", "latency_seconds")), file=sys.stderr)
+                f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "psnr", "psnr_gain", "psnr_gain_over_copy", "seconds_per_object", "seconds_per_view",
+                                               "latency_seconds")), file=sys.stderr)
     _write_json(args.json, {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device), "rows": rows})
     return 0
 
@@ -295,7 +296,11 @@ def cmd_upscale(args, extra) -> int:
 
 
 def cmd_examples(args, extra) -> int:
-    if args.dataset == "photos":
+    if args.dataset == "novelview":
+        from .data.novelview import export_examples as export_novelview
+
+        chosen = export_novelview(args.data, args.out, split=args.split, count=args.count, views=args.views)
+    elif args.dataset == "photos":
         from .data.photos import export_examples as export_photos
 
         chosen = export_photos(args.data, args.out, split=args.split, size=args.size, scale=args.scale)
@@ -367,8 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluation_options(p, split="test")
     p.add_argument("--images", help="superres: a folder of high-resolution originals (default: the data's split)")
     p.add_argument("--scale", type=int, help="superres: the expected upscaling factor (checked against the checkpoint)")
-    p.add_argument("--baseline", help="superres: a second pipeline folder scored alongside (e.g. the regression "
-                   "baseline), sampled with its own defaults; the sampling options apply to --checkpoint")
+    p.add_argument("--baseline", help="superres, novelview: a second pipeline folder scored alongside (e.g. the "
+                   "regression baseline), sampled with its own defaults; the sampling options apply to --checkpoint")
+    p.add_argument("--features", help="novelview: a views -> 3D pipeline folder (e.g. checkpoints/multiview3d) whose "
+                   "view CNN embeds the images for KID (default: no KID)")
     p.add_argument("--crop", type=int, help="superres: centre crop of each original, in HR pixels (default: the whole "
                    "image, up to 512 * scale)")
     p.add_argument("--samples", type=int, help="multiview3d: K stochastic samples per object (with --churn or --eta): "
@@ -459,12 +466,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("examples", help="copy held-out objects as example inputs (assets/)")
-    p.add_argument("dataset", choices=["furniture", "photos"])
+    p.add_argument("dataset", choices=["furniture", "photos", "novelview"],
+                   help="novelview: input views and every other render of built objects, with their cameras")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--count", type=int, default=8)
-    p.add_argument("--views", type=int, default=4, help="furniture: views per object")
+    p.add_argument("--views", type=int, default=4, help="furniture, novelview: input views per object")
     p.add_argument("--categories", help="furniture: only these categories, comma-separated (e.g. airplane,car)")
     p.add_argument("--photos", help="furniture: a built photos folder; paste objects not yet exported onto its "
                    "held-out photographs (OUT/<id>-photo)")

@@ -17,6 +17,45 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 2.0) -> t
     return 10 * torch.log10(data_range**2 / mse(pred, target).clamp_min(1e-12))
 
 
+SSIM_OPTIONS = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)  # Wang et al. (2004)
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """SSIM of images (B, C, H, W) in [-1, 1] over RGB (scikit-image, Wang et al.'s Gaussian window)."""
+    from skimage.metrics import structural_similarity
+
+    a = pred.detach().float().clamp(-1, 1).permute(0, 2, 3, 1).cpu().numpy()
+    b = target.detach().float().clamp(-1, 1).permute(0, 2, 3, 1).cpu().numpy()
+    return torch.tensor([structural_similarity(y, x, channel_axis=-1, data_range=2.0, **SSIM_OPTIONS)
+                         for x, y in zip(a, b)])
+
+
+def gradient_energy(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared finite difference (horizontal and vertical) of images (B, C, H, W) -> (B,).
+
+    The ratio of a prediction's to the truth's says how much detail survives: a blurred
+    prediction scores < 1 although its PSNR may be the best (the conditional mean is blurry)."""
+    x = x.float()
+    dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2).flatten(1).mean(dim=1)
+    dy = (x[..., 1:, :] - x[..., :-1, :]).pow(2).flatten(1).mean(dim=1)
+    return dx + dy
+
+
+def kid(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """Kernel Inception Distance of two feature sets (N, D) and (M, D): the unbiased MMD^2 with the
+    cubic polynomial kernel k(x, y) = (x.y / D + 1)^3 (Binkowski et al., 2018). One number for the
+    sets; 0 when both come from the same distribution, larger the further apart."""
+    a, b = features_a.double(), features_b.double()
+    n, m, d = len(a), len(b), a.shape[1]
+    if n < 2 or m < 2:
+        raise ValueError("KID needs at least two samples in each set.")
+    k = lambda x, y: (x @ y.T / d + 1) ** 3  # noqa: E731
+    kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
+    within_a = (kaa.sum() - kaa.diagonal().sum()) / (n * (n - 1))
+    within_b = (kbb.sum() - kbb.diagonal().sum()) / (m * (m - 1))
+    return float(within_a + within_b - 2 * kab.mean())
+
+
 # ---- 3D shapes: occupancy grids and surface point clouds -------------------------------------
 # Point clouds are (N, 3) tensors in the unit cube [0, 1]^3 (the whole voxel grid spans it).
 

@@ -62,6 +62,20 @@ class PhotoData:
 
 
 @dataclass
+class NovelViewData:
+    """1-V views of an object + a requested camera -> the view from that camera (renders built by
+    ``build-data furniture`` / ``objects``: 12 views per object with their cameras)."""
+
+    kind: Literal["novelview"] = "novelview"
+    root: str = "data/furniture"
+    num_views: int = 4  # the most source views (the first is the reference the camera is relative to)
+    image_size: int = 64  # source views and the target view, pixels
+    foreground_ratio: float | None = 0.75  # source views framed like uploads (lddbm.framing); None: as rendered
+    augment: bool = True  # train split: source views on random backgrounds, colour, blur/JPEG, imperfect masks
+    backgrounds: str = "data/photos"  # photographs (build-data photos; train split) used as backgrounds; "" = none
+
+
+@dataclass
 class LatentConfig:
     channels: int = 4
     size: int = 4  # the shared latent is (channels, size, size)
@@ -130,7 +144,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop (and save) after this much training wall time; 0 = no limit
 
 
-DataConfig = SyntheticData | MultiViewData | PhotoData
+DataConfig = SyntheticData | MultiViewData | PhotoData | NovelViewData
 # data kind -> its config class, read off each class's ``kind`` Literal (a new data config joins DataConfig only)
 DATA_CONFIGS: dict[str, type] = {kind: cls for cls in typing.get_args(DataConfig)
                                  for kind in typing.get_args(typing.get_type_hints(cls)["kind"])}
@@ -247,6 +261,28 @@ def objects3d_diffusion() -> Preset:
     return diffusion_baseline(objects3d())
 
 
+def novelview() -> Preset:
+    """Novel views: 1-4 views (64x64) + (Δazimuth, elevation) -> the 64x64 view from that camera.
+
+    The target latent is an image autoencoder's (8, 16, 16); the camera enters through the source
+    encoder (``PosedViewsEncoder``), so the bridge runs from the source latent as in every task.
+    Training times drawn as the sampler visits them (``karras``), as for objects3d."""
+    return Preset(
+        name="novelview",
+        data=NovelViewData(),
+        latent=LatentConfig(channels=8, size=16, width=16),  # width 16: the autoencoder's 64-px stage dominates CPU time
+        denoiser=DenoiserConfig(patch_size=2, hidden_size=192, depth=4, encoder_depth=2, num_heads=4),
+        sampling=SamplingConfig(sampler="heun", steps=10),
+        loss=LossConfig(strategy="whole", contrastive_weight=0.1, t_sampling="karras"),
+        train=TrainConfig(steps=3000, batch_size=24, lr=5e-4, warmup_steps=200, ema_decay=0.999, eval_every=500,
+                          save_every=250, eval_size=12, eval_steps=4, export_dtype="float16"),
+    )
+
+
+def novelview_regression() -> Preset:
+    return regression_baseline(novelview())
+
+
 def shapenet() -> Preset:
     """The paper's setting: ShapeNet (3D-R2N2 renderings and ShapeNetVox32, 13 classes), 4 views.
 
@@ -299,7 +335,8 @@ def sr8x() -> Preset:
 
 PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression, "multiview3d_diffusion": multiview3d_diffusion,
            "objects3d": objects3d, "objects3d_regression": objects3d_regression, "objects3d_diffusion": objects3d_diffusion,
-           "shapenet": shapenet, "sr4x": sr4x, "sr4x_regression": sr4x_regression, "sr8x": sr8x}
+           "shapenet": shapenet, "sr4x": sr4x, "sr4x_regression": sr4x_regression, "sr8x": sr8x,
+           "novelview": novelview, "novelview_regression": novelview_regression}
 
 
 def get_preset(name: str) -> Preset:

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
 
+from .batch import batch_len, batch_slice
 from .denoiser import BridgeTransformer
 from .errors import ConfigError
 from .metrics import mse, psnr
@@ -90,8 +91,8 @@ def translate(pipe: LDDBMPipeline, sources: torch.Tensor, opts: SampleOptions,
     generator = torch.Generator(device=pipe.device).manual_seed(opts.seed)
     outs, nfe = [], 0
     step = max(1, opts.batch_size // num_samples)
-    for i in range(0, len(sources), step):
-        out = pipe(sources[i : i + step], generator=generator, num_samples=num_samples, **opts.sampler_kwargs())
+    for i in range(0, batch_len(sources), step):
+        out = pipe(batch_slice(sources, i, i + step), generator=generator, num_samples=num_samples, **opts.sampler_kwargs())
         outs.append(out.outputs.cpu())
         nfe = out.nfe
     return torch.cat(outs), nfe
@@ -349,6 +350,40 @@ def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int 
     return report
 
 
+# ---- views + camera -> a new view -------------------------------------------------------------------
+
+
+def _novelview_modalities(preset: Preset) -> dict[str, nn.Module]:
+    from .modalities import ImageDecoder, ImageEncoder, PosedViewsEncoder
+
+    d, lat, b = preset.data, preset.latent, preset.bridge
+    common = dict(latent_channels=lat.channels, latent_size=lat.size, width=lat.width)
+    return {
+        "source_encoder": PosedViewsEncoder(image_size=d.image_size, max_views=d.num_views, sigma_data=b.sigma_data_end,
+                                            foreground_ratio=d.foreground_ratio, **common),
+        "target_encoder": ImageEncoder(in_channels=3, image_size=d.image_size, sigma_data=b.sigma_data, **common),
+        "target_decoder": ImageDecoder(out_channels=3, image_size=d.image_size, **common),
+    }
+
+
+def _novelview_dataset(preset: Preset, split: str) -> Dataset:
+    from .data.novelview import NovelViews
+
+    d = preset.data
+    augment = d.augment and split == "train" and d.foreground_ratio is not None
+    return NovelViews(d.root, split, num_views=d.num_views, image_size=d.image_size, foreground_ratio=d.foreground_ratio,
+                      augment=augment, photos=background_photos(d.backgrounds) if augment else None)
+
+
+def _novelview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
+                        features: str | None = None, baseline: str | None = None) -> dict:
+    """PSNR, SSIM, gradient-energy ratio and KID per Δazimuth bucket against the copy baseline
+    (``lddbm.novelview.evaluate_novelview``); ``limit``: the first N objects."""
+    from .novelview import evaluate_novelview
+
+    return evaluate_novelview(pipe, preset, split, limit, opts, features=features, baseline=baseline)
+
+
 TASKS: dict[str, Task] = {task.name: task for task in (
     Task("synthetic", ("synthetic",), _synthetic_modalities, _synthetic_dataset, _synthetic_evaluate,
          default_preset="synthetic"),
@@ -356,6 +391,8 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          eval_options=("views", "samples"), aliases=("shapenet",), default_preset="multiview3d"),
     Task("superres", ("photos",), _photo_modalities, _photo_dataset, _photo_evaluate,
          eval_options=("images", "baseline", "crop", "scale"), aliases=("sr",), default_preset="sr4x"),
+    Task("novelview", ("novelview",), _novelview_modalities, _novelview_dataset, _novelview_evaluate,
+         eval_options=("views", "features", "baseline"), aliases=("novelviews",), default_preset="novelview"),
 )}
 
 

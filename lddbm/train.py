@@ -38,6 +38,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from .batch import batch_len, batch_to
 from .errors import LDDBMError
 from .losses import LDDBMObjective, LossWeights
 from .pipeline import LDDBMPipeline
@@ -339,9 +340,9 @@ class _Session:
     def train_step(self, step: int, batch: dict) -> dict[str, torch.Tensor]:
         """One optimiser and EMA step on this process's share of global step ``step``; returns its losses."""
         acc, cfg, dev = self.accelerator, self.cfg, self.accelerator.device
-        source, target = batch["source"].to(dev), batch["target"].to(dev)
+        source, target = batch_to(batch["source"], dev), batch["target"].to(dev)
         first = (step * acc.num_processes + acc.process_index) * cfg.batch_size
-        t, noise = bridge_draws(self.preset, first, len(source), dev)
+        t, noise = bridge_draws(self.preset, first, batch_len(source), dev)
         auxiliary = self.preset.loss.strategy == "whole" or step % self.preset.loss.every_k == 0
         with acc.autocast():
             losses = self.objective(source, target, t, noise, auxiliary)

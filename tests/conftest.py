@@ -75,11 +75,35 @@ def make_tiny_3d() -> LDDBMPipeline:
     return pipe
 
 
+def make_tiny_novelview() -> LDDBMPipeline:
+    """1-3 views (16 px) + camera -> a 16 px view, random weights."""
+    from lddbm.modalities import PosedViewsEncoder
+
+    torch.manual_seed(0)
+    denoiser = BridgeTransformer(in_channels=4, sample_size=4, patch_size=2, hidden_size=16, depth=1, encoder_depth=1, num_heads=2)
+    for p in denoiser.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    encoder = PosedViewsEncoder(image_size=16, max_views=3, latent_channels=4, latent_size=4, width=8, num_blocks=1,
+                                camera_dim=16)
+    for block in encoder.blocks:  # zero-initialised in training (FiLM starts as identity): give the camera a visible effect
+        torch.nn.init.normal_(block.modulation.weight, std=0.3)
+    pipe = LDDBMPipeline(encoder, denoiser, BridgeScheduler(num_inference_steps=2),
+                         ImageDecoder(out_channels=3, image_size=16, latent_channels=4, latent_size=4, width=8))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture
+def tiny_novelview() -> LDDBMPipeline:
+    return make_tiny_novelview()
+
+
 def save_demo_checkpoints(folder: Path) -> LDDBMPipeline:
-    """The demo's checkpoints folder with tiny models: multiview3d and sr4x (so every tab is built), and
-    the shipped synthetic checkpoint (small) for the toy tab. Returns the 3D pipeline."""
+    """The demo's checkpoints folder with tiny models: multiview3d, novelview and sr4x (so every tab is
+    built), and the shipped synthetic checkpoint (small) for the toy tab. Returns the 3D pipeline."""
     pipe = make_tiny_3d()
     pipe.save_pretrained(folder / "multiview3d")
+    make_tiny_novelview().save_pretrained(folder / "novelview")
     make_tiny_sr().save_pretrained(folder / "sr4x")
     synthetic = ROOT / "checkpoints" / "synthetic"
     if synthetic.is_dir():

@@ -214,7 +214,7 @@ def controls_of(demo, label):
 def test_sampler_radios_sliders_and_their_change_event_follow_the_registry(app):
     demo = app.build_demo()
     radios = controls_of(demo, "sampler")
-    assert len(radios) == 3  # views -> 3D, super-resolution, toy
+    assert len(radios) == 4  # views -> 3D, views -> new views, super-resolution, toy
     for radio in radios:
         assert [value for _, value in radio.choices] == list(SAMPLERS) and radio.value in SAMPLERS
         assert all(cls.summary in radio.info for cls in SAMPLERS.values())
@@ -225,7 +225,7 @@ def test_sampler_radios_sliders_and_their_change_event_follow_the_registry(app):
     assert guidance["heun"].interactive and not guidance["dbim"].interactive  # the tiny sr4x's sampler is dbim
     assert "heun" in guidance["dbim"].info
     follow = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "follow"]
-    assert len(follow) == 3 and all(f.api_visibility == "private" for f in demo.fns.values()
+    assert len(follow) == 4 and all(f.api_visibility == "private" for f in demo.fns.values()
                                     if getattr(f.fn, "__name__", "") == "follow")
     randomness, guidance_update = follow[0]("dbim", 0.4)
     assert randomness["value"] == 0.4 and "eta" in randomness["info"] and guidance_update["interactive"] is False

@@ -26,6 +26,10 @@ SNIPPET_URL = "http://127.0.0.1:7860/"
 ENDPOINTS = {
     "/views_to_3d": (["views", "remove_background", "object_size", "steps", "sampler", "guidance", "randomness",
                       "seed", "random_seed", "threshold", "samples"], 4),
+    "/new_view": (["views", "remove_background", "object_size", "azimuth", "elevation", "steps", "sampler", "guidance",
+                   "randomness", "seed", "random_seed"], 4),
+    "/orbit": (["views", "remove_background", "object_size", "elevation", "count", "steps", "sampler", "guidance",
+                "randomness", "seed", "random_seed"], 2),
     "/super_resolve": (["image", "scale", "steps", "sampler", "guidance", "randomness", "seed", "random_seed"], 3),
     "/translate_vector": (["centre_x", "centre_y", "radius", "steps", "sampler", "guidance", "randomness", "seed"], 3),
 }

@@ -2,8 +2,9 @@
 
 from .image import ImageDecoder, ImageEncoder
 from .multiview import MultiViewEncoder
+from .posedviews import PosedViewsEncoder
 from .superres import AnchoredImageDecoder, AnchoredImageEncoder, LowResEncoder
 from .vector import VectorEncoder
 from .voxel import VoxelDecoder, VoxelEncoder
 
-__all__ = ["AnchoredImageDecoder", "AnchoredImageEncoder", "ImageDecoder", "ImageEncoder", "LowResEncoder", "MultiViewEncoder", "VectorEncoder", "VoxelDecoder", "VoxelEncoder"]
+__all__ = ["AnchoredImageDecoder", "AnchoredImageEncoder", "ImageDecoder", "ImageEncoder", "LowResEncoder", "MultiViewEncoder", "PosedViewsEncoder", "VectorEncoder", "VoxelDecoder", "VoxelEncoder"]

@@ -1,0 +1,148 @@
+"""Novel views: evaluation and the orbit helper (the model maths lives in the shared modules).
+
+``evaluate_novelview`` scores a pipeline on fixed requests of a split (``lddbm.data.novelview``):
+PSNR and SSIM against the true view; two figures that do not reward blur — the gradient-energy
+ratio (detail in the prediction / detail in the truth; a blurred answer scores below 1) and KID
+(``metrics.kid``) on the 512-d view embedding of our views -> 3D model's view CNN (a network we
+trained for another task, so it shares no weights with the models scored) — each overall and per
+Δazimuth bucket (near < 60°, side 60-120°, back >= 120°); the copy baseline (the source view
+nearest the target, chosen with the true cameras the model is not told) and, optionally, a second
+pipeline (e.g. the regression baseline) scored on the same requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from .batch import batch_slice, batch_stack
+from .metrics import gradient_energy, kid, psnr, ssim
+
+__all__ = ["BUCKETS", "evaluate_novelview", "orbit_azimuths", "synthesize_views", "view_features"]
+
+logger = logging.getLogger(__name__)
+
+BUCKETS = {"near": (0.0, 60.0), "side": (60.0, 120.0), "back": (120.0, 180.1)}  # |Δazimuth|, degrees
+
+
+def orbit_azimuths(count: int, start: float = 0.0) -> list[float]:
+    """``count`` azimuths evenly around the object from ``start`` (degrees, relative to the first view)."""
+    if count < 1:
+        raise ValueError(f"An orbit needs at least one view, got {count}.")
+    return [start + 360.0 * k / count for k in range(count)]
+
+
+def view_features(encoder_folder: str | Path, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """(N, 3, S, S) images in [-1, 1] -> (N, 512) embeddings of a views -> 3D source encoder's view CNN
+    (``MultiViewEncoder.view_net``), the images resized to its input size."""
+    import torch.nn.functional as F
+
+    from .modalities import MultiViewEncoder
+
+    encoder = MultiViewEncoder.from_pretrained(Path(encoder_folder)).float().eval()
+    size = encoder.config.image_size
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = images[i : i + batch].float()
+            if x.shape[-1] != size:
+                x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            out.append(encoder.view_net(x))
+    return torch.cat(out)
+
+
+def _scores(pred: torch.Tensor, target: torch.Tensor, features: torch.Tensor | None,
+            true_features: torch.Tensor | None) -> dict:
+    report = {
+        "psnr": float(psnr(pred, target).mean()),
+        "ssim": float(ssim(pred, target).mean()),
+        "gradient_energy_ratio": float(gradient_energy(pred).mean() / gradient_energy(target).mean()),
+    }
+    if features is not None and len(pred) > 1:
+        report["kid"] = kid(features, true_features)
+    return report
+
+
+def evaluate_novelview(pipe, preset, split: str, limit: int | None, opts, features: str | None = None,
+                       baseline: str | None = None) -> dict:
+    """See the module docstring. ``limit``: the first N objects (each gives one request per other view);
+    ``features``: a views -> 3D pipeline folder (its ``source_encoder``) for KID, None to skip it;
+    ``baseline``: a second pipeline folder, sampled with its own defaults."""
+    from .data.novelview import NovelViews
+    from .pipeline import LDDBMPipeline
+    from .tasks import SampleOptions, translate
+
+    d = preset.data
+    data = NovelViews(d.root, split, num_views=d.num_views, image_size=d.image_size, foreground_ratio=d.foreground_ratio,
+                      augment=False, limit_objects=limit)
+    items = [data[i] for i in range(len(data))]
+    sources = batch_stack([it["source"] for it in items])
+    target = torch.stack([it["target"] for it in items])  # (N, 3, S, S)
+    deltas = torch.tensor([abs(it["delta_azimuth"]) for it in items])
+    predictions = {"copy": torch.stack([it["nearest"] for it in items])}
+    start = time.perf_counter()
+    predictions["lddbm"], nfe = translate(pipe, sources, opts)
+    seconds = (time.perf_counter() - start) / len(items)
+    nfes = {"lddbm": nfe, "copy": 0}
+    if baseline:
+        other = LDDBMPipeline.load(baseline, device=pipe.device)
+        other.set_progress_bar_config(disable=True)
+        predictions["baseline"], nfes["baseline"] = translate(other, sources, SampleOptions(seed=opts.seed,
+                                                                                          batch_size=opts.batch_size))
+    feats = {}
+    if features:
+        feats = {name: view_features(Path(features) / "source_encoder", x) for name, x in {**predictions, "truth": target}.items()}
+    report = {"split": split, "objects": len(data.ids), "requests": len(items), "views": d.num_views, "nfe": nfes["lddbm"],
+              "nfe_per_method": nfes, "kid_features": str(Path(features) / "source_encoder") if features else None,
+              "baseline": baseline, "seconds_per_view": seconds}
+    for name, pred in predictions.items():
+        report[name] = _scores(pred, target, feats.get(name), feats.get("truth"))
+        report[name]["per_bucket"] = {}
+        for bucket, (low, high) in BUCKETS.items():
+            keep = (deltas >= low) & (deltas < high)
+            if keep.sum() == 0:
+                continue
+            idx = keep.nonzero().squeeze(1)
+            sub = _scores(pred[idx], target[idx], feats[name][idx] if feats else None, feats["truth"][idx] if feats else None)
+            report[name]["per_bucket"][bucket] = {"requests": int(keep.sum()), **sub}
+    report["psnr"] = report["lddbm"]["psnr"]
+    report["psnr_gain_over_copy"] = report["lddbm"]["psnr"] - report["copy"]["psnr"]
+    one = batch_slice(sources, 0, 1)
+    single = []
+    for _ in range(3):  # one new view, as the demo asks for it
+        t0 = time.perf_counter()
+        translate(pipe, one, opts)
+        single.append(time.perf_counter() - t0)
+    report["latency_seconds"] = sorted(single)[1]
+    orbit = {"views": one["views"].expand(12, *one["views"].shape[1:]),
+             "camera": torch.tensor([[a, float(one["camera"][0, 1])] for a in orbit_azimuths(12)])}
+    t0 = time.perf_counter()
+    translate(pipe, orbit, opts)
+    report["orbit12_seconds"] = time.perf_counter() - t0
+    logger.info("novel views: PSNR %.2f (copy %.2f)", report["lddbm"]["psnr"], report["copy"]["psnr"])
+    return report
+
+
+def synthesize_views(pipe, views, azimuths, elevation: float, seed: int = 0, progress=None, **sampling):
+    """New views of one object: ``views`` (PIL images, paths or ``NormalizedView``s; the first is the
+    reference), one image per azimuth in ``azimuths`` (degrees, relative to the first view) at camera
+    height ``elevation``. Returns (PIL images, NFE per view, seconds). ``progress(done, total)`` is
+    called after each view; every view has its own generator seeded from ``seed``, so a view does not
+    depend on how many others are asked for. ``sampling``: the pipeline's sampling keywords."""
+    start = time.perf_counter()
+    source = pipe.source_encoder.preprocess(views, azimuth=0.0, elevation=elevation,
+                                            segmenter=getattr(pipe, "segmenter", None))
+    images, nfe = [], 0
+    for k, azimuth in enumerate(azimuths):
+        request = {"views": source["views"], "camera": torch.tensor([[float(azimuth), float(elevation)]])}
+        request = pipe.source_encoder.preprocess(request)  # checked (elevation range) and on the device
+        generator = torch.Generator(device=pipe.device).manual_seed(int(seed) + 7919 * k)
+        out = pipe(request, generator=generator, output_type="pil", **sampling)
+        images.append(out.outputs[0])
+        nfe = out.nfe
+        if progress is not None:
+            progress(k + 1, len(azimuths))
+    return images, nfe, time.perf_counter() - start

@@ -292,20 +292,27 @@ def why_empty(images, framed: list[NormalizedView], randomness: float, threshold
             "background, or lower the occupancy threshold under Advanced.")
 
 
-def views_to_3d(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
-                threshold, samples, progress=gr.Progress(track_tqdm=True)):
-    """The public /views_to_3d endpoint: views -> (shape figure, [GLB, OBJ, STL] files, run details, the
-    framed views the model saw) and the trajectory frames (a gr.State, which API clients do not see)."""
-    pipe = pipeline("multiview3d")
+def opened_views(pipe: LDDBMPipeline, views, object_size) -> tuple[list[str], list[Image.Image], list[str], float]:
+    """A gallery's views opened for ``pipe`` (at most its max_views) and the checked object-size ratio:
+    (paths, images, notes about the files, ratio); a gr.Error that says what to do otherwise."""
     paths = gallery_paths(views)
     try:
         images, notes = open_views(paths, pipe.source_encoder.config.max_views)
     except InputError as err:
         raise gr.Error(str(err)) from err
-    seed = parse_seed(seed, random_seed)
     ratio = as_number(object_size)
     if not 0.3 <= ratio <= 1.0:
         raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {object_size}.")
+    return paths, images, notes, ratio
+
+
+def views_to_3d(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
+                threshold, samples, progress=gr.Progress(track_tqdm=True)):
+    """The public /views_to_3d endpoint: views -> (shape figure, [GLB, OBJ, STL] files, run details, the
+    framed views the model saw) and the trajectory frames (a gr.State, which API clients do not see)."""
+    pipe = pipeline("multiview3d")
+    paths, images, notes, ratio = opened_views(pipe, views, object_size)
+    seed = parse_seed(seed, random_seed)
     steps = whole_number(steps, "number of sampling steps", 1, 100)
     samples = whole_number(samples, "number of samples", 1, 16)
     level = as_number(threshold)
@@ -486,14 +493,7 @@ def nv_ground_truth(paths, azimuth: float, elevation: float) -> tuple[Image.Imag
 def nv_inputs(views, remove_background, object_size, elevation, steps, sampler, guidance, randomness, seed, random_seed):
     """Checked inputs of both novel-view endpoints: (pipe, framed views, paths, elevation, steps, options, seed)."""
     pipe = pipeline("novelview")
-    paths = gallery_paths(views)
-    try:
-        images, notes = open_views(paths, pipe.source_encoder.config.max_views)
-    except InputError as err:
-        raise gr.Error(str(err)) from err
-    ratio = as_number(object_size)
-    if not 0.3 <= ratio <= 1.0:
-        raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {object_size}.")
+    paths, images, notes, ratio = opened_views(pipe, views, object_size)
     height = as_number(elevation)
     if not 0 <= height <= 60:
         raise gr.Error(f"The camera height (elevation) must be between 0 and 60 degrees; got {elevation}.")

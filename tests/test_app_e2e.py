@@ -54,3 +54,21 @@ def test_sr_tab_end_to_end_and_bad_inputs(served, tmp_path):
 def test_toy_tab_end_to_end(served):
     predicted, truth, info = served.predict(0.1, -0.2, 0.3, 2, "dbim", 1.0, 0.0, 0, api_name="/translate_vector")
     assert Image.open(predicted).size == Image.open(truth).size == (256, 256) and info.startswith("dbim · NFE 2")
+
+
+def test_novelview_tab_end_to_end_and_bad_inputs(served, views, tmp_path):
+    paths = views(2)
+    # remove background, object size, azimuth, elevation, steps, sampler, guidance, randomness, seed, random seed
+    image, truth, info, seen = served.predict(gallery(paths), True, 0.75, -45, 30, 2, "heun", 1.0, 0.0, 0, False,
+                                              api_name="/new_view")
+    assert Image.open(image).size == (256, 256) and truth is None and "Δazimuth -45°" in info and len(seen) == 2
+    gif, info = served.predict(gallery(paths), True, 0.75, 20, 4, 2, "dbim", 1.0, 0.0, 0, False, api_name="/orbit")
+    with Image.open(gif) as im:
+        assert im.n_frames == 4 and "4 views" in info
+    (tmp_path / "text.png").write_text("not an image")
+    for bad, turn, height in (([], 0, 20), (gallery([str(tmp_path / "text.png")]), 0, 20), (gallery(paths * 2), 0, 20),
+                              (gallery(paths), 0, 75)):
+        with pytest.raises(Exception, match="views|not an image|at most|between 0 and 60|maximum"):
+            served.predict(bad, True, 0.75, turn, height, 2, "heun", 1.0, 0.0, 0, False, api_name="/new_view")
+    again = served.predict(gallery(paths[:1]), True, 0.75, 180, 0, 1, "heun", 1.0, 0.0, 0, False, api_name="/new_view")
+    assert "1 view(s)" in again[2]  # still serving

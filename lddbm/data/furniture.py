@@ -655,6 +655,21 @@ def load_objects(root: str | Path, split: str, limit: int | None = None, masks: 
     return ids, objects
 
 
+def built_ids(root: Path, split: str) -> list[str]:
+    """The ids of ``split`` whose objects are built under ``root``; a clear error when there are none."""
+    split_file = root / "split.json"
+    if not split_file.is_file():
+        raise FileNotFoundError(f"{split_file} is missing: build the data set first with "
+                                f"`python -m lddbm build-data furniture --out {root}`.")
+    ids = json.loads(split_file.read_text()).get(split)
+    if ids is None:
+        raise ValueError(f"Unknown split {split!r} in {split_file}.")
+    ids = [i for i in ids if (root / "objects" / f"{i}.npz").is_file()]
+    if not ids:
+        raise FileNotFoundError(f"No built objects of split {split!r} under {root / 'objects'}.")
+    return ids
+
+
 class MultiViewVoxels(Dataset):
     """Built furniture objects as {"source": (V,3,S,S) in [-1,1], "target": (1,G,G,G), "category"}.
 
@@ -672,16 +687,7 @@ class MultiViewVoxels(Dataset):
         from .augment import frame_clean
 
         root = Path(root)
-        split_file = root / "split.json"
-        if not split_file.is_file():
-            raise FileNotFoundError(f"{split_file} is missing: build the data set first with "
-                                    f"`python -m lddbm build-data furniture --out {root}`.")
-        ids = json.loads(split_file.read_text()).get(split)
-        if ids is None:
-            raise ValueError(f"Unknown split {split!r} in {split_file}.")
-        self.ids = [i for i in ids if (root / "objects" / f"{i}.npz").is_file()]
-        if not self.ids:
-            raise FileNotFoundError(f"No built objects of split {split!r} under {root / 'objects'}.")
+        self.ids = built_ids(root, split)
         self.num_views, self.image_size = num_views, image_size
         self.random_views = split == "train" if random_views is None else random_views
         self.foreground_ratio, self.photos = foreground_ratio, photos

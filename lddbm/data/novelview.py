@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 from ..images import to_unit
 from ..modalities.posedviews import relative_azimuth
 from .augment import augment_view, frame_clean
-from .furniture import load_object
+from .furniture import built_ids, load_object
 
 __all__ = ["NovelViews", "evaluation_requests", "export_examples", "view_angle"]
 
@@ -61,16 +61,7 @@ class NovelViews(Dataset):
                  foreground_ratio: float | None = 0.75, augment: bool = False, photos: list[np.ndarray] | None = None,
                  limit_objects: int | None = None):
         root = Path(root)
-        split_file = root / "split.json"
-        if not split_file.is_file():
-            raise FileNotFoundError(f"{split_file} is missing: build the renders first with "
-                                    f"`python -m lddbm build-data furniture --out {root}`.")
-        ids = json.loads(split_file.read_text()).get(split)
-        if ids is None:
-            raise ValueError(f"Unknown split {split!r} in {split_file}.")
-        ids = [i for i in ids if (root / "objects" / f"{i}.npz").is_file()][: limit_objects or None]
-        if not ids:
-            raise FileNotFoundError(f"No built objects of split {split!r} under {root / 'objects'}.")
+        ids = built_ids(root, split)[: limit_objects or None]
         if num_views < 1:
             raise ValueError(f"num_views must be at least 1, got {num_views}.")
         self.split, self.num_views, self.size = split, num_views, image_size

@@ -117,27 +117,28 @@ def evaluate_novelview(pipe, preset, split: str, limit: int | None, opts, featur
         translate(pipe, one, opts)
         single.append(time.perf_counter() - t0)
     report["latency_seconds"] = sorted(single)[1]
-    orbit = {"views": one["views"].expand(12, *one["views"].shape[1:]),
-             "camera": torch.tensor([[a, float(one["camera"][0, 1])] for a in orbit_azimuths(12)])}
-    t0 = time.perf_counter()
-    translate(pipe, orbit, opts)
-    report["orbit12_seconds"] = time.perf_counter() - t0
+    # an orbit of 12 views as the demo makes it: one call per view (the progress bar moves per view)
+    _, _, report["orbit12_seconds"] = synthesize_views(pipe, one["views"], orbit_azimuths(12), float(one["camera"][0, 1]),
+                                                       seed=opts.seed, **opts.sampler_kwargs())
     logger.info("novel views: PSNR %.2f (copy %.2f)", report["lddbm"]["psnr"], report["copy"]["psnr"])
     return report
 
 
 def synthesize_views(pipe, views, azimuths, elevation: float, seed: int = 0, progress=None, **sampling):
-    """New views of one object: ``views`` (PIL images, paths or ``NormalizedView``s; the first is the
-    reference), one image per azimuth in ``azimuths`` (degrees, relative to the first view) at camera
+    """New views of one object: ``views`` (PIL images, paths or ``NormalizedView``s, or a preprocessed
+    (V, 3, S, S) tensor; the first is the reference), one image per azimuth in ``azimuths`` (degrees, relative to the first view) at camera
     height ``elevation``. Returns (PIL images, NFE per view, seconds). ``progress(done, total)`` is
     called after each view; every view has its own generator seeded from ``seed``, so a view does not
     depend on how many others are asked for. ``sampling``: the pipeline's sampling keywords."""
     start = time.perf_counter()
-    source = pipe.source_encoder.preprocess(views, azimuth=0.0, elevation=elevation,
-                                            segmenter=getattr(pipe, "segmenter", None))
+    if torch.is_tensor(views):  # already preprocessed: (V, 3, S, S) or (1, V, 3, S, S) in [-1, 1]
+        framed = views.reshape(1, *views.shape[-4:])
+    else:
+        framed = pipe.source_encoder.preprocess(views, azimuth=0.0, elevation=elevation,
+                                                segmenter=getattr(pipe, "segmenter", None))["views"]
     images, nfe = [], 0
     for k, azimuth in enumerate(azimuths):
-        request = {"views": source["views"], "camera": torch.tensor([[float(azimuth), float(elevation)]])}
+        request = {"views": framed, "camera": torch.tensor([[float(azimuth), float(elevation)]])}
         request = pipe.source_encoder.preprocess(request)  # checked (elevation range) and on the device
         generator = torch.Generator(device=pipe.device).manual_seed(int(seed) + 7919 * k)
         out = pipe(request, generator=generator, output_type="pil", **sampling)

@@ -84,7 +84,7 @@ def make_tiny_novelview() -> LDDBMPipeline:
     for p in denoiser.parameters():
         torch.nn.init.normal_(p, std=0.05)
     encoder = PosedViewsEncoder(image_size=16, max_views=3, latent_channels=4, latent_size=4, width=8, num_blocks=1,
-                                camera_dim=16)
+                                camera_dim=16, global_dim=32)
     for block in encoder.blocks:  # zero-initialised in training (FiLM starts as identity): give the camera a visible effect
         torch.nn.init.normal_(block.modulation.weight, std=0.3)
     pipe = LDDBMPipeline(encoder, denoiser, BridgeScheduler(num_inference_steps=2),

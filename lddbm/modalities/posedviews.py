@@ -4,9 +4,17 @@ The camera enters on the source side, so the bridge still runs from the source l
 target view's latent: the camera is (Δazimuth, elevation) of the wanted view, Δazimuth relative
 to the *first* view (the reference; the others are unposed helpers), in degrees, positive when the
 camera moves to its right around the object; elevation is the wanted camera height above the
-object's horizon. It is embedded by Fourier features and an MLP and modulates (FiLM) the fused
-view features at every block, and is added to the pooled global vector: a camera change cannot be
-lost before the latent, and two cameras give two source latents (tests/test_novelview.py).
+object's horizon. It is embedded by Fourier features and an MLP and enters two paths:
+
+- global: the fused view features pooled to 4x4, concatenated with the camera embedding, through an
+  MLP that writes a whole latent (as in Tatarchenko et al.'s view-synthesis networks): a camera
+  change can move content anywhere in the image;
+- spatial: the fused features, modulated (FiLM) by the camera at every residual block, for the
+  detail a convolution can carry over from the views.
+
+A first design with only the spatial path and the camera as FiLM plus a broadcast vector learned
+to ignore the camera: after 750 steps its source latents varied 270 times more across objects than
+across cameras, and its views were the same for every camera.
 
 Why not extra tokens in the denoiser: the transformer is shared by every task (domain-agnostic, as
 in the paper) and conditioned only on the source latent and time; conditioning the source keeps it
@@ -82,6 +90,7 @@ class PosedViewsEncoder(ModelMixin, ConfigMixin):
         width: int = 32,  # channels of the first convolution; the view features have twice as many
         num_blocks: int = 3,  # camera-modulated residual blocks after fusion
         camera_dim: int = 128,
+        global_dim: int = 1024,  # hidden width of the global path's MLP
         view_dropout: float = 0.5,  # training only: each helper view dropped with this probability
         sigma_data: float = 0.5,
         foreground_ratio: float | None = 0.75,  # framing of the source views (lddbm.framing); None: as given
@@ -101,7 +110,10 @@ class PosedViewsEncoder(ModelMixin, ConfigMixin):
         self.ref_embed = nn.Parameter(torch.zeros(1, ch, 1, 1))  # marks the reference view before pooling
         self.camera_mlp = nn.Sequential(nn.Linear(16, camera_dim), nn.SiLU(), nn.Linear(camera_dim, camera_dim))
         self.fuse = nn.Conv2d(3 * ch, ch, 1)  # [reference, mean, max over views]
-        self.global_mlp = nn.Sequential(nn.SiLU(), nn.Linear(ch + camera_dim, ch), nn.SiLU(), nn.Linear(ch, ch))
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.global_mlp = nn.Sequential(
+            nn.Linear(16 * ch + camera_dim, global_dim), nn.SiLU(), nn.Linear(global_dim, global_dim), nn.SiLU(),
+            nn.Linear(global_dim, latent_channels * latent_size * latent_size))
         self.blocks = nn.ModuleList(FiLMResBlock(ch, camera_dim) for _ in range(num_blocks))
         self.out = nn.Sequential(nn.GroupNorm(min(8, ch), ch), nn.SiLU(), nn.Conv2d(ch, latent_channels, 3, padding=1))
 
@@ -185,7 +197,9 @@ class PosedViewsEncoder(ModelMixin, ConfigMixin):
         peak = feats.masked_fill(~keep, float("-inf")).amax(dim=1)  # (B, E, h, h)
         c = self.camera_mlp(camera_features(camera.float()).to(self.dtype))  # (B, D)
         h = self.fuse(torch.cat([ref, mean, peak], dim=1))  # (B, E, h, h)
-        h = h + self.global_mlp(torch.cat([h.mean(dim=(2, 3)), c], dim=1))[:, :, None, None]
+        cfg = self.config
+        whole = self.global_mlp(torch.cat([self.pool(h).flatten(1), c], dim=1))  # (B, C*h*h)
         for block in self.blocks:
             h = block(h, c)
-        return standardize_latent(self.out(h), self.config.sigma_data)
+        z = self.out(h) + whole.reshape(B, cfg.latent_channels, cfg.latent_size, cfg.latent_size)  # (B, C, h, h)
+        return standardize_latent(z, cfg.sigma_data)

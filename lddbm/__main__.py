@@ -97,7 +97,8 @@ def cmd_eval(args, extra) -> int:
     report = task.evaluate(pipe, preset, args.split, args.limit, _sample_options(args), **_task_options(args, task))
     cfg = pipe.scheduler.config
     report.update(task=task.name, preset=preset.name, checkpoint=str(args.checkpoint),
-                  sampler=args.sampler or cfg.sampler, steps=args.steps or cfg.num_inference_steps, device=str(pipe.device))
+                  sampler=args.sampler or cfg.sampler, steps=args.steps or cfg.num_inference_steps, device=str(pipe.device),
+                  churn=args.churn, eta=args.eta)  # None: the checkpoint's default
     _write_json(args.json, report)
     return 0
 

@@ -21,7 +21,7 @@ import torch
 from .batch import batch_slice, batch_stack
 from .metrics import gradient_energy, kid, psnr, ssim
 
-__all__ = ["BUCKETS", "evaluate_novelview", "orbit_azimuths", "synthesize_views", "view_features"]
+__all__ = ["BUCKETS", "evaluate_novelview", "orbit_azimuths", "score_examples", "synthesize_views", "view_features"]
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +147,33 @@ def synthesize_views(pipe, views, azimuths, elevation: float, seed: int = 0, pro
         if progress is not None:
             progress(k + 1, len(azimuths))
     return images, nfe, time.perf_counter() - start
+
+
+def score_examples(pipe, root: str | Path, seed: int = 0, **sampling) -> dict[str, float]:
+    """Mean PSNR (dB) of the generated views against every true render of each exported example
+    (``lddbm.data.novelview.export_examples``: inputs view_*.png, renders truth_*.png, cameras in
+    meta.json), at the model's image size: {example folder name: PSNR}."""
+    import json
+
+    from PIL import Image
+
+    from .images import pil_to_tensor
+    from .modalities.posedviews import relative_azimuth
+
+    size = pipe.target_decoder.config.image_size
+    max_views = pipe.source_encoder.config.max_views
+    scores = {}
+    for folder in sorted(p for p in Path(root).iterdir() if (p / "meta.json").is_file()):
+        meta = json.loads((folder / "meta.json").read_text())
+        views = [Image.open(folder / name).convert("RGB") for name in meta["views"][:max_views]]
+        reference = meta["cameras"][meta["views"][0]][0]
+        names = sorted(meta["truth"])
+        cams = [(float(relative_azimuth(meta["truth"][n][0], reference)), float(meta["truth"][n][1])) for n in names]
+        values = []
+        for name, (azimuth, elevation) in zip(names, cams):
+            made, _, _ = synthesize_views(pipe, views, [azimuth], min(elevation, 60.0), seed=seed, **sampling)
+            with Image.open(folder / name) as im:
+                truth = pil_to_tensor(im.convert("RGB").resize((size, size), Image.BICUBIC))
+            values.append(float(psnr(pil_to_tensor(made[0])[None], truth[None])))
+        scores[folder.name] = sum(values) / len(values)
+    return scores

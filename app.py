@@ -41,7 +41,8 @@ from lddbm.shapes import predict_shape
 from lddbm.data.novelview import view_angle
 from lddbm.modalities.posedviews import relative_azimuth
 from lddbm.novelview import orbit_azimuths, synthesize_views
-from lddbm.superres import image_metrics, upscale
+from lddbm.superres import fit_to_limit, image_metrics, upscale
+from lddbm.tiling import MAX_INPUT_SIDE
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
@@ -571,7 +572,7 @@ def novelview_tab() -> None:
             with gr.Row():
                 count = gr.Slider(4, 24, value=12, step=1, label="orbit views")
                 run_orbit = gr.Button("Orbit")
-            with gr.Accordion("Advanced", open=False):
+            with gr.Accordion("Input and sampling settings", open=False):
                 remove_background = gr.Checkbox(True, label="remove the background")
                 foreground_ratio = gr.Slider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05,
                                              label="object size in the frame")
@@ -625,8 +626,14 @@ def mode_notes(image: Image.Image) -> list[str]:
     return []
 
 
-def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, progress=gr.Progress()):
-    """The public /super_resolve endpoint: an image file -> ((bicubic, LDDBM) pair, the upscaled PNG, run details)."""
+LARGE_IMAGES = {"downscale": "downscale it", "crop": "upscale its central region"}  # fit_to_limit's ways -> UI words
+DETAIL = 256  # side of the 1:1 detail view, output pixels
+
+
+def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images="downscale",
+                  progress=gr.Progress()):
+    """The public /super_resolve endpoint: an image file -> ((bicubic, LDDBM) pair, the upscaled PNG, run details).
+    ``large_images``: "downscale" or "crop" an input over the model's 512-px limit (a notice says which)."""
     path = getattr(image, "name", image)
     if not path:
         raise gr.Error("Upload an image (PNG, JPEG, WebP, ...) or pick an example first.")
@@ -637,10 +644,15 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
         low_res, notes = open_image(path)
     except InputError as err:
         raise gr.Error(str(err)) from err
+    if large_images not in LARGE_IMAGES:
+        raise gr.Error(f"For images over {MAX_INPUT_SIDE} px choose one of: {', '.join(LARGE_IMAGES)}; got {large_images!r}.")
+    notes = notes + mode_notes(low_res)
+    low_res, fitted = fit_to_limit(low_res, MAX_INPUT_SIDE, large_images)
+    notes += [fitted] if fitted else []
     seed = parse_seed(seed, random_seed)
     steps = whole_number(steps, "number of sampling steps", 1, 100)
     options = sampling_options(sampler, randomness, guidance)
-    for note in notes + mode_notes(low_res):
+    for note in notes:
         gr.Warning(note)
 
     def tiles_done(done: int, total: int) -> None:
@@ -666,19 +678,37 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
     return (result.bicubic, out), out, info  # the saved PNG is served as it is (no second copy)
 
 
-def sr_changed(image, scale, steps, sampler, guidance, randomness, seed, random_seed, progress=gr.Progress()):
+def sr_changed(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images,
+               progress=gr.Progress()):
     """Run on upload or example click; clearing the input leaves the outputs as they are."""
     if not image:
         return (gr.skip(),) * 3
-    return super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, progress)
+    return super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images, progress)
+
+
+def sr_detail(pair, x, y):
+    """A DETAIL x DETAIL crop of the (bicubic, LDDBM) results at 1:1 (no browser scaling), centred at
+    (x, y) percent of the image: the part of a large result the slider box shows shrunk."""
+    if not pair or len(pair) != 2 or not all(pair):
+        return None
+    images = [(Image.open(item) if isinstance(item, (str, os.PathLike)) else item).convert("RGB") for item in pair]
+    w, h = images[0].size
+    side_w, side_h = min(DETAIL, w), min(DETAIL, h)
+    cx, cy = float(x) / 100 * w, float(y) / 100 * h
+    left = int(min(max(cx - side_w / 2, 0), w - side_w))
+    top = int(min(max(cy - side_h / 2, 0), h - side_h))
+    return tuple(im.crop((left, top, left + side_w, top + side_h)) for im in images)
 
 
 def sr_tab() -> None:
     scales = sr_scales()
     gr.Markdown(
-        "Upload a **small photograph (longest side ≤ 512 px)** or pick an example from the held-out test photos; "
-        "drag the slider to compare bicubic interpolation (left) with LDDBM (right). The model was trained on "
-        "crops of sixteen natural photographs, so expect sharper edges rather than invented detail."
+        f"Upload a photograph or pick an example from the held-out test photos; drag the slider to compare bicubic "
+        f"interpolation (left) with LDDBM (right), and look at the **1:1 detail** below it. Inputs up to "
+        f"{MAX_INPUT_SIDE}×{MAX_INPUT_SIDE} px ({MAX_INPUT_SIDE ** 2 / 1e6:.2f} MP; outputs up to "
+        f"{(4 * MAX_INPUT_SIDE) ** 2 / 1e6:.1f} MP at ×4); a larger photo is downscaled to fit, or its central region "
+        "kept, with a notice. The model was trained on crops of sixteen natural photographs, so expect sharper edges "
+        "rather than invented detail."
     )
     with gr.Row():
         with gr.Column(scale=1):
@@ -688,6 +718,8 @@ def sr_tab() -> None:
                 gr.Examples([[p] for p in examples], inputs=[file], example_labels=[Path(p).parent.name for p in examples],
                             label="examples (test photos; PSNR/SSIM shown against the original)")
             scale = gr.Radio(scales, value=scales[0], label="scale")
+            large_images = gr.Radio([(words, how) for how, words in LARGE_IMAGES.items()], value="downscale",
+                                    label=f"an image over {MAX_INPUT_SIDE} px", info="What to do before upscaling it.")
             steps = gr.Slider(1, 20, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps")
             sampler, randomness, guidance = sampler_controls(
                 checkpoint_sampler(SR_MODELS[scales[0]]), "0 gives the same image every time.",
@@ -699,11 +731,20 @@ def sr_tab() -> None:
         with gr.Column(scale=2):
             slider = gr.ImageSlider(label="bicubic ↔ LDDBM", type="pil", format="png", image_mode=None)
             info = gr.Markdown(label="run details", show_label=False)
+            with gr.Row():
+                detail_x = gr.Slider(0, 100, value=50, step=1, label="detail: across (%)")
+                detail_y = gr.Slider(0, 100, value=50, step=1, label="detail: down (%)")
+            detail = gr.ImageSlider(label=f"1:1 detail ({DETAIL}×{DETAIL} output pixels), bicubic ↔ LDDBM", type="pil",
+                                    format="png", image_mode=None)
             download = gr.File(label="download the upscaled PNG")
-    inputs = [file, scale, steps, sampler, guidance, randomness, seed, randomize]
+    inputs = [file, scale, steps, sampler, guidance, randomness, seed, randomize, large_images]
     outputs = [slider, download, info]
-    run.click(super_resolve, inputs, outputs, api_name="super_resolve")
-    file.change(sr_changed, inputs, outputs, api_visibility="private")
+    zoom = dict(fn=sr_detail, inputs=[slider, detail_x, detail_y], outputs=detail, api_visibility="private",
+                show_progress="hidden")
+    run.click(super_resolve, inputs, outputs, api_name="super_resolve").success(**zoom)
+    file.change(sr_changed, inputs, outputs, api_visibility="private").success(**zoom)
+    detail_x.release(**zoom)
+    detail_y.release(**zoom)
 
 
 # ---- toy task: vector -> image -------------------------------------------------------------------------

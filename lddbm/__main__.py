@@ -270,13 +270,16 @@ def cmd_upscale(args, extra) -> int:
 
     from .inputs import open_image
     from .pipeline import LDDBMPipeline
-    from .superres import upscale
+    from .superres import fit_to_limit, upscale
 
     if extra:
         raise SystemExit(f"error: unexpected arguments {extra}")
     pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
     pipe.set_progress_bar_config(disable=True)
     image, notes = open_image(args.image)
+    if args.fit != "error":
+        image, note = fit_to_limit(image, how=args.fit)
+        notes += [note] if note else []
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     with tqdm(desc="tiles", unit="tile") as bar:
@@ -455,11 +458,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="share of each view the object is scaled to fill (default: the training framing)")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("upscale", help="super-resolve an image file (longest side <= 512 px) into a PNG")
+    p = sub.add_parser("upscale", help="super-resolve an image file into a PNG (inputs over 512 px: see --fit)")
     p.add_argument("--checkpoint", default="checkpoints/sr4x")
     p.add_argument("--image", required=True)
     p.add_argument("--out", required=True, help="e.g. big.png")
     p.add_argument("--bicubic", help="also write the bicubic upscale here, for comparison")
+    p.add_argument("--fit", choices=["downscale", "crop", "error"], default="downscale",
+                   help="an image larger than 512 px: downscale it (default), upscale its central 512 px region, or stop")
     p.add_argument("--steps", type=int)
     sampling_options(p)
     p.add_argument("--seed", type=int, default=0)

@@ -40,6 +40,30 @@ def pipeline_scale(pipe: LDDBMPipeline) -> int:
     return hr // lr
 
 
+FITS = ("downscale", "crop")  # what to do with an input larger than the model's limit
+
+
+def fit_to_limit(image: Image.Image, max_side: int = MAX_INPUT_SIDE, how: str = "downscale") -> tuple[Image.Image, str | None]:
+    """An input no larger than ``max_side`` px on its longer side, and a note saying what was done
+    (None when the image already fits): "downscale" resizes the whole image (Lanczos), "crop" keeps
+    the central max_side x max_side region at full resolution."""
+    if how not in FITS:
+        raise ConfigError(f"Unknown way to fit a large image {how!r}; use one of {', '.join(FITS)}.")
+    w, h = image.size
+    if max(w, h) <= max_side:
+        return image, None
+    image = normalise_mode(image)  # 16-bit, palette: resampled as 8-bit RGB(A) or grey
+    if how == "downscale":
+        k = max_side / max(w, h)
+        size = (max(1, round(w * k)), max(1, round(h * k)))
+        return image.resize(size, Image.LANCZOS), (f"The image is {w}×{h}; it was downscaled to {size[0]}×{size[1]} "
+                                                   f"to fit the model's {max_side}-px input limit.")
+    cw, ch = min(w, max_side), min(h, max_side)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return image.crop((left, top, left + cw, top + ch)), (f"The image is {w}×{h}; its central {cw}×{ch} region was "
+                                                          f"kept at full resolution (the model's input limit is {max_side} px).")
+
+
 def bicubic(image: Image.Image, scale: int) -> Image.Image:
     image = normalise_mode(image)
     return image.resize((image.width * scale, image.height * scale), Image.BICUBIC)

@@ -160,7 +160,7 @@ def test_sr_handler_compares_with_bicubic_and_scores_examples(app, tmp_path):
     assert Image.open(upscaled).size == (80, 64) and "PSNR" not in info  # no original known
 
 
-@pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "huge", "tiny", "no_model"])
+@pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "tiny", "no_model"])
 def test_sr_bad_inputs_raise_gr_error(app, tmp_path, case):
     path, scale = str(tmp_path / "x.png"), "×4"
     if case == "none":
@@ -169,8 +169,6 @@ def test_sr_bad_inputs_raise_gr_error(app, tmp_path, case):
         (tmp_path / "x.png").write_bytes(b"")
     elif case == "not_image":
         (tmp_path / "x.png").write_text("hello")
-    elif case == "huge":
-        Image.new("RGB", (600, 100)).save(path)
     elif case == "tiny":
         Image.new("RGB", (8, 8)).save(path)
     else:
@@ -178,6 +176,30 @@ def test_sr_bad_inputs_raise_gr_error(app, tmp_path, case):
         scale = "×8"
     with pytest.raises(gr.Error, match="Upload|empty|not an image|at most 512|at least|No super-resolution model"):
         sr(app, path, scale=scale)
+
+
+@pytest.mark.parametrize("how, size, words", [("downscale", (512, 85), "downscaled to 512×85"),
+                                              ("crop", (512, 100), "central 512×100 region")])
+def test_sr_large_images_are_fitted_with_a_notice(app, tmp_path, how, size, words):
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (600, 100), (120, 30, 200)).save(path)
+    with pytest.warns(UserWarning, match=words):
+        pair, download, info = app.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, how,
+                                                 progress=lambda *a, **k: None)
+    assert Image.open(download).size == (4 * size[0], 4 * size[1]) and f"{size[0]}×{size[1]} →" in info
+    with pytest.raises(gr.Error, match="choose one of"):
+        app.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, "shrink", progress=lambda *a, **k: None)
+
+
+def test_sr_detail_is_a_one_to_one_crop(app):
+    big = Image.new("RGB", (1000, 600), (10, 20, 30))
+    big.paste((250, 0, 0), (900, 500, 1000, 600))  # a red corner
+    left, right = app.sr_detail((big, big.copy()), 100, 100)
+    assert left.size == right.size == (app.DETAIL, app.DETAIL)
+    assert left.getpixel((app.DETAIL - 1, app.DETAIL - 1)) == (250, 0, 0)  # clamped to the bottom-right corner
+    small = Image.new("RGB", (100, 80))
+    assert app.sr_detail((small, small), 50, 50)[0].size == (100, 80)
+    assert app.sr_detail(None, 50, 50) is None
 
 
 def test_sr_every_image_mode_goes_through(app, tmp_path):

@@ -30,7 +30,8 @@ ENDPOINTS = {
                    "randomness", "seed", "random_seed"], 4),
     "/orbit": (["views", "remove_background", "object_size", "elevation", "count", "steps", "sampler", "guidance",
                 "randomness", "seed", "random_seed"], 2),
-    "/super_resolve": (["image", "scale", "steps", "sampler", "guidance", "randomness", "seed", "random_seed"], 3),
+    "/super_resolve": (["image", "scale", "steps", "sampler", "guidance", "randomness", "seed", "random_seed",
+                        "large_images"], 3),
     "/translate_vector": (["centre_x", "centre_y", "radius", "steps", "sampler", "guidance", "randomness", "seed"], 3),
 }
 GENERIC_NAME = re.compile(r"^(value|param|parameter)_\d+$")
@@ -84,7 +85,7 @@ def test_parameter_and_return_names_are_readable(api, endpoint):
     assert sampler["parameter_default"] in SAMPLERS and set(sampler["type"]["enum"]) == set(SAMPLERS)
 
 
-@pytest.mark.parametrize("hidden", ["/sr_changed", "/views_uploaded", "/trajectory_frame", "/follow",
+@pytest.mark.parametrize("hidden", ["/sr_changed", "/sr_detail", "/views_uploaded", "/trajectory_frame", "/follow",
                                     "/show_trajectory", "/views_to_3d_ui"])
 def test_ui_events_are_not_callable(client, hidden):
     with pytest.raises(ValueError, match="Cannot find a function"):

@@ -44,9 +44,12 @@ def test_sr_tab_end_to_end_and_bad_inputs(served, tmp_path):
     (tmp_path / "zero.png").write_bytes(b"")
     big = tmp_path / "big.png"
     Image.new("RGB", (700, 300)).save(big)
-    for bad in (None, handle_file(str(tmp_path / "zero.png")), handle_file(str(big))):
-        with pytest.raises(Exception, match="Upload|empty|at most 512"):
+    for bad in (None, handle_file(str(tmp_path / "zero.png"))):
+        with pytest.raises(Exception, match="Upload|empty"):
             served.predict(bad, "×4", 2, "dbim", 1.0, 0.0, 0, False, api_name="/super_resolve")
+    _, download, info = served.predict(handle_file(str(big)), "×4", 1, "dbim", 1.0, 0.0, 0, False, "crop",
+                                       api_name="/super_resolve")  # over the limit: its central 512 px region
+    assert Image.open(download).size == (2048, 1200) and "512×300 → 2048×1200" in info
     again = served.predict(handle_file(str(image)), "×4", 1, "heun", 1.0, 0.2, 1, False, api_name="/super_resolve")
     assert "seed 1" in again[2] and "(heun)" in again[2]  # still serving; heun with churn 0.2 and guidance
 

@@ -139,3 +139,28 @@ def test_upscale_cli(tiny_sr, tmp_path, capsys):
     (tmp_path / "bad.png").write_bytes(b"")
     assert cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "bad.png"), "--out", str(tmp_path / "o.png")]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_upscale_cli_fits_large_images(tiny_sr, tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    tiny_sr.save_pretrained(ckpt)
+    Image.new("RGB", (1024, 300), (30, 140, 90)).save(tmp_path / "wide.png")
+    args = ["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "wide.png"), "--steps", "1"]
+    assert cli([*args, "--out", str(tmp_path / "down.png")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["size"] == [2048, 600] and "downscaled to 512×150" in captured.err
+    assert cli([*args, "--out", str(tmp_path / "crop.png"), "--fit", "crop"]) == 0
+    assert json.loads(capsys.readouterr().out)["size"] == [2048, 1200]
+    assert cli([*args, "--out", str(tmp_path / "no.png"), "--fit", "error"]) == 2
+    assert "at most 512" in capsys.readouterr().err
+
+
+def test_fit_to_limit():
+    from lddbm.superres import fit_to_limit
+
+    small = Image.new("RGB", (100, 50))
+    assert fit_to_limit(small) == (small, None)
+    tall, note = fit_to_limit(Image.new("I;16", (300, 1024)), 512, "downscale")
+    assert tall.size == (150, 512) and tall.mode == "L" and "300×1024" in note  # 16-bit grey: 8-bit grey
+    with pytest.raises(Exception, match="Unknown way"):
+        fit_to_limit(small, 10, "stretch")

@@ -60,6 +60,10 @@ def test_sr_example_click_shows_the_comparison_slider(page, tmp_path):
     page.wait_for_function(
         "[...document.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth === 512).length >= 2",
         timeout=60_000)
+    # and the 1:1 detail below it: two 256-px crops of the 512-px results
+    page.wait_for_function(
+        "[...document.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth === 256).length >= 2",
+        timeout=60_000)
     screenshot(page, tmp_path / "sr.png")
 
 

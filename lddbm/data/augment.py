@@ -154,14 +154,16 @@ def camera_degrade(image: Image.Image, rng: np.random.Generator, blur: tuple[flo
 
 def augment_view(view: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
                  photos: list[np.ndarray] | None = None,
-                 foreground_ratio: float = DEFAULT_FOREGROUND_RATIO) -> np.ndarray:
+                 foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, colour: bool = True) -> np.ndarray:
     """A training view: (S, S, 3) render + exact mask -> (size, size, 3) uint8, framed by the normaliser.
 
-    The object is re-coloured, put on a random background (3 in 4), blurred or JPEG-compressed
-    (1 in 4 each), given an imperfect mask, then framed with jittered ratio and offset and put on
-    the training background, as ``lddbm.framing.normalize_view`` does with an upload.
+    The object is re-coloured (``colour``; off where the target keeps the object's colours, as for
+    novel views), put on a random background (3 in 4), blurred or JPEG-compressed (1 in 4 each),
+    given an imperfect mask, then framed with jittered ratio and offset and put on the training
+    background, as ``lddbm.framing.normalize_view`` does with an upload.
     """
-    x = jitter_colour(view, rng) if rng.random() < 0.8 else view
+    recolour = rng.random() < 0.8  # drawn either way, so colour=False leaves the other draws as they were
+    x = jitter_colour(view, rng) if recolour and colour else view
     if rng.random() < 0.75:
         x = composite(x, mask, random_background(view.shape[0], rng, photos))
     image = camera_degrade(Image.fromarray(x), rng, blur=(0.25, 1.2), jpeg=(0.25, 30))

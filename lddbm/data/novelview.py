@@ -8,7 +8,8 @@ split, so test objects are never trained on.
 - Train: per item a random reference, a random other view as target, and V-1 helpers drawn from
   the remaining views (the encoder drops helpers at random, so one model serves 1..V views).
   Source views are framed like uploads (``lddbm.framing``) and, with ``augment``, put on random
-  backgrounds and degraded like the views -> 3D training views; the target is the render resized.
+  backgrounds and degraded like the views -> 3D training views, but not re-coloured (the target
+  keeps the object's colours); the target is the render resized.
 - Val/test: fixed requests: each object's view 0 as reference, every other view as a target,
   and helpers spread evenly in azimuth among the views that are not the target.
 
@@ -104,8 +105,9 @@ class NovelViews(Dataset):
         picks = [reference, *helpers]
         if self.augment:
             rng = np.random.default_rng(int(torch.randint(2**62, ())))
+            # no colour jitter: the new view shows the object's own colours, which the source views must carry
             views = torch.from_numpy(np.stack([augment_view(self.full[obj, k], self.masks[obj, k], self.size, rng,
-                                                            self.photos, self.ratio) for k in picks]))
+                                                            self.photos, self.ratio, colour=False) for k in picks]))
         else:
             views = self.framed[obj, picks]
         az, el = self.cameras[obj, :, 0], self.cameras[obj, :, 1]

@@ -274,7 +274,7 @@ def novelview() -> Preset:
         denoiser=DenoiserConfig(patch_size=2, hidden_size=192, depth=4, encoder_depth=2, num_heads=4),
         sampling=SamplingConfig(sampler="heun", steps=10),
         loss=LossConfig(strategy="whole", contrastive_weight=0.1, t_sampling="karras"),
-        # 1400 steps: what one CPU thread trains in about 55 minutes (the shipped run and its regression baseline)
+        # 1400 steps: about 45 minutes on one CPU thread; not yet enough to learn the camera (README, "in progress")
         train=TrainConfig(steps=1400, batch_size=24, lr=5e-4, warmup_steps=200, ema_decay=0.999, eval_every=500,
                           save_every=250, eval_size=12, eval_steps=4, export_dtype="float16"),
     )

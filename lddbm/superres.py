@@ -18,6 +18,7 @@ from .data.photos import degrade
 from .errors import ConfigError, DataError
 from .images import normalise_mode
 from .inputs import as_image
+from .metrics import SSIM_OPTIONS
 from .pipeline import LDDBMPipeline
 from .tiling import MAX_INPUT_SIDE, upscale_image
 
@@ -122,7 +123,7 @@ def image_metrics(pred: Image.Image, target: Image.Image, border: int) -> dict[s
     b = np.asarray(target.convert("RGB"), dtype=np.float64)
     if border:
         a, b = a[border:-border, border:-border], b[border:-border, border:-border]
-    ssim = dict(data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)  # Wang et al.
+    ssim = dict(data_range=255, **SSIM_OPTIONS)
     ya, yb = luma(a), luma(b)
     return {
         "psnr_rgb": float(peak_signal_noise_ratio(b, a, data_range=255)),

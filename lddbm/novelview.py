@@ -54,15 +54,16 @@ def view_features(encoder_folder: str | Path, images: torch.Tensor, batch: int =
     return torch.cat(out)
 
 
-def _scores(pred: torch.Tensor, target: torch.Tensor, features: torch.Tensor | None,
+def _scores(per_image: dict[str, torch.Tensor], keep: torch.Tensor, features: torch.Tensor | None,
             true_features: torch.Tensor | None) -> dict:
+    """Scores of the requests where ``keep`` is true, from the per-image PSNR / SSIM computed once."""
     report = {
-        "psnr": float(psnr(pred, target).mean()),
-        "ssim": float(ssim(pred, target).mean()),
-        "gradient_energy_ratio": float(gradient_energy(pred).mean() / gradient_energy(target).mean()),
+        "psnr": float(per_image["psnr"][keep].mean()),
+        "ssim": float(per_image["ssim"][keep].mean()),
+        "gradient_energy_ratio": float(per_image["energy"][keep].mean() / per_image["true_energy"][keep].mean()),
     }
-    if features is not None and len(pred) > 1:
-        report["kid"] = kid(features, true_features)
+    if features is not None and int(keep.sum()) > 1:
+        report["kid"] = kid(features[keep], true_features[keep])
     return report
 
 
@@ -98,16 +99,18 @@ def evaluate_novelview(pipe, preset, split: str, limit: int | None, opts, featur
     report = {"split": split, "objects": len(data.ids), "requests": len(items), "views": d.num_views, "nfe": nfes["lddbm"],
               "nfe_per_method": nfes, "kid_features": str(Path(features) / "source_encoder") if features else None,
               "baseline": baseline, "seconds_per_view": seconds}
+    true_energy = gradient_energy(target)
+    everything = torch.ones(len(items), dtype=torch.bool)
     for name, pred in predictions.items():
-        report[name] = _scores(pred, target, feats.get(name), feats.get("truth"))
+        per_image = {"psnr": psnr(pred, target), "ssim": ssim(pred, target), "energy": gradient_energy(pred),
+                     "true_energy": true_energy}
+        report[name] = _scores(per_image, everything, feats.get(name), feats.get("truth"))
         report[name]["per_bucket"] = {}
         for bucket, (low, high) in BUCKETS.items():
             keep = (deltas >= low) & (deltas < high)
-            if keep.sum() == 0:
-                continue
-            idx = keep.nonzero().squeeze(1)
-            sub = _scores(pred[idx], target[idx], feats[name][idx] if feats else None, feats["truth"][idx] if feats else None)
-            report[name]["per_bucket"][bucket] = {"requests": int(keep.sum()), **sub}
+            if keep.any():
+                report[name]["per_bucket"][bucket] = {"requests": int(keep.sum()),
+                                                      **_scores(per_image, keep, feats.get(name), feats.get("truth"))}
     report["psnr"] = report["lddbm"]["psnr"]
     report["psnr_gain_over_copy"] = report["lddbm"]["psnr"] - report["copy"]["psnr"]
     one = batch_slice(sources, 0, 1)
@@ -165,7 +168,8 @@ def score_examples(pipe, root: str | Path, seed: int = 0, **sampling) -> dict[st
     scores = {}
     for folder in sorted(p for p in Path(root).iterdir() if (p / "meta.json").is_file()):
         meta = json.loads((folder / "meta.json").read_text())
-        views = [Image.open(folder / name).convert("RGB") for name in meta["views"][:max_views]]
+        images = [Image.open(folder / name).convert("RGB") for name in meta["views"][:max_views]]
+        views = pipe.source_encoder.preprocess(images, segmenter=getattr(pipe, "segmenter", None))["views"]  # framed once
         reference = meta["cameras"][meta["views"][0]][0]
         names = sorted(meta["truth"])
         cams = [(float(relative_azimuth(meta["truth"][n][0], reference)), float(meta["truth"][n][1])) for n in names]

@@ -576,6 +576,19 @@ def write_attribution(path: Path, entries: list[ModelEntry]) -> None:
     path.write_text("\n".join(lines))
 
 
+def one_per_category_first(ids: list[str], category_of: dict[str, str], count: int) -> list[str]:
+    """Up to ``count`` of ``ids``: one of each category in turn (categories sorted, ids in order)."""
+    by_cat: dict[str, list[str]] = defaultdict(list)
+    for oid in ids:
+        by_cat[category_of[oid]].append(oid)
+    chosen: list[str] = []
+    while len(chosen) < min(count, len(ids)):
+        for cat in sorted(by_cat):
+            if by_cat[cat] and len(chosen) < count:
+                chosen.append(by_cat[cat].pop(0))
+    return chosen
+
+
 def export_examples(root: str | Path, out: str | Path, split: str = "test", count: int = 8, views: int = 4,
                     photos: list[np.ndarray] | None = None, seed: int = 0,
                     categories: list[str] | None = None) -> list[str]:
@@ -596,15 +609,9 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
     index = json.loads((root / "index.json").read_text())
     if photos:
         ids = [oid for oid in ids if not (out / oid).exists()]
-    by_cat: dict[str, list[str]] = defaultdict(list)
-    for oid in ids:
-        if categories is None or index[oid]["category"] in categories:
-            by_cat[index[oid]["category"]].append(oid)
-    chosen: list[str] = []
-    while len(chosen) < min(count, sum(map(len, by_cat.values()))):
-        for cat in sorted(by_cat):
-            if by_cat[cat] and len(chosen) < count:
-                chosen.append(by_cat[cat].pop(0))
+    if categories is not None:
+        ids = [oid for oid in ids if index[oid]["category"] in categories]
+    chosen = one_per_category_first(ids, {oid: index[oid]["category"] for oid in ids}, count)
     rng = np.random.default_rng(seed)
     for j, oid in enumerate(chosen):
         obj = load_object(root / "objects" / f"{oid}.npz")

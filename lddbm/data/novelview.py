@@ -14,8 +14,8 @@ split, so test objects are never trained on.
   and helpers spread evenly in azimuth among the views that are not the target.
 
 Besides "source" and "target", items carry "delta_azimuth" (degrees), "category" and "nearest": the
-render of the source view nearest the target in azimuth (the copy baseline; it uses the source
-views' true cameras, which the model is not told).
+render of the source view whose viewing direction is nearest the target's (``view_angle``; the copy
+baseline: it uses the source views' true cameras, which the model is not told).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 from ..images import to_unit
 from ..modalities.posedviews import relative_azimuth
 from .augment import augment_view, frame_clean
-from .furniture import built_ids, load_object
+from .furniture import built_ids, load_object, one_per_category_first
 
 __all__ = ["NovelViews", "evaluation_requests", "export_examples", "view_angle"]
 
@@ -130,19 +130,10 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
     evenly after it), truth_<k>.png, every render (the ground truth shown for a camera near one), and
     meta.json: name, category, creator, licence, the input order ("views") and each file's camera
     ("cameras" for inputs, "truth" for renders: absolute azimuth and elevation, degrees)."""
-    from collections import defaultdict
-
     root, out = Path(root), Path(out)
     ids = json.loads((root / "split.json").read_text())[split]
     index = json.loads((root / "index.json").read_text())
-    by_cat: dict[str, list[str]] = defaultdict(list)
-    for oid in ids:
-        by_cat[index[oid]["category"]].append(oid)
-    chosen: list[str] = []
-    while len(chosen) < min(count, len(ids)):
-        for cat in sorted(by_cat):
-            if by_cat[cat] and len(chosen) < count:
-                chosen.append(by_cat[cat].pop(0))
+    chosen = one_per_category_first(ids, {oid: index[oid]["category"] for oid in ids}, count)
     for oid in chosen:
         obj = load_object(root / "objects" / f"{oid}.npz")
         folder = out / oid

@@ -22,7 +22,7 @@ from ..images import normalise_mode, pil_to_tensor, to_unit
 from ..inputs import as_image
 from .common import ResBlock, check_latent_layout, standardize_latent
 
-__all__ = ["ConfigMixin", "ModelMixin", "MultiViewEncoder", "load_views"]
+__all__ = ["ConfigMixin", "ModelMixin", "MultiViewEncoder", "load_views", "views_tensor"]
 
 
 def load_views(images, image_size: int, background: float = 1.0) -> torch.Tensor:
@@ -41,6 +41,21 @@ def load_views(images, image_size: int, background: float = 1.0) -> torch.Tensor
         im = im.resize((image_size, image_size), Image.BICUBIC)
         out.append(pil_to_tensor(im, 3))
     return torch.stack(out)
+
+
+def views_tensor(views: list, size: int, remove_background: bool = True, ratio: float | None = None,
+                 segmenter=None) -> torch.Tensor:
+    """One object's views (PIL images, file paths or ``NormalizedView``s) -> (V, 3, size, size) in
+    [-1, 1], as the view encoders see them: framed by ``lddbm.framing`` at ``ratio`` (at FRAME_SIZE like
+    the demo's and the CLI's previews, then resized: every caller sees the same), or with ``ratio``
+    None and no framed view given, centre-cropped on the light background (``load_views``)."""
+    views = [as_image(v) for v in views]  # file paths opened; images and NormalizedViews as they are
+    if ratio is None and not any(isinstance(v, NormalizedView) for v in views):
+        return load_views(views, size)  # a model trained on unframed renders
+    framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, segmenter=segmenter)
+              for v in views]
+    arrays = [np.asarray(v.on_background().resize((size, size), Image.BICUBIC)) for v in framed]
+    return to_unit(np.stack(arrays)).permute(0, 3, 1, 2)
 
 
 class MultiViewEncoder(ModelMixin, ConfigMixin):
@@ -113,15 +128,7 @@ class MultiViewEncoder(ModelMixin, ConfigMixin):
 
     def _views_tensor(self, views: list, remove_background: bool, ratio: float | None, segmenter) -> torch.Tensor:
         """One object's views -> (V, 3, S, S) in [-1, 1]."""
-        size = self.config.image_size
-        views = [as_image(v) for v in views]  # file paths opened; images and NormalizedViews as they are
-        if ratio is None and not any(isinstance(v, NormalizedView) for v in views):
-            return load_views(views, size)  # a model trained on unframed renders
-        # framed at FRAME_SIZE like the demo's and the CLI's previews, then resized: every caller sees the same
-        framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, segmenter=segmenter)
-                  for v in views]
-        arrays = [np.asarray(v.on_background().resize((size, size), Image.BICUBIC)) for v in framed]
-        return to_unit(np.stack(arrays)).permute(0, 3, 1, 2)
+        return views_tensor(views, self.config.image_size, remove_background, ratio, segmenter)
 
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         B, V = views.shape[:2]

@@ -36,14 +36,14 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
-from ..framing import NormalizedView, normalize_view
-from ..images import to_unit
-from ..inputs import as_image
+from ..framing import NormalizedView
 from .common import ResBlock, check_latent_layout, standardize_latent
+from .multiview import views_tensor
 
 __all__ = ["PosedViewsEncoder", "camera_features", "relative_azimuth"]
 
 ELEVATION_RANGE = (-10.0, 70.0)  # accepted camera heights, degrees (training: 0-60)
+CAMERA_FREQUENCIES = 4  # Fourier frequencies per camera angle (camera_features)
 
 
 def relative_azimuth(target: torch.Tensor | float, reference: torch.Tensor | float):
@@ -51,7 +51,7 @@ def relative_azimuth(target: torch.Tensor | float, reference: torch.Tensor | flo
     return (target - reference + 180.0) % 360.0 - 180.0
 
 
-def camera_features(camera: torch.Tensor, frequencies: int = 4) -> torch.Tensor:
+def camera_features(camera: torch.Tensor, frequencies: int = CAMERA_FREQUENCIES) -> torch.Tensor:
     """(B, 2) (Δazimuth, elevation) in degrees -> (B, 4 * frequencies) Fourier features.
 
     Azimuth is periodic, so only its sines and cosines enter (k = 1..F); elevation is mapped to
@@ -108,7 +108,7 @@ class PosedViewsEncoder(ModelMixin, ConfigMixin):
             ch = 2 * width
         self.view_net = nn.Sequential(*layers, ResBlock(ch), ResBlock(ch))  # (3, S, S) -> (E, h, h), E = 2 * width
         self.ref_embed = nn.Parameter(torch.zeros(1, ch, 1, 1))  # marks the reference view before pooling
-        self.camera_mlp = nn.Sequential(nn.Linear(16, camera_dim), nn.SiLU(), nn.Linear(camera_dim, camera_dim))
+        self.camera_mlp = nn.Sequential(nn.Linear(4 * CAMERA_FREQUENCIES, camera_dim), nn.SiLU(), nn.Linear(camera_dim, camera_dim))
         self.fuse = nn.Conv2d(3 * ch, ch, 1)  # [reference, mean, max over views]
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.global_mlp = nn.Sequential(
@@ -145,7 +145,8 @@ class PosedViewsEncoder(ModelMixin, ConfigMixin):
             azimuths = azimuths * len(elevations)
         if len(azimuths) != len(elevations):
             raise ValueError(f"Got {len(azimuths)} azimuths and {len(elevations)} elevations; give one of each per view wanted.")
-        views = self._views_tensor(list(inputs), remove_background, foreground_ratio or cfg.foreground_ratio, segmenter)
+        views = views_tensor(list(inputs), cfg.image_size, remove_background, foreground_ratio or cfg.foreground_ratio,
+                             segmenter)
         camera = torch.tensor([[relative_azimuth(a, 0.0), e] for a, e in zip(azimuths, elevations)], dtype=torch.float32)
         return self._checked({"views": views[None].expand(len(camera), *views.shape), "camera": camera})
 
@@ -166,19 +167,6 @@ class PosedViewsEncoder(ModelMixin, ConfigMixin):
         if ((camera[:, 1] < low) | (camera[:, 1] > high)).any():
             raise ValueError(f"Elevation must be between {low:g} and {high:g} degrees (the model was trained on 0-60).")
         return {"views": views.to(self.device, self.dtype), "camera": camera.to(self.device)}
-
-    def _views_tensor(self, views: list, remove_background: bool, ratio: float | None, segmenter) -> torch.Tensor:
-        """One object's views -> (V, 3, S, S) in [-1, 1], framed as in training."""
-        size = self.config.image_size
-        views = [as_image(v) for v in views]
-        if ratio is None:
-            arrays = [np.asarray(v.image.convert("RGB") if isinstance(v, NormalizedView) else v.convert("RGB")) for v in views]
-            arrays = [np.asarray(Image.fromarray(a).resize((size, size), Image.BICUBIC)) for a in arrays]
-        else:
-            framed = [v if isinstance(v, NormalizedView) else normalize_view(v, remove_background, ratio, segmenter=segmenter)
-                      for v in views]
-            arrays = [np.asarray(v.on_background().resize((size, size), Image.BICUBIC)) for v in framed]
-        return to_unit(np.stack(arrays)).permute(0, 3, 1, 2)
 
     # ---- the network ---------------------------------------------------------------------------------
 

@@ -49,7 +49,9 @@ CHECKPOINTS = ROOT / "checkpoints"
 EXAMPLES_3D = ROOT / "assets" / "multiview3d"
 EXAMPLES_SR = ROOT / "assets" / "sr4x"
 EXAMPLES_NV = ROOT / "assets" / "novelview"
-SR_MODELS = {"×4": "sr4x", "×8": "sr8x"}  # scale choice -> checkpoint folder (shown when it exists)
+# model choice -> checkpoint folder (shown when it exists): "×4" for clean images, "×4 photo" trained on
+# JPEG, noise and blur (lddbm/data/degradations.py), "×8" the paper's factor
+SR_MODELS = {"×4": "sr4x", "×4 photo (JPEG, noise)": "sr4x_real", "×8": "sr8x"}
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 # Disk: results and Gradio's cache (uploads, served files) share one bounded folder (lddbm.serving);
 # results are saved there once, so Gradio serves them without copying.
@@ -707,8 +709,8 @@ def sr_tab() -> None:
         f"interpolation (left) with LDDBM (right), and look at the **1:1 detail** below it. Inputs up to "
         f"{MAX_INPUT_SIDE}×{MAX_INPUT_SIDE} px ({MAX_INPUT_SIDE ** 2 / 1e6:.2f} MP; outputs up to "
         f"{(4 * MAX_INPUT_SIDE) ** 2 / 1e6:.1f} MP at ×4); a larger photo is downscaled to fit, or its central region "
-        "kept, with a notice. The model was trained on crops of sixteen natural photographs, so expect sharper edges "
-        "rather than invented detail."
+        "kept, with a notice. The models were trained on crops of natural photographs (see each model card), so "
+        "expect sharper edges rather than invented detail."
     )
     with gr.Row():
         with gr.Column(scale=1):
@@ -717,7 +719,9 @@ def sr_tab() -> None:
             if examples:
                 gr.Examples([[p] for p in examples], inputs=[file], example_labels=[Path(p).parent.name for p in examples],
                             label="examples (test photos; PSNR/SSIM shown against the original)")
-            scale = gr.Radio(scales, value=scales[0], label="scale")
+            scale = gr.Radio(scales, value=scales[0], label="model",
+                             info="×4: clean images; ×4 photo: phone photos and JPEGs (removes blocks and noise); ×8: "
+                                  "the paper's factor.")
             large_images = gr.Radio([(words, how) for how, words in LARGE_IMAGES.items()], value="downscale",
                                     label=f"an image over {MAX_INPUT_SIDE} px", info="What to do before upscaling it.")
             steps = gr.Slider(1, 20, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps")

@@ -5,6 +5,7 @@ predictions vary across cameras within an object (the truth: ~0.042 on the rando
 
     python benchmarks/novelview_supervised.py --data data/furniture_random --steps 800 --paths both
     python benchmarks/novelview_supervised.py --paths global   # the spatial path switched off
+    python benchmarks/novelview_supervised.py --data data/furniture --volume-channels 0   # no turned volume
 
 If this does not learn to use the camera, the bridge will not either: the difficulty is the mapping.
 """
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--val-objects", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--volume-channels", type=int, default=None, help="the encoder's volume_channels (default: its own)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -39,6 +41,12 @@ def main() -> None:
                                                       "data.num_views": "1"})
     task = get_task(preset)
     modules = task.build_modalities(preset)
+    if args.volume_channels is not None:
+        from lddbm.modalities import PosedViewsEncoder
+
+        config = dict(modules["source_encoder"].config)
+        config["volume_channels"] = args.volume_channels
+        modules["source_encoder"] = PosedViewsEncoder(**{k: v for k, v in config.items() if not k.startswith("_")})
     encoder, decoder = modules["source_encoder"], modules["target_decoder"]
     if args.paths == "global":
         for p in encoder.out.parameters():
@@ -51,6 +59,8 @@ def main() -> None:
     per_object = val.total_views - 1
     items = [val[i] for i in range(min(len(val), args.val_objects * per_object))]
     source, truth = batch_stack([it["source"] for it in items]), torch.stack([it["target"] for it in items])
+    copy_mse = float((torch.stack([it["nearest"] for it in items]) - truth).pow(2).mean())
+    truth_variance = float(truth.reshape(-1, per_object, *truth.shape[1:]).var(1).mean())
     start, step = time.perf_counter(), 0
     while step < args.steps:
         for batch in loader:
@@ -68,7 +78,9 @@ def main() -> None:
                     "step": step, "seconds": round(time.perf_counter() - start), "train_mse": round(loss.item(), 4),
                     "val_mse": round(float((pred - truth).pow(2).mean()), 4),
                     "val_mse_mean_image": round(float((truth.mean(0, keepdim=True) - truth).pow(2).mean()), 4),
+                    "val_mse_copy": round(copy_mse, 4),
                     "prediction_variance_across_cameras": round(float(pred.reshape(-1, per_object, *pred.shape[1:]).var(1).mean()), 5),
+                    "truth_variance_across_cameras": round(truth_variance, 5),
                 }), flush=True)
             if step >= args.steps:
                 break

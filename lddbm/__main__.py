@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import ConfigError, LDDBMError
 
-TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale", "features")  # task-specific options of eval/bench
+TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale", "features", "degradation", "peers")  # task-specific options of eval/bench
 
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -382,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
                    "view CNN embeds the images for KID (default: no KID)")
     p.add_argument("--crop", type=int, help="superres: centre crop of each original, in HR pixels (default: the whole "
                    "image, up to 512 * scale)")
+    p.add_argument("--degradation", choices=["bicubic", "jpeg_noise"], help="superres: how inputs are made from the "
+                   "originals: bicubic down-sampling (default) or that plus noise (std 4/255) and JPEG at quality 30-70 "
+                   "(lddbm/data/degradations.py)")
+    p.add_argument("--peers", help="superres: comma-separated peers scored in the same run: waifu2x (photo, no "
+                   "denoise), waifu2x-denoise0..3 (needs pip install '.[bench]'; skipped with a note otherwise)")
     p.add_argument("--samples", type=int, help="multiview3d: K stochastic samples per object (with --churn or --eta): "
                    "adds mean IoU per sample, best of K, the mean shape's IoU and the disagreement -> error AUROC")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")

@@ -59,6 +59,7 @@ class PhotoData:
     zoom: float = 2.0  # scale augmentation: half the crops cover up to zoom * hr_size pixels, downsized
     crops_per_epoch: int = 8192
     eval_crop: int = 256  # periodic evaluation: centre crops (HR pixels) of the training photographs
+    degradation: Literal["bicubic", "realistic"] = "bicubic"  # how training inputs are made (lddbm/data/degradations.py)
 
 
 @dataclass
@@ -327,6 +328,16 @@ def sr4x_regression() -> Preset:
     return regression_baseline(sr4x())
 
 
+def sr4x_real() -> Preset:
+    """x4 for photos as people have them: trained on inputs through the realistic degradation chain
+    (random resampling kernel, blur, sensor noise, JPEG, in random order; lddbm/data/degradations.py).
+    The anchor is bridged like the other channels: the input's (noisy, blocky) pixels are no longer
+    the clean down-sampling of the target, so they cannot be carried over unchanged."""
+    p = sr4x()
+    return dataclasses.replace(p, name="sr4x_real", data=dataclasses.replace(p.data, degradation="realistic"),
+                               bridge=Bridge())
+
+
 def sr8x() -> Preset:
     """The paper's factor: 16x16 -> 128x128 (the LR encoder resizes its input to the 32x32 latent, so
     the anchors differ at the two ends and are bridged like the other channels)."""
@@ -336,7 +347,7 @@ def sr8x() -> Preset:
 
 PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression, "multiview3d_diffusion": multiview3d_diffusion,
            "objects3d": objects3d, "objects3d_regression": objects3d_regression, "objects3d_diffusion": objects3d_diffusion,
-           "shapenet": shapenet, "sr4x": sr4x, "sr4x_regression": sr4x_regression, "sr8x": sr8x,
+           "shapenet": shapenet, "sr4x": sr4x, "sr4x_regression": sr4x_regression, "sr4x_real": sr4x_real, "sr8x": sr8x,
            "novelview": novelview, "novelview_regression": novelview_regression}
 
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from .data.photos import degrade
+from .data.degradations import blockiness, degrade_for_eval
 from .errors import ConfigError, DataError
 from .images import normalise_mode
 from .inputs import as_image
@@ -148,44 +148,58 @@ def evaluate_images(
     sampling: dict[str, dict] | None = None,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    degradation: str = "bicubic",
+    peers: dict[str, Callable[[Image.Image, int], Image.Image]] | None = None,
 ) -> dict:
-    """Score each model and bicubic on ``images`` (the high-resolution originals).
+    """Score each model, each peer and bicubic on ``images`` (the high-resolution originals).
 
     Each original is centre-cropped to at most ``crop`` px (default: the whole image, up to what
     the input size limit allows, ``MAX_INPUT_SIDE * scale``; sides rounded down to a multiple of
-    ``scale``), degraded with antialiased bicubic down-sampling, upscaled again and compared.
-    ``sampling`` maps a model's name to ``upscale`` keywords (steps, sampler, eta, ...); a model not
-    named samples with its checkpoint's defaults. Returns per-image and mean metrics per method,
-    and each model's gain over bicubic.
+    ``scale``), degraded (``degradation``: "bicubic" or "jpeg_noise", ``lddbm.data.degradations``),
+    upscaled again and compared with the original. ``sampling`` maps a model's name to ``upscale``
+    keywords (steps, sampler, eta, ...); a model not named samples with its checkpoint's defaults.
+    ``peers``: other upscalers, ``peer(lr_image, scale) -> image`` (``lddbm.peers``). Returns
+    per-image and mean metrics per method (PSNR, SSIM, blockiness on the input's 8-px JPEG grid),
+    and each method's gain over bicubic.
     """
-    sampling = sampling or {}
+    sampling, peers = sampling or {}, peers or {}
     for name, pipe in models.items():
         if pipeline_scale(pipe) != scale:
             raise ValueError(f"Model {name!r} upscales x{pipeline_scale(pipe)}, but --scale is {scale}.")
     crop = crop or MAX_INPUT_SIDE * scale
     per_image: dict[str, dict] = {}
-    seconds: dict[str, float] = {name: 0.0 for name in models}
+    methods = ["bicubic", *models, *peers]
+    seconds: dict[str, float] = {name: 0.0 for name in methods[1:]}
+    nfe: dict[str, int] = {}
+
+    def score(image: Image.Image, hr: Image.Image) -> dict:
+        return {**image_metrics(image, hr, scale), "blockiness": blockiness(image, 8 * scale, border=scale)}
+
     for image_name, original in images.items():
         hr = centre_crop(original.convert("RGB"), crop, scale)
-        lr = degrade(hr, scale)
-        row = {"size": list(hr.size), "bicubic": image_metrics(bicubic(lr, scale), hr, scale)}
+        lr = degrade_for_eval(hr, scale, degradation, name=image_name, seed=seed)
+        row = {"size": list(hr.size), "original_blockiness": blockiness(hr, 8 * scale, border=scale),
+               "bicubic": score(bicubic(lr, scale), hr)}
         for name, pipe in models.items():
             up = upscale(pipe, lr, seed=seed, max_side=max(lr.size), **sampling.get(name, {}))
-            row[name] = image_metrics(up.image, hr, scale)
-            row[name]["seconds"] = round(up.seconds, 3)
+            row[name] = {**score(up.image, hr), "seconds": round(up.seconds, 3), "nfe_per_tile": up.nfe}
             seconds[name] += up.seconds
-            row[name]["nfe_per_tile"] = up.nfe
+            nfe[name] = up.nfe
+        for name, peer in peers.items():
+            start = time.perf_counter()
+            image = peer(lr, scale)
+            row[name] = {**score(image, hr), "seconds": round(time.perf_counter() - start, 3)}
+            seconds[name] += row[name]["seconds"]
         per_image[image_name] = row
         if log is not None:
-            log(f"{image_name}: " + "  ".join(f"{m} {row[m]['psnr_rgb']:.2f} dB / {row[m]['ssim_rgb']:.3f}"
-                                              for m in ["bicubic", *models]))
-    methods = ["bicubic", *models]
-    keys = ("psnr_rgb", "ssim_rgb", "psnr_y", "ssim_y")
+            log(f"{image_name}: " + "  ".join(f"{m} {row[m]['psnr_rgb']:.2f} dB / {row[m]['ssim_rgb']:.3f}" for m in methods))
+    keys = ("psnr_rgb", "ssim_rgb", "psnr_y", "ssim_y", "blockiness")
     mean = {m: {k: float(np.mean([r[m][k] for r in per_image.values()])) for k in keys} for m in methods}
-    gain = {m: {k: mean[m][k] - mean["bicubic"][k] for k in keys} for m in models}
-    return {"images": len(per_image), "scale": scale, "crop": crop, "mean": mean, "gain_over_bicubic": gain,
-            "seconds_per_image": {m: seconds[m] / max(len(per_image), 1) for m in models},
-            "nfe_per_tile": {m: row[m]["nfe_per_tile"] for m in models} if per_image else {}, "per_image": per_image}
+    gain = {m: {k: mean[m][k] - mean["bicubic"][k] for k in keys} for m in methods[1:]}
+    return {"images": len(per_image), "scale": scale, "crop": crop, "degradation": degradation, "mean": mean,
+            "original_blockiness": float(np.mean([r["original_blockiness"] for r in per_image.values()])),
+            "gain_over_bicubic": gain, "seconds_per_image": {m: seconds[m] / max(len(per_image), 1) for m in seconds},
+            "nfe_per_tile": nfe, "per_image": per_image}
 
 
 def autoencoder_psnr(encoder: torch.nn.Module, decoder: torch.nn.Module, images: dict[str, Image.Image],

@@ -299,12 +299,35 @@ def _photo_dataset(preset: Preset, split: str) -> Dataset:
     from .data.photos import PhotoCrops
 
     d = preset.data
-    return PhotoCrops(d.root, split, hr_size=d.hr_size, scale=d.scale, crops_per_epoch=d.crops_per_epoch, zoom=d.zoom)
+    return PhotoCrops(d.root, split, hr_size=d.hr_size, scale=d.scale, crops_per_epoch=d.crops_per_epoch, zoom=d.zoom,
+                      degradation=d.degradation)
+
+
+def _peers(names: str | None) -> tuple[dict, dict[str, str]]:
+    """Peer upscalers by name ("waifu2x", "waifu2x-denoise<0-3>"), and {name: why} for those that
+    cannot run here (their packages are missing)."""
+    from .peers import Waifu2xPhoto, waifu2x_unavailable
+
+    peers, skipped = {}, {}
+    for name in [n.strip() for n in (names or "").split(",") if n.strip()]:
+        if name == "waifu2x":
+            denoise = None
+        elif name.startswith("waifu2x-denoise") and name.removeprefix("waifu2x-denoise") in ("0", "1", "2", "3"):
+            denoise = int(name.removeprefix("waifu2x-denoise"))
+        else:
+            raise ConfigError(f"Unknown peer {name!r}; known: waifu2x, waifu2x-denoise0 ... waifu2x-denoise3.")
+        reason = waifu2x_unavailable()
+        if reason:
+            skipped[name] = reason
+            logging.getLogger(__name__).warning("Skipping the %s row: %s.", name, reason)
+        else:
+            peers[name] = Waifu2xPhoto(denoise)
+    return peers, skipped
 
 
 def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
                     images: str | None = None, baseline: str | None = None, crop: int | None = None,
-                    scale: int | None = None) -> dict:
+                    scale: int | None = None, degradation: str = "bicubic", peers: str | None = None) -> dict:
     """PSNR/SSIM of whole-image upscales against bicubic, and of the autoencoder's reconstruction.
 
     "val" (periodic evaluation while training) scores centre crops of ``data.eval_crop`` px of the
@@ -312,7 +335,10 @@ def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int 
     on it. "test" scores the whole held-out photographs (up to 2048 px at x4). ``images``: a folder
     of high-resolution originals to score instead of the data's split; ``baseline``: a second
     pipeline folder scored alongside with its own default sampling; ``crop``: centre crop (HR px);
-    ``scale``: the expected factor (an error if the checkpoint's differs).
+    ``scale``: the expected factor (an error if the checkpoint's differs); ``degradation``: how the
+    inputs are made ("bicubic" or "jpeg_noise", ``lddbm.data.degradations``); ``peers``: comma-separated
+    other upscalers scored on the same inputs (``waifu2x``, ``waifu2x-denoise2``, ...; ``lddbm.peers``),
+    each skipped with a note in the report when it cannot run here.
     """
     from .data.photos import load_split
     from .superres import autoencoder_psnr, evaluate_images, load_images, pipeline_scale
@@ -335,9 +361,10 @@ def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int 
         models["baseline"].set_progress_bar_config(disable=True)
     kwargs = opts.sampler_kwargs()
     sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), **kwargs}}  # the baseline: its own defaults
+    peer_models, skipped = _peers(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
-                             log=logging.getLogger(__name__).info)
-    report.update(split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
+                             log=logging.getLogger(__name__).info, degradation=degradation or "bicubic", peers=peer_models)
+    report.update(peers_skipped=skipped, split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
                   psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
     folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
     encoder_dir = Path(folder) / "target_encoder" if folder else None
@@ -390,7 +417,8 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("multiview3d", ("furniture", "shapenet"), _multiview_modalities, _multiview_dataset, _multiview_evaluate,
          eval_options=("views", "samples"), aliases=("shapenet",), default_preset="multiview3d"),
     Task("superres", ("photos",), _photo_modalities, _photo_dataset, _photo_evaluate,
-         eval_options=("images", "baseline", "crop", "scale"), aliases=("sr",), default_preset="sr4x"),
+         eval_options=("images", "baseline", "crop", "scale", "degradation", "peers"), aliases=("sr",),
+         default_preset="sr4x"),
     Task("novelview", ("novelview",), _novelview_modalities, _novelview_dataset, _novelview_evaluate,
          eval_options=("views", "features", "baseline"), aliases=("novelviews",), default_preset="novelview"),
 )}

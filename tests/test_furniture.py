@@ -65,6 +65,14 @@ def test_read_properties_escapes_and_continuations():
     assert props == {"a": "1", "b": "xéy", "c": "one two", "d:e": "f"}
 
 
+def test_a_catalogue_found_twice_in_a_folder_is_used_once(catalog, tmp_path):
+    folder = tmp_path / "sources"
+    (folder / "unpacked").mkdir(parents=True)
+    (folder / "unpacked" / "Test.sh3f").write_bytes(catalog.read_bytes())
+    (folder / "Test.sh3f").write_bytes(catalog.read_bytes())  # e.g. a .deb's files next to the .deb
+    assert len(furniture.find_catalogs(folder, tmp_path / "work")) == 1
+
+
 def test_parse_catalog(catalog, tmp_path):
     entries = {e.object_id: e for e in parse_catalog(catalog, tmp_path / "x")}
     assert len(entries) == 8

@@ -11,7 +11,7 @@ from PIL import Image
 
 from lddbm.data.novelview import NovelViews, evaluation_requests, view_angle
 from lddbm.metrics import gradient_energy, kid, ssim
-from lddbm.modalities.posedviews import PosedViewsEncoder, camera_features, relative_azimuth
+from lddbm.modalities.posedviews import PosedViewsEncoder, camera_features, relative_azimuth, turn_about_vertical
 from lddbm.novelview import orbit_azimuths, synthesize_views
 
 VIEWS = 6  # renders per tiny object
@@ -49,6 +49,20 @@ def test_camera_maths():
     assert view_angle(np.array([0.0, 0.0]), np.array([90.0, 0.0])) == pytest.approx(90.0)
     assert view_angle(np.array([0.0, 90.0]), np.array([123.0, 90.0])) == pytest.approx(0.0, abs=1e-4)  # from above
     assert orbit_azimuths(4) == [0.0, 90.0, 180.0, 270.0]
+
+
+def test_the_feature_volume_turns_with_the_azimuth():
+    volume = torch.zeros(1, 1, 8, 8, 8)  # (B, C, D, H, W)
+    volume[0, 0, 0, :, 4] = 1  # a vertical line at the front, a little right of centre
+    column = lambda v: (int(v[0, 0, :, 3, :].sum(1).argmax()), int(v[0, 0, :, 3, :].sum(0).argmax()))  # noqa: E731 (depth, x)
+    assert column(turn_about_vertical(volume, torch.tensor([0.0]))) == (0, 4)
+    quarter, half = turn_about_vertical(volume, torch.tensor([90.0])), turn_about_vertical(volume, torch.tensor([180.0]))
+    assert column(quarter)[0] == 4 and column(quarter)[1] in (0, 7)  # moved to a side, now mid-depth
+    assert column(half) == (7, 3)  # behind, mirrored in x
+    assert torch.allclose(quarter[0, 0, :, 3], quarter[0, 0, :, 5])  # nothing moves vertically
+    # the whole (B, ...) batch turns each by its own angle
+    both = turn_about_vertical(volume.expand(2, -1, -1, -1, -1), torch.tensor([0.0, 180.0]))
+    assert torch.allclose(both[1], half[0]) and torch.allclose(both[0], volume[0])
 
 
 def test_evaluation_requests_cover_every_other_view_without_leaking_the_target():

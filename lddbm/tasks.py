@@ -289,7 +289,8 @@ def _photo_modalities(preset: Preset) -> dict[str, nn.Module]:
     d, lat, b = preset.data, preset.latent, preset.bridge
     common = dict(latent_channels=lat.channels, latent_size=lat.size, width=lat.width)
     return {
-        "source_encoder": LowResEncoder(image_size=d.hr_size // d.scale, sigma_data=b.sigma_data_end, **common),
+        "source_encoder": LowResEncoder(image_size=d.hr_size // d.scale, sigma_data=b.sigma_data_end,
+                                        anchor_blocks=d.anchor_blocks, **common),
         "target_encoder": AnchoredImageEncoder(image_size=d.hr_size, sigma_data=b.sigma_data, **common),
         "target_decoder": AnchoredImageDecoder(image_size=d.hr_size, **common),
     }

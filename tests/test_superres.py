@@ -36,6 +36,15 @@ def test_hr_anchor_is_the_degraded_input_and_untrained_decoder_is_bicubic():
     torch.testing.assert_close(decoder(z), expected)  # the residual head starts at zero
 
 
+def test_the_anchor_correction_starts_as_the_input_and_is_trained_by_the_predictive_loss():
+    encoder = LowResEncoder(image_size=16, latent_channels=7, latent_size=32, width=8, blocks=1, anchor_blocks=1)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    z = encoder(x)
+    torch.testing.assert_close(z[:, :3], F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False))
+    z[:, :3].pow(2).mean().backward()  # any loss on the carried-over anchor reaches the correction
+    assert encoder.anchor_net[-1].weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize(("lr_size", "scale"), [(32, 4), (16, 8)])
 def test_lowres_encoder_anchors_on_its_input(lr_size, scale):
     encoder = LowResEncoder(image_size=lr_size, latent_channels=7, latent_size=32, width=8, blocks=1)
@@ -108,7 +117,7 @@ def test_eval_sr_cli_writes_json(tiny_sr, tmp_path, capsys):
     assert "upscales x4" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("preset", "scale"), [("sr4x", 4), ("sr8x", 8)])
+@pytest.mark.parametrize(("preset", "scale"), [("sr4x", 4), ("sr4x_real", 4), ("sr8x", 8)])
 def test_sr_presets_train_export_and_evaluate(tmp_path, preset, scale):
     root = tmp_path / "photos"
     (root / "images").mkdir(parents=True)

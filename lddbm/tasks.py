@@ -8,6 +8,7 @@ task through ``preset.data.kind``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -412,6 +413,67 @@ def _novelview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: 
     return evaluate_novelview(pipe, preset, split, limit, opts, features=features, baseline=baseline)
 
 
+# ---- digits: handwritten <-> printed ----------------------------------------------------------------
+
+
+def _digit_modalities_of(preset: Preset) -> tuple[str, str]:
+    source, _, target = preset.data.direction.partition("_to_")
+    return source, target
+
+
+def _digits_modalities(preset: Preset) -> dict[str, nn.Module]:
+    from .digits import MODALITIES
+    from .modalities import ImageDecoder, ImageEncoder
+
+    lat, b = preset.latent, preset.bridge
+    source, target = _digit_modalities_of(preset)
+    common = dict(image_size=32, latent_channels=lat.channels, latent_size=lat.size, width=lat.width)
+    return {
+        "source_encoder": ImageEncoder(in_channels=MODALITIES[source], sigma_data=b.sigma_data_end, **common),
+        "target_encoder": ImageEncoder(in_channels=MODALITIES[target], sigma_data=b.sigma_data, **common),
+        "target_decoder": ImageDecoder(out_channels=MODALITIES[target], **common),
+    }
+
+
+def _digits_dataset(preset: Preset, split: str) -> Dataset:
+    from .data.digits import DigitPairs
+
+    return DigitPairs(preset.data.root, split, direction=preset.data.direction)
+
+
+def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
+                     classifiers: str | None = None) -> dict:
+    """Cross coherence and KID (judged by our classifiers, when trained: ``classifiers`` or the preset's
+    data.classifiers folder) of one translation per source image of ``split``, and the latent linear
+    probe on 2,000 training source latents (``lddbm.digits``)."""
+    from .digits import PROBE_TRAIN, DigitClassifier, cross_coherence, linear_probe, load_images, quality_kid
+
+    source, target = _digit_modalities_of(preset)
+    x, y = load_images(preset.data.root, source, split)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    translated, nfe = translate(pipe, x, opts)
+    report = {"split": split, "direction": preset.data.direction, "images": len(x), "nfe": nfe}
+    folder = Path(classifiers or preset.data.classifiers) / target
+    if (folder / "config.json").is_file():
+        judge = DigitClassifier.from_pretrained(folder).eval()
+        real, _ = load_images(preset.data.root, target, split)
+        report["cross_coherence"] = cross_coherence(judge, translated, y)
+        report["kid"] = quality_kid(judge, translated, real)
+        card = folder / "report.json"
+        report["classifier"] = {"folder": str(folder), **(json.loads(card.read_text()) if card.is_file() else {})}
+    else:
+        report["classifier"] = f"none in {folder}: train them with python -m lddbm digits-classifiers"
+    probe_x, probe_y = load_images(preset.data.root, source, "train")
+    pick = torch.randperm(len(probe_x), generator=torch.Generator().manual_seed(opts.seed))[:PROBE_TRAIN]
+    encoder = pipe.source_encoder
+    with torch.no_grad():
+        latents = lambda images: torch.cat([encoder(images[i : i + 512].to(pipe.device, encoder.dtype)).float().cpu()  # noqa: E731
+                                            for i in range(0, len(images), 512)])
+        report["linear_probe_accuracy"] = linear_probe(latents(probe_x[pick]), probe_y[pick], latents(x), y)
+    return report
+
+
 TASKS: dict[str, Task] = {task.name: task for task in (
     Task("synthetic", ("synthetic",), _synthetic_modalities, _synthetic_dataset, _synthetic_evaluate,
          default_preset="synthetic"),
@@ -422,6 +484,8 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          default_preset="sr4x"),
     Task("novelview", ("novelview",), _novelview_modalities, _novelview_dataset, _novelview_evaluate,
          eval_options=("views", "features", "baseline"), aliases=("novelviews",), default_preset="novelview"),
+    Task("digits", ("digits",), _digits_modalities, _digits_dataset, _digits_evaluate,
+         eval_options=("classifiers",), default_preset="digits_h2p"),
 )}
 
 

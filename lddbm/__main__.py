@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("digits-classifiers", help="train the digit classifiers that judge digit translations")
     p.add_argument("--data", default="data/digits", help="a built digits set (build-data digits)")
     p.add_argument("--out", default="checkpoints/digits/classifiers", help="writes OUT/handwritten and OUT/printed")
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=600, help="batches of 128 (about 5 min per classifier on one thread)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_digits_classifiers)
 

@@ -94,7 +94,7 @@ def _augment(x: torch.Tensor, modality: str, generator: torch.Generator) -> torc
     return x
 
 
-def train_classifier(root: str | Path, modality: str, steps: int = 1500, batch_size: int = 128, lr: float = 2e-3,
+def train_classifier(root: str | Path, modality: str, steps: int = 600, batch_size: int = 128, lr: float = 2e-3,
                      seed: int = 0, log: Callable[[str], None] | None = None) -> tuple[DigitClassifier, dict]:
     """Train the ``modality`` classifier on the training split; returns it and {val / test accuracy, time}."""
     torch.manual_seed(seed)

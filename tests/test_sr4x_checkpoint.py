@@ -40,3 +40,39 @@ def test_shipped_sr4x_checkpoint_matches_its_card():
     assert ours == pytest.approx(card["examples_psnr_rgb"], abs=0.05)
     assert bicubic == pytest.approx(card["examples_bicubic_psnr_rgb"], abs=1e-6)
     assert ours > bicubic
+
+
+# The other shipped super-resolution models score on the same examples' originals, degraded as their
+# card says: "sr4x_real" by the evaluation's fixed JPEG + noise chain, "sr8x" by bicubic x8.
+OTHERS = {"sr4x_real": (4, "jpeg_noise"), "sr8x": (8, "bicubic")}
+
+
+def degraded_examples_psnr(pipe: LDDBMPipeline, scale: int, how: str) -> tuple[float, float, float]:
+    """Mean RGB PSNR of LDDBM and bicubic over the examples' originals degraded ``how``; and LDDBM's
+    mean blockiness over bicubic's (1 when no worse)."""
+    from lddbm.data.degradations import blockiness, degrade_for_eval
+
+    ours, bicubic, blocks = [], [], []
+    for folder in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
+        hr = Image.open(folder / "hr.png").convert("RGB")
+        result = upscale(pipe, degrade_for_eval(hr, scale, how, name=folder.name), seed=0)
+        ours.append(image_metrics(result.image, hr, border=scale)["psnr_rgb"])
+        bicubic.append(image_metrics(result.bicubic, hr, border=scale)["psnr_rgb"])
+        blocks.append(blockiness(result.image, 8 * scale, scale) / blockiness(result.bicubic, 8 * scale, scale))
+    return float(np.mean(ours)), float(np.mean(bicubic)), float(np.mean(blocks))
+
+
+@pytest.mark.parametrize("name", sorted(OTHERS))
+def test_other_shipped_sr_checkpoints_match_their_cards(name):
+    folder = ROOT / "checkpoints" / name
+    if not (folder / "card_metrics.json").is_file():
+        pytest.skip(f"no {name} checkpoint with card_metrics.json")
+    scale, how = OTHERS[name]
+    pipe = LDDBMPipeline.load(folder)
+    pipe.set_progress_bar_config(disable=True)
+    assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) <= 25 * 2**20
+    card = json.loads((folder / "card_metrics.json").read_text())
+    ours, bicubic, blocks = degraded_examples_psnr(pipe, scale, how)
+    assert ours == pytest.approx(card["examples_psnr_rgb"], abs=0.05)
+    assert bicubic == pytest.approx(card["examples_bicubic_psnr_rgb"], abs=1e-6)
+    assert blocks == pytest.approx(card["examples_blockiness_over_bicubic"], abs=0.01)

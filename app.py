@@ -724,7 +724,9 @@ def sr_tab() -> None:
                                   "the paper's factor.")
             large_images = gr.Radio([(words, how) for how, words in LARGE_IMAGES.items()], value="downscale",
                                     label=f"an image over {MAX_INPUT_SIDE} px", info="What to do before upscaling it.")
-            steps = gr.Slider(1, 20, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps")
+            # DBIM estimates the conditional mean in one step; more steps add no PSNR (model card), so 1-8
+            steps = gr.Slider(1, 8, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps",
+                              info="1-2 is best for PSNR; more steps with stochasticity > 0 add sampled detail.")
             sampler, randomness, guidance = sampler_controls(
                 checkpoint_sampler(SR_MODELS[scales[0]]), "0 gives the same image every time.",
                 "How strongly sampling is pulled toward the low-resolution input (1 = as trained).")

@@ -450,8 +450,9 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
 
     source, target = _digit_modalities_of(preset)
     x, y = load_images(preset.data.root, source, split)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    if limit is not None:  # a seeded subset: the images are stored class by class
+        pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(opts.seed))[:limit]
+        x, y = x[pick], y[pick]
     translated, nfe = translate(pipe, x, opts)
     report = {"split": split, "direction": preset.data.direction, "images": len(x), "nfe": nfe}
     folder = Path(classifiers or preset.data.classifiers) / target

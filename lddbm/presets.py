@@ -363,7 +363,9 @@ def digits_h2p() -> Preset:
         data=DigitsData(),
         latent=LatentConfig(channels=4, size=8, width=16),  # width 16: the 32-px convolutions dominate CPU time
         denoiser=DenoiserConfig(patch_size=1, hidden_size=128, depth=4, encoder_depth=2, num_heads=4),
-        sampling=SamplingConfig(sampler="heun", steps=10),
+        # stochastic by default: the pairs are many-to-many (any font, colour, background of the class), and a
+        # deterministic sampler from the source latent returns their mean, a grey blur (coherence at chance)
+        sampling=SamplingConfig(sampler="dbim", steps=10, eta=0.5),
         loss=LossConfig(strategy="whole", contrastive_weight=0.1, t_sampling="karras"),
         train=TrainConfig(steps=1500, batch_size=64, lr=5e-4, warmup_steps=200, eval_every=500, save_every=250,
                           eval_size=500, eval_steps=10, export_dtype="float16"),

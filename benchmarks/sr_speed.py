@@ -64,9 +64,9 @@ def main() -> None:
                              "overlap": overlap, "seconds": round(seconds, 3)})
                 print(json.dumps(rows[-1]), flush=True)
     if args.peers:
-        from lddbm.tasks import _peers
+        from lddbm.peers import peers_by_name
 
-        peers, skipped = _peers(args.peers)
+        peers, skipped = peers_by_name(args.peers)
         for name, peer in peers.items():
             rows.append({"method": name, "scale": 4, "seconds": round(timed(lambda: peer(image, 4), args.repeats), 3)})
             print(json.dumps(rows[-1]), flush=True)

@@ -12,6 +12,7 @@ row with that note.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from PIL import Image
 from .errors import ConfigError
 from .images import normalise_mode
 
-__all__ = ["Waifu2xPhoto", "waifu2x_unavailable"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["Waifu2xPhoto", "peers_by_name", "waifu2x_unavailable"]
 
 UPCONV7_CONTEXT = 7  # pixels of context each side: 7 valid 3x3 convolutions before the x2 deconvolution
 DENOISE_LEVELS = (None, 0, 1, 2, 3)  # None: the plain x2 model; 0-3: JPEG-noise removal strength
@@ -90,3 +93,20 @@ class Waifu2xPhoto:
         for _ in range(int(passes)):
             rgb = self.double(np.ascontiguousarray(rgb))
         return Image.fromarray((rgb.clip(0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0))
+
+
+def peers_by_name(names: str | None) -> tuple[dict, dict[str, str]]:
+    """Peer upscalers from comma-separated names ("waifu2x", "waifu2x-denoise<0-3>"), and
+    {name: why} for those that cannot run here (their packages are missing)."""
+    peers, skipped = {}, {}
+    for name in [n.strip() for n in (names or "").split(",") if n.strip()]:
+        level = name.removeprefix("waifu2x-denoise")
+        if name != "waifu2x" and not (name.startswith("waifu2x-denoise") and level in ("0", "1", "2", "3")):
+            raise ConfigError(f"Unknown peer {name!r}; known: waifu2x, waifu2x-denoise0 ... waifu2x-denoise3.")
+        reason = waifu2x_unavailable()
+        if reason:
+            skipped[name] = reason
+            logger.warning("Skipping the %s row: %s.", name, reason)
+        else:
+            peers[name] = Waifu2xPhoto(None if name == "waifu2x" else int(level))
+    return peers, skipped

@@ -305,28 +305,6 @@ def _photo_dataset(preset: Preset, split: str) -> Dataset:
                       degradation=d.degradation)
 
 
-def _peers(names: str | None) -> tuple[dict, dict[str, str]]:
-    """Peer upscalers by name ("waifu2x", "waifu2x-denoise<0-3>"), and {name: why} for those that
-    cannot run here (their packages are missing)."""
-    from .peers import Waifu2xPhoto, waifu2x_unavailable
-
-    peers, skipped = {}, {}
-    for name in [n.strip() for n in (names or "").split(",") if n.strip()]:
-        if name == "waifu2x":
-            denoise = None
-        elif name.startswith("waifu2x-denoise") and name.removeprefix("waifu2x-denoise") in ("0", "1", "2", "3"):
-            denoise = int(name.removeprefix("waifu2x-denoise"))
-        else:
-            raise ConfigError(f"Unknown peer {name!r}; known: waifu2x, waifu2x-denoise0 ... waifu2x-denoise3.")
-        reason = waifu2x_unavailable()
-        if reason:
-            skipped[name] = reason
-            logging.getLogger(__name__).warning("Skipping the %s row: %s.", name, reason)
-        else:
-            peers[name] = Waifu2xPhoto(denoise)
-    return peers, skipped
-
-
 def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
                     images: str | None = None, baseline: str | None = None, crop: int | None = None,
                     scale: int | None = None, degradation: str = "bicubic", peers: str | None = None) -> dict:
@@ -363,7 +341,9 @@ def _photo_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int 
         models["baseline"].set_progress_bar_config(disable=True)
     kwargs = opts.sampler_kwargs()
     sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), **kwargs}}  # the baseline: its own defaults
-    peer_models, skipped = _peers(peers)
+    from .peers import peers_by_name
+
+    peer_models, skipped = peers_by_name(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
                              log=logging.getLogger(__name__).info, degradation=degradation or "bicubic", peers=peer_models)
     report.update(peers_skipped=skipped, split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],

@@ -72,11 +72,11 @@ def test_waifu2x_tiles_give_the_whole_image_result_and_beat_nothing_silently():
 
 
 def test_an_unavailable_peer_is_skipped_with_a_note(monkeypatch):
-    from lddbm import peers, tasks
+    from lddbm import peers
 
     monkeypatch.setattr(peers, "waifu2x_unavailable", lambda: "onnxruntime is not installed")
-    models, skipped = tasks._peers("waifu2x,waifu2x-denoise2")
+    models, skipped = peers.peers_by_name("waifu2x,waifu2x-denoise2")
     assert models == {} and skipped == {"waifu2x": "onnxruntime is not installed",
                                         "waifu2x-denoise2": "onnxruntime is not installed"}
     with pytest.raises(Exception, match="Unknown peer"):
-        tasks._peers("esrgan")
+        peers.peers_by_name("esrgan")

@@ -24,7 +24,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
-__all__ = ["DEGRADATIONS", "blockiness", "degrade_for_eval", "realistic"]
+__all__ = ["DEGRADATIONS", "blockiness", "degrade_for_eval", "downsample", "realistic"]
 
 DEGRADATIONS = ("bicubic", "jpeg_noise")  # the evaluation's fixed settings
 KERNELS = (Image.BICUBIC, Image.BILINEAR, Image.BOX, Image.LANCZOS)
@@ -32,7 +32,8 @@ EVAL_NOISE = 4.0  # jpeg_noise: Gaussian noise std, in 8-bit levels
 EVAL_QUALITY = (30, 70)  # jpeg_noise: JPEG quality range (inclusive)
 
 
-def _downsample(hr: Image.Image, scale: int, kernel=Image.BICUBIC) -> Image.Image:
+def downsample(hr: Image.Image, scale: int, kernel=Image.BICUBIC) -> Image.Image:
+    """``hr`` down-sampled by ``scale`` (antialiased, PIL ``kernel``; bicubic: the clean SR input)."""
     w, h = hr.size
     if w % scale or h % scale:
         raise ValueError(f"Image size {w}x{h} is not divisible by the scale factor {scale}.")
@@ -56,7 +57,7 @@ def realistic(hr: Image.Image, scale: int, rng: np.random.Generator) -> Image.Im
     hr = hr.convert("RGB")
     if rng.random() < 0.2:  # optical softness before sampling
         hr = hr.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.6 * scale))))
-    lr = _downsample(hr, scale, KERNELS[int(rng.integers(len(KERNELS)))])
+    lr = downsample(hr, scale, KERNELS[int(rng.integers(len(KERNELS)))])
     if rng.random() < 0.1:
         return lr
     steps = []
@@ -84,7 +85,7 @@ def degrade_for_eval(hr: Image.Image, scale: int, how: str = "bicubic", name: st
     ``name`` (the image's) and ``seed`` fix the random draws of "jpeg_noise"."""
     if how not in DEGRADATIONS:
         raise ValueError(f"Unknown degradation {how!r}; use one of {', '.join(DEGRADATIONS)}.")
-    lr = _downsample(hr.convert("RGB"), scale)
+    lr = downsample(hr.convert("RGB"), scale)
     if how == "bicubic":
         return lr
     rng = np.random.default_rng(_name_seed(name, seed))

@@ -37,7 +37,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import DataError
-from .degradations import realistic
+from .degradations import downsample, realistic
 from ..images import pil_to_tensor
 from .debian import fetch_debian_package, unpack_deb
 from .furniture import stable_seed
@@ -206,10 +206,7 @@ def build(out: str | Path, sources: list[str | Path] | None = None, max_side: in
 
 def degrade(hr: Image.Image, scale: int) -> Image.Image:
     """The low-resolution input: antialiased bicubic down-sampling by ``scale``."""
-    w, h = hr.size
-    if w % scale or h % scale:
-        raise ValueError(f"Image size {w}x{h} is not divisible by the scale factor {scale}.")
-    return hr.resize((w // scale, h // scale), Image.BICUBIC, reducing_gap=None)
+    return downsample(hr, scale)
 
 
 def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:

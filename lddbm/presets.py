@@ -143,6 +143,10 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     warmup_steps: int = 100
+    # warm-up, constant, then a linear cool-down to zero over the last decay_steps of train.steps
+    # (warmup-stable-decay); 0 = constant after the warm-up. Raising train.steps and decay_steps on a
+    # --resume anneals a run that has stopped at a constant rate.
+    decay_steps: int = 0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"

@@ -241,10 +241,20 @@ def build_objective(preset: Preset) -> LDDBMObjective:
     )
 
 
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """train.lr's multiplier at a step: a linear warm-up, constant, then (train.decay_steps > 0) a linear
+    cool-down that reaches zero at train.steps. A function of the step only, so a resumed run takes
+    the same rates as an uninterrupted one."""
+    warm = min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+    if cfg.decay_steps <= 0:
+        return warm
+    return warm * min(1.0, max(0.0, (cfg.steps - step) / cfg.decay_steps))
+
+
 def build_optimizer(objective: LDDBMObjective, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, LRScheduler]:
-    """AdamW with a linear warm-up to train.lr."""
+    """AdamW with the rates of lr_factor (warm-up, constant, optional linear cool-down)."""
     optimizer = torch.optim.AdamW(objective.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)))
+    lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     return optimizer, lr_schedule
 
 

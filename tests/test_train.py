@@ -12,7 +12,8 @@ from lddbm import train as train_mod
 from lddbm.__main__ import main as cli
 from lddbm.presets import apply_overrides, get_preset
 from lddbm.tasks import get_task
-from lddbm.train import RunBatches, RunFolderError, StopSignals, bridge_draws, train
+from lddbm.presets import TrainConfig
+from lddbm.train import RunBatches, RunFolderError, StopSignals, bridge_draws, lr_factor, train
 
 TINY = {
     "latent.width": "8", "denoiser.hidden_size": "32", "denoiser.depth": "1", "denoiser.encoder_depth": "1",
@@ -56,6 +57,17 @@ def test_bridge_draws_depend_on_the_position_only():
     assert torch.equal(t, torch.cat([h[0] for h in halves])) and torch.equal(noise, torch.cat([h[1] for h in halves]))
     assert noise.shape == (8, preset.latent.channels, preset.latent.size, preset.latent.size)
     assert len(set(t.tolist())) == 8
+
+
+def test_the_learning_rate_warms_up_holds_then_cools_down_to_zero():
+    constant = TrainConfig(steps=100, warmup_steps=10)
+    assert [lr_factor(s, constant) for s in (0, 9, 50, 99)] == [0.1, 1.0, 1.0, 1.0]
+    wsd = TrainConfig(steps=100, warmup_steps=10, decay_steps=40)
+    assert lr_factor(59, wsd) == 1.0 and lr_factor(80, wsd) == pytest.approx(0.5)
+    assert lr_factor(99, wsd) == pytest.approx(1 / 40) and lr_factor(100, wsd) == 0.0
+    # a resumed run that raises steps and decay_steps anneals from where it stopped
+    longer = dataclasses.replace(wsd, steps=200, decay_steps=150)
+    assert lr_factor(50, longer) == 1.0 and lr_factor(125, longer) == pytest.approx(0.5)
 
 
 def test_stop_signals_set_a_flag_and_restore_the_handlers():

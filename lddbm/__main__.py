@@ -259,6 +259,33 @@ def cmd_digits_classifiers(args, extra) -> int:
     return 0
 
 
+def cmd_digits_cnf_mvae(args, extra) -> int:
+    """Train the CNF-MVAE comparison model on the digits set (unless --evaluate-only), save it, and score
+    it on --split with our classifiers; the scores go to OUT/report.json (and --json)."""
+    if extra:
+        raise SystemExit(f"error: unexpected arguments {extra}")
+    from .cnf_mvae import CNFMVAE, train_cnf_mvae
+    from .digits import evaluate_joint_model
+
+    out = Path(args.out)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    if args.evaluate_only:
+        if not (out / "config.json").is_file():
+            raise SystemExit(f"error: no CNF-MVAE in {out}; train one first (leave out --evaluate-only).")
+        model, training = CNFMVAE.from_pretrained(out).eval(), json.loads((out / "report.json").read_text()).get("training", {})
+    else:
+        model, training = train_cnf_mvae(args.data, steps=args.steps, seed=args.seed, max_minutes=args.max_minutes, log=log)
+        training["command"] = (f"python -m lddbm digits-cnf-mvae --data {args.data} --out {args.out} --steps {args.steps}"
+                               + (f" --max-minutes {args.max_minutes:g}" if args.max_minutes else ""))
+        model.save_pretrained(out)
+    log(f"evaluating on the {args.split} split")
+    report = {"training": training, **evaluate_joint_model(model, args.data, args.split, args.classifiers, seed=args.seed)}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    _write_json(args.json, report)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def cmd_sample(args, extra) -> int:
     """Views (image files) -> a mesh file and the occupancy grid."""
     import numpy as np
@@ -486,6 +513,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=600, help="batches of 128 (about 5 min per classifier on one thread)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_digits_classifiers)
+
+    p = sub.add_parser("digits-cnf-mvae", help="train and score CNF-MVAE, the contrastive multimodal VAE compared "
+                       "with LDDBM on the digits")
+    p.add_argument("--data", default="data/digits", help="a built digits set (build-data digits)")
+    p.add_argument("--out", default="checkpoints/digits/cnf_mvae", help="the model folder (safetensors + report.json)")
+    p.add_argument("--steps", type=int, default=4000, help="training steps (batch 128)")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this long (0: no limit)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="test", choices=["val", "test"])
+    p.add_argument("--classifiers", default="checkpoints/digits/classifiers", help="the judges (digits-classifiers)")
+    p.add_argument("--evaluate-only", action="store_true", help="score the model already in --out")
+    p.add_argument("--json", help="also write the scores here")
+    p.set_defaults(func=cmd_digits_cnf_mvae)
 
     p = sub.add_parser("sample", help="views -> 3D shape file (GLB, OBJ or STL) and voxels (.npy)")
     p.add_argument("--checkpoint", required=True)

@@ -116,12 +116,15 @@ class BridgeTransformer(ModelMixin, ConfigMixin):
         num_heads: int = 4,
         mlp_ratio: float = 4.0,
         num_mask_tokens: int = 4,  # learned extra decoder tokens, dropped at the output
+        num_classes: int = 0,  # > 0: a class-label condition added to the time embedding (index num_classes = none)
     ):
         super().__init__()
         if sample_size % patch_size:
             raise ValueError(f"sample_size {sample_size} is not divisible by patch_size {patch_size}.")
         if hidden_size % num_heads:
             raise ValueError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}.")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}.")
         grid = sample_size // patch_size
         patch_dim = patch_size * patch_size * in_channels
         self.source_embed = nn.Linear(patch_dim, hidden_size)
@@ -131,6 +134,8 @@ class BridgeTransformer(ModelMixin, ConfigMixin):
         self.mask_tokens = nn.Parameter(torch.zeros(1, num_mask_tokens, hidden_size))
         self.time_proj = Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embed = TimestepEmbedding(256, hidden_size)
+        # DiT's class embedding, with one extra row for "no label" (classifier-free guidance, lddbm.guidance)
+        self.label_embed = nn.Embedding(num_classes + 1, hidden_size) if num_classes else None
         self.encoder = nn.ModuleList(EncoderBlock(hidden_size, num_heads, mlp_ratio) for _ in range(encoder_depth))
         self.encoder_norm = nn.LayerNorm(hidden_size)
         self.decoder = nn.ModuleList(DecoderBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth))
@@ -143,6 +148,8 @@ class BridgeTransformer(ModelMixin, ConfigMixin):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.mask_tokens, std=0.02)
+        if self.label_embed is not None:
+            nn.init.normal_(self.label_embed.weight, std=0.02)
         for layer in (self.time_embed.linear_1, self.time_embed.linear_2):
             nn.init.normal_(layer.weight, std=0.02)
         for block in self.decoder:  # adaLN-Zero: every residual branch starts closed
@@ -157,8 +164,15 @@ class BridgeTransformer(ModelMixin, ConfigMixin):
         if x.ndim != 4 or tuple(x.shape[1:]) != (c, s, s):
             raise ValueError(f"BridgeTransformer expects {name} of shape (B, {c}, {s}, {s}), got {tuple(x.shape)}.")
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
-        """sample: c_in x_t (B,C,H,W); timestep: c_noise (B,); source: x_T (B,C,H,W)."""
+    @property
+    def null_label(self) -> int:
+        """The label index that means "no label" (the embedding's extra row)."""
+        return self.config.num_classes
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, source: torch.Tensor,
+                class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        """sample: c_in x_t (B,C,H,W); timestep: c_noise (B,); source: x_T (B,C,H,W); class_labels (B,)
+        in 0..num_classes (num_classes = no label; None = no label for all)."""
         self._check("sample", sample)
         self._check("source", source)
         p, B = self.config.patch_size, sample.shape[0]
@@ -172,6 +186,14 @@ class BridgeTransformer(ModelMixin, ConfigMixin):
         x = torch.cat([x, self.mask_tokens.expand(B, -1, -1)], dim=1)  # (B, N + M, D)
         t = timestep.reshape(-1).expand(B) if timestep.numel() == 1 else timestep
         c = self.time_embed(self.time_proj(t * TIME_SCALE).to(x.dtype))  # (B, D)
+        if self.label_embed is not None:
+            if class_labels is None:
+                class_labels = torch.full((B,), self.null_label, dtype=torch.long, device=x.device)
+            if class_labels.min() < 0 or class_labels.max() > self.null_label:
+                raise ValueError(f"class_labels must lie in 0..{self.null_label} ({self.null_label} = no label).")
+            c = c + self.label_embed(class_labels.to(x.device))
+        elif class_labels is not None:
+            raise ValueError("This denoiser has no label condition (num_classes = 0); pass class_labels=None.")
         for block in self.decoder:
             x = block(x, memory, c)
         x = self.final(x[:, :n], c)  # (B, N, p*p*C)

@@ -152,3 +152,49 @@ def linear_probe(train_latents: torch.Tensor, train_labels: torch.Tensor, test_l
     optimizer.step(closure)
     with torch.no_grad():
         return float(((b @ weight + bias).argmax(1) == test_labels).float().mean())
+
+
+def load_judges(folder: str | Path) -> dict[str, tuple[DigitClassifier, dict]]:
+    """The trained classifiers in ``folder`` (one subfolder per modality) with their report.json; clear
+    error when missing."""
+    import json
+
+    judges = {}
+    for modality in MODALITIES:
+        sub = Path(folder) / modality
+        if not (sub / "config.json").is_file():
+            raise DataError(f"No {modality} digit classifier in {sub}: train them with python -m lddbm digits-classifiers.")
+        card = sub / "report.json"
+        judges[modality] = (DigitClassifier.from_pretrained(sub).eval(), json.loads(card.read_text()) if card.is_file() else {})
+    return judges
+
+
+def evaluate_joint_model(model, root: str | Path, split: str, classifiers: str | Path, seed: int = 0,
+                         joint_samples: int = 1000, batch: int = 500) -> dict:
+    """Scores of a model that encodes, translates and samples both modalities jointly (``CNFMVAE``):
+    cross coherence and KID both ways (one translation per ``split`` image, from the posterior mean), joint
+    coherence (the share of ``joint_samples`` joint samples whose two images the classifiers read as the
+    same digit), and the latent linear probe per modality (2,000 training latents, as in the paper)."""
+    judges = load_judges(classifiers)
+    report = {"split": split, "classifiers": {m: card for m, (_, card) in judges.items()}}
+    images = {m: load_images(root, m, split) for m in MODALITIES}
+    for source, target in (("handwritten", "printed"), ("printed", "handwritten")):
+        x, y = images[source]
+        translated = torch.cat([model.translate(x[i : i + batch], source, target).float().cpu() for i in range(0, len(x), batch)])
+        judge = judges[target][0]
+        report[f"{source}_to_{target}"] = {"images": len(x), "cross_coherence": cross_coherence(judge, translated, y),
+                                           "kid": quality_kid(judge, translated, images[target][0])}
+    hand, printed = model.joint_sample(joint_samples, generator=torch.Generator().manual_seed(seed))
+    report["joint_coherence"] = float((judges["handwritten"][0].predict(hand.float().cpu())[0]
+                                       == judges["printed"][0].predict(printed.float().cpu())[0]).float().mean())
+    report["joint_samples"] = joint_samples
+    report["linear_probe_accuracy"] = {}
+    for modality in MODALITIES:
+        train_x, train_y = load_images(root, modality, "train")
+        pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:PROBE_TRAIN]
+        with torch.no_grad():
+            latents = lambda xs: torch.cat([model.encode(xs[i : i + batch], modality).float().cpu()  # noqa: E731
+                                            for i in range(0, len(xs), batch)])
+            x, y = images[modality]
+            report["linear_probe_accuracy"][modality] = linear_probe(latents(train_x[pick]), train_y[pick], latents(x), y)
+    return report

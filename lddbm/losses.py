@@ -7,6 +7,7 @@ Randomness (times and noise) is an argument, so a test can fix it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
@@ -72,6 +73,7 @@ class LDDBMObjective(nn.Module):
         weights: LossWeights,
         temperature: float,
         weighting: Literal["karras", "uniform"],
+        detach_target: bool = False,
     ):
         super().__init__()
         self.source_encoder = source_encoder
@@ -82,19 +84,26 @@ class LDDBMObjective(nn.Module):
         self.weights = weights
         self.temperature = temperature
         self.weighting = weighting
+        self.detach_target = detach_target  # the bridge loss does not train the target encoder
 
     def forward(
-        self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, auxiliary: bool
+        self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, auxiliary: bool,
+        labels: torch.Tensor | None = None, drop_source: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """source/target: a batch of paired inputs; t (B,) and noise (B, C, h, w) drive the bridge.
 
         auxiliary: add the contrastive, predictive and reconstruction losses this step.
+        labels (B,): class labels for a label-conditioned denoiser (the null index where dropped);
+        drop_source (B,) bool: samples bridged from "no source", the zero latent (lddbm.guidance).
         """
         zT = self.source_encoder(source)  # (B, C, h, w)
         z0 = self.target_encoder(target)  # (B, C, h, w)
         w = self.weights
         losses = {}
-        losses["bridge"], denoised = bridge_loss(self.bridge, self.denoiser, z0, zT, t, noise, self.weighting)
+        z0_bridged = z0.detach() if self.detach_target else z0
+        zT_bridged = zT if drop_source is None else torch.where(drop_source[:, None, None, None], 0.0, zT)
+        denoiser = self.denoiser if labels is None else partial(self.denoiser, class_labels=labels)
+        losses["bridge"], denoised = bridge_loss(self.bridge, denoiser, z0_bridged, zT_bridged, t, noise, self.weighting)
         total = w.bridge * losses["bridge"]
         if auxiliary:
             losses["contrastive"] = contrastive_loss(z0, zT, self.temperature)

@@ -7,6 +7,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +17,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from diffusers.utils import BaseOutput
 
 from .errors import ConfigError, LDDBMError
+from .guidance import guidance_terms, guided_denoise
 from .scheduler import BridgeScheduler
 
 __all__ = ["LDDBMPipeline", "LDDBMPipelineOutput", "CheckpointError"]
@@ -83,6 +85,9 @@ class LDDBMPipeline(DiffusionPipeline):
         num_samples: int = 1,
         callback: Callable[[int, float, torch.Tensor, torch.Tensor], None] | None = None,
         preprocess_kwargs: dict | None = None,
+        class_labels=None,
+        source_scale: float = 1.0,
+        label_scale: float = 1.0,
     ) -> LDDBMPipelineOutput | tuple:
         """Bridge ``inputs`` to the target modality.
 
@@ -98,6 +103,12 @@ class LDDBMPipeline(DiffusionPipeline):
         network evaluation, e.g. to show the trajectory. ``preprocess_kwargs`` go to the source
         encoder's ``preprocess`` (multi-view: ``remove_background``, ``foreground_ratio``, and
         ``segmenter``, which defaults to the pipeline's own).
+
+        Two-condition guidance (``lddbm.guidance``; a denoiser trained with a label condition and
+        condition dropout): ``class_labels`` (one int per input, or None), and one weight per condition,
+        ``source_scale`` (lambda_s) and ``label_scale`` (lambda_l); the defaults (1, 1) are the plain
+        conditional bridge. ``inputs=None`` with labels generates from the labels alone (the bridge
+        from the zero latent, "no source"). Each guidance term is a network evaluation, and NFE counts them.
         """
         start = time.perf_counter()
         if output_type not in self.output_types:
@@ -110,22 +121,55 @@ class LDDBMPipeline(DiffusionPipeline):
         scheduler = copy.copy(self.scheduler)
         scheduler.set_timesteps(num_inference_steps, device=self.device, sampler=sampler, guidance=guidance,
                                 churn=churn, eta=eta)
-        source = self.encode_source(inputs, preprocess_kwargs)  # (B, C, h, w)
+        labels = self._check_labels(class_labels, inputs)
+        terms = guidance_terms(source_scale, label_scale, has_source=inputs is not None, has_label=labels is not None)
+        if inputs is None:  # labels only: the bridge from the zero latent ("no source", lddbm.guidance)
+            c, h, w = self.latent_shape
+            source = torch.zeros(len(labels), c, h, w, device=self.device, dtype=self.denoiser.dtype)
+        else:
+            source = self.encode_source(inputs, preprocess_kwargs)  # (B, C, h, w)
+            if labels is not None and len(labels) != len(source):
+                raise ConfigError(f"Got {len(labels)} class labels for {len(source)} inputs; give one per input.")
         source = source.repeat_interleave(num_samples, dim=0)
+        if labels is not None:
+            labels = labels.to(source.device).repeat_interleave(num_samples, dim=0)
         noise = randn_tensor(source.shape, generator=generator, device=source.device, dtype=source.dtype) \
             if scheduler.bridge.needs_prior_noise else None
         x = scheduler.bridge.prior(source, noise).clone()
+        def denoise(x_t, sources, label_batch, t):
+            net = self.denoiser if self.denoiser.label_embed is None else partial(self.denoiser, class_labels=label_batch)
+            return scheduler.bridge.denoise(net, x_t, t, sources)
+
         for i, t in enumerate(self.progress_bar(scheduler.timesteps)):
-            denoised = scheduler.bridge.denoise(self.denoiser, x, t, source)
+            denoised = guided_denoise(partial(denoise, t=t), x, source, labels, terms, self.denoiser.null_label)
             x = scheduler.step(denoised, t, x, source=source, generator=generator).prev_sample
             if callback is not None:
                 callback(i, float(t), x, denoised)
         outputs = x if output_type == "latent" else self.target_decoder.postprocess(self.target_decoder(x), output_type)
-        nfe = scheduler.num_function_evals
+        nfe = scheduler.num_function_evals * len(terms)
         seconds = time.perf_counter() - start
         if not return_dict:
             return outputs, x, nfe, seconds
         return LDDBMPipelineOutput(outputs=outputs, latents=x, nfe=nfe, seconds=seconds)
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """(C, h, w) of the shared latent."""
+        cfg = self.denoiser.config
+        return cfg.in_channels, cfg.sample_size, cfg.sample_size
+
+    def _check_labels(self, class_labels, inputs) -> torch.Tensor | None:
+        """class_labels as a (B,) long tensor, or None; clear errors for a model without labels."""
+        if class_labels is None:
+            if inputs is None:
+                raise ConfigError("Nothing to translate: give inputs, class_labels, or both.")
+            return None
+        if self.denoiser.label_embed is None:
+            raise ConfigError("This checkpoint was trained without a class-label condition; leave class_labels unset.")
+        labels = torch.as_tensor(class_labels, dtype=torch.long).reshape(-1)
+        if labels.numel() == 0 or labels.min() < 0 or labels.max() >= self.denoiser.null_label:
+            raise ConfigError(f"class_labels must be integers in 0..{self.denoiser.null_label - 1}, got {class_labels!r}.")
+        return labels
 
     @classmethod
     def load_config(cls, *args, **kwargs):

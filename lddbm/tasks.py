@@ -68,6 +68,7 @@ def build_denoiser(preset: Preset) -> BridgeTransformer:
         num_heads=d.num_heads,
         mlp_ratio=d.mlp_ratio,
         num_mask_tokens=d.num_mask_tokens,
+        num_classes=d.num_classes,
     )
 
 

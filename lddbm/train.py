@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from .batch import batch_len, batch_to
-from .errors import LDDBMError
+from .errors import ConfigError, LDDBMError
 from .losses import LDDBMObjective, LossWeights
 from .pipeline import LDDBMPipeline
 from .presets import Preset, TrainConfig, save_preset
@@ -118,6 +118,22 @@ def bridge_draws(preset: Preset, first: int, n: int, device: torch.device | str)
         times.append(preset.bridge.sample_t(1, preset.loss.t_sampling, preset.sampling.rho, generator=g))
         noises.append(torch.randn(lat.channels, lat.size, lat.size, generator=g))
     return torch.cat(times).to(device), torch.stack(noises).to(device)
+
+
+def condition_draws(preset: Preset, first: int, labels: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Condition dropout (loss.source_dropout / label_dropout) for the samples at positions first.. of the
+    run: (the labels the denoiser sees, with the null index where dropped, or None for a denoiser without
+    labels; drop_source (n,) bool, or None). Position-seeded like bridge_draws, from a stream of its own."""
+    n, loss, seed = len(labels), preset.loss, preset.train.seed
+    if preset.denoiser.num_classes == 0 and loss.source_dropout == 0:
+        return None, None
+    u = torch.stack([torch.rand(2, generator=torch.Generator().manual_seed(
+        int(np.random.SeedSequence([seed % 2**64, position, 1]).generate_state(1)[0]))) for position in range(first, first + n)])
+    drop_source = (u[:, 0] < loss.source_dropout).to(labels.device) if loss.source_dropout > 0 else None
+    if preset.denoiser.num_classes == 0:
+        return None, drop_source
+    null = torch.full_like(labels, preset.denoiser.num_classes)
+    return torch.where((u[:, 1] < loss.label_dropout).to(labels.device), null, labels), drop_source
 
 
 class Stop(enum.Enum):
@@ -238,6 +254,7 @@ def build_objective(preset: Preset) -> LDDBMObjective:
         ),
         temperature=loss_cfg.temperature,
         weighting=loss_cfg.weighting,
+        detach_target=loss_cfg.detach_target,
     )
 
 
@@ -354,8 +371,14 @@ class _Session:
         first = (step * acc.num_processes + acc.process_index) * cfg.batch_size
         t, noise = bridge_draws(self.preset, first, batch_len(source), dev)
         auxiliary = self.preset.loss.strategy == "whole" or step % self.preset.loss.every_k == 0
+        conditions = {}
+        if self.preset.denoiser.num_classes or self.preset.loss.source_dropout:
+            if "label" not in batch and self.preset.denoiser.num_classes:
+                raise ConfigError(f"denoiser.num_classes is set but the {self.preset.data.kind} data has no labels.")
+            labels, drop_source = condition_draws(self.preset, first, batch.get("label", torch.zeros(batch_len(source))).long().to(dev))
+            conditions = {"labels": labels, "drop_source": drop_source}
         with acc.autocast():
-            losses = self.objective(source, target, t, noise, auxiliary)
+            losses = self.objective(source, target, t, noise, auxiliary, **conditions)
         if not torch.isfinite(losses["total"]):
             raise FloatingPointError(f"Non-finite loss at step {step}: {({k: v.item() for k, v in losses.items()})}. "
                                      "Lower --train.lr.")

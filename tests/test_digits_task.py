@@ -63,3 +63,16 @@ def test_classifiers_train_and_the_task_trains_and_evaluates_both_ways(digits_ro
         assert report["images"] == len(load_images(digits_root, source, "test")[1])
         assert report["classifier"]["test_accuracy"] >= 0
         assert 0 <= report["linear_probe_accuracy"] <= 1
+
+    # CNF-MVAE, the comparison model: trained, saved and scored by one command; --evaluate-only re-scores it
+    folder, scores = tmp_path / "cnf_mvae", tmp_path / "cnf_mvae.json"
+    assert cli(["digits-cnf-mvae", "--data", str(digits_root), "--out", str(folder), "--steps", "3",
+                "--classifiers", str(judges), "--json", str(scores)]) == 0
+    report = json.loads(scores.read_text())
+    assert report["training"]["steps"] == 3 and "command" in report["training"]
+    for direction in ("handwritten_to_printed", "printed_to_handwritten"):
+        assert 0 <= report[direction]["cross_coherence"] <= 1 and report[direction]["kid"] == report[direction]["kid"]
+    assert 0 <= report["joint_coherence"] <= 1 and set(report["linear_probe_accuracy"]) == {"handwritten", "printed"}
+    assert cli(["digits-cnf-mvae", "--data", str(digits_root), "--out", str(folder), "--evaluate-only",
+                "--classifiers", str(judges)]) == 0
+    assert json.loads((folder / "report.json").read_text())["joint_coherence"] == report["joint_coherence"]

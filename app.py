@@ -4,7 +4,8 @@ Run ``python app.py`` and open http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADI
 respected). Pipelines load once, offline, from checkpoints/; CUDA is used when present.
 
 The API (gradio_client) is one endpoint per task, a contract checked by tests/test_app_api.py:
-/views_to_3d, /new_view, /orbit, /super_resolve and /translate_vector; every other event is private (api_visibility).
+/views_to_3d, /new_view, /orbit, /super_resolve, /sketch_to_printed, /printed_to_handwritten and /translate_vector;
+every other event is private (api_visibility).
 Sampler controls are built from lddbm.samplers (SAMPLERS, OPTIONS): each tab has one "randomness"
 slider, set as the chosen sampler's stochastic option, and guidance only applies where it is read.
 """
@@ -27,7 +28,8 @@ import torch
 from PIL import Image
 
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
-from lddbm.errors import ConfigError
+from lddbm.digits import DigitClassifier, photo_to_printed, sketch_to_handwritten
+from lddbm.errors import ConfigError, DataError
 from lddbm.export import export_mesh, plotly_figure, plotly_side_by_side, voxels_to_mesh
 from lddbm.framing import DEFAULT_FOREGROUND_RATIO, NormalizedView, normalize_views, view_warnings
 from lddbm.images import tensor_to_pil
@@ -753,6 +755,196 @@ def sr_tab() -> None:
     detail_y.release(**zoom)
 
 
+# ---- digits: handwritten <-> printed ---------------------------------------------------------------------
+
+# the modality a model generates -> its checkpoint folder (handwritten -> printed takes a class label too)
+DIGIT_MODELS = {"printed": "digits/h2p", "handwritten": "digits/p2h"}
+NO_LABEL = "none"
+DIGIT_WEIGHT_RANGE = (0.0, 5.0)  # lambda_sketch, lambda_label (lddbm.guidance); 1 = as trained
+MAX_DIGIT_SAMPLES = 8
+
+
+def digit_models() -> dict[str, str]:
+    return {target: name for target, name in DIGIT_MODELS.items() if (CHECKPOINTS / name).is_dir()}
+
+
+def digit_judge(modality: str) -> DigitClassifier | None:
+    """Our classifier for one digit modality (checkpoints/digits/classifiers), or None when not shipped."""
+    return _classifier(CHECKPOINTS / "digits" / "classifiers" / modality)
+
+
+@lru_cache(maxsize=None)
+def _classifier(folder: Path) -> DigitClassifier | None:
+    return DigitClassifier.from_pretrained(folder).eval() if (folder / "config.json").is_file() else None
+
+
+def digit_gallery(images: torch.Tensor, modality: str) -> list[tuple[Image.Image, str]]:
+    """Generated digits (N, C, 32, 32) as enlarged images, each captioned with the classifier's reading."""
+    judge = digit_judge(modality)
+    captions = [f"sample {i + 1}" for i in range(len(images))]
+    if judge is not None:
+        with torch.no_grad():
+            probs = torch.softmax(judge(images.float().cpu()), dim=1)
+        captions = [f"{c}: reads as {int(p.argmax())} ({float(p.max()):.0%})" for c, p in zip(captions, probs)]
+    return [(tensor_to_pil(im).resize((128, 128), Image.NEAREST), c) for im, c in zip(images.float().cpu(), captions)]
+
+
+def sketch_image(sketch) -> Image.Image | None:
+    """The drawing from a Sketchpad value (its composite, else background and layers), an image, or a file path."""
+    if sketch is None:
+        return None
+    if isinstance(sketch, dict):
+        if sketch.get("composite") is not None:
+            return sketch_image(sketch["composite"])
+        parts = [sketch_image(layer) for layer in [sketch.get("background"), *(sketch.get("layers") or [])] if layer is not None]
+        if not parts:
+            return None
+        canvas = Image.new("RGBA", parts[0].size, (255, 255, 255, 0))
+        for part in parts:
+            canvas.alpha_composite(part.convert("RGBA").resize(canvas.size))
+        return canvas
+    if isinstance(sketch, np.ndarray):
+        return Image.fromarray(sketch)
+    if isinstance(sketch, Image.Image):
+        return sketch
+    try:
+        return open_image(getattr(sketch, "name", sketch))[0]
+    except InputError as err:
+        raise gr.Error(str(err)) from err
+
+
+def digit_label(label) -> int | None:
+    if label in (None, "", NO_LABEL):
+        return None
+    return whole_number(label, "class label", 0, 9)
+
+
+def digit_weight(value, what: str) -> float:
+    number = as_number(value)
+    low, high = DIGIT_WEIGHT_RANGE
+    if not np.isfinite(number) or not low <= number <= high:
+        raise gr.Error(f"The {what} must be a number from {low:g} to {high:g}; got {value!r}.")
+    return number
+
+
+def run_digits(target: str, source: torch.Tensor | None, labels: list[int] | None, samples, steps, sampler, guidance,
+               randomness, seed, random_seed, **scales) -> tuple[list, str]:
+    """Sample ``samples`` digits of the ``target`` modality; (captioned gallery, run details)."""
+    if target not in digit_models():
+        raise gr.Error(f"No {target}-digit model is shipped here (checkpoints/{DIGIT_MODELS[target]}).")
+    pipe = pipeline(DIGIT_MODELS[target])
+    samples = whole_number(samples, "number of samples", 1, MAX_DIGIT_SAMPLES)
+    steps = whole_number(steps, "number of sampling steps", 1, 50)
+    options = sampling_options(sampler, randomness, guidance)
+    seed = parse_seed(seed, random_seed)
+    generator = torch.Generator(DEVICE).manual_seed(seed)
+    try:
+        out = pipe(None if source is None else source[None], class_labels=labels, num_samples=samples,
+                   num_inference_steps=steps, sampler=sampler, generator=generator, **options, **scales)
+    except ConfigError as err:
+        raise gr.Error(str(err)) from err
+    info = f"{sampler} · {steps} steps · NFE {out.nfe} · {out.seconds * 1000:.0f} ms for {samples} · seed {seed} · {DEVICE}"
+    return digit_gallery(out.outputs, target), info
+
+
+def sketch_to_printed(sketch, label=NO_LABEL, sketch_weight=1.0, label_weight=1.0, samples=4, steps=10,
+                      sampler="dbim", guidance=1.0, randomness=0.5, seed=0, random_seed=False,
+                      progress=gr.Progress(track_tqdm=True)):
+    """The public /sketch_to_printed endpoint: a drawn (or example) handwritten digit and/or a class label ->
+    (printed digits with the classifier's reading, run details). ``sketch_weight`` and ``label_weight`` are
+    the two guidance weights (lddbm.guidance; 1 = as trained)."""
+    label = digit_label(label)
+    drawing = sketch_image(sketch)
+    source = None
+    if drawing is not None:
+        try:
+            source = sketch_to_handwritten(drawing)
+        except DataError:
+            if label is None:
+                raise gr.Error("The canvas is empty: draw a digit, pick an example, or choose a class label.") from None
+    if source is None and label is None:
+        raise gr.Error("Draw a digit, pick an example, or choose a class label first.")
+    return run_digits("printed", source, None if label is None else [label], samples, steps, sampler, guidance,
+                      randomness, seed, random_seed, source_scale=digit_weight(sketch_weight, "sketch weight"),
+                      label_scale=digit_weight(label_weight, "label weight"))
+
+
+def printed_to_handwritten(image, samples=4, steps=10, sampler="dbim", guidance=1.0, randomness=0.5, seed=0,
+                           random_seed=False, progress=gr.Progress(track_tqdm=True)):
+    """The public /printed_to_handwritten endpoint: a photo or crop of a printed digit -> (handwritten digits
+    with the classifier's reading, run details)."""
+    path = getattr(image, "name", image)
+    if not path:
+        raise gr.Error("Upload a photo or crop of one printed digit, or pick an example first.")
+    try:
+        picture, _ = open_image(path)
+    except InputError as err:
+        raise gr.Error(str(err)) from err
+    return run_digits("handwritten", photo_to_printed(picture), None, samples, steps, sampler, guidance, randomness,
+                      seed, random_seed)
+
+
+def digit_examples(modality: str) -> list[str]:
+    folder = ROOT / "assets" / "digits" / modality
+    return sorted(str(p) for p in folder.glob("*.png")) if folder.is_dir() else []
+
+
+def digit_sampling_controls(name: str):
+    steps = gr.Slider(1, 50, value=checkpoint_steps(name, 10), step=1, label="sampling steps")
+    sampler, randomness, guidance = sampler_controls(
+        checkpoint_sampler(name), "Draws differ with it (many printed digits fit one sketch); 0 gives their blurry mean.",
+        "How strongly sampling is pulled toward the input (1 = as trained).")
+    with gr.Row():
+        samples = gr.Slider(1, MAX_DIGIT_SAMPLES, value=4, step=1, label="samples")
+        seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+        randomize = gr.Checkbox(False, label="random seed")
+    return samples, steps, sampler, guidance, randomness, seed, randomize
+
+
+def digits_tab() -> None:
+    models = digit_models()
+    gr.Markdown(
+        "Handwritten digits (MNIST) ↔ printed house-number digits (SVHN-like, rendered here from Debian fonts), "
+        "paired only by their class: a translation should show the same digit in the other style. Under each "
+        "sample: what our digit classifier reads (see `checkpoints/digits`)."
+    )
+    with gr.Row():
+        if "printed" in models:
+            with gr.Column():
+                gr.Markdown("### Sketch → printed digits")
+                sketch = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(280, 280), label="draw a digit",
+                                      brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
+                examples = digit_examples("handwritten")
+                if examples:
+                    gr.Examples([[p] for p in examples], inputs=[sketch], label="handwritten test digits",
+                                example_labels=[Path(p).stem.split("-")[0] for p in examples])
+                label = gr.Dropdown([NO_LABEL, *map(str, range(10))], value=NO_LABEL, label="class label (optional)",
+                                    info="Alone, or with a sketch: both steer the printed digit.")
+                with gr.Row():
+                    sketch_weight = gr.Slider(*DIGIT_WEIGHT_RANGE, value=1.0, step=0.1, label="sketch weight λ_sketch")
+                    label_weight = gr.Slider(*DIGIT_WEIGHT_RANGE, value=1.0, step=0.1, label="label weight λ_label",
+                                             info="Guidance per condition: 1 = as trained, more = follow it harder.")
+                controls = digit_sampling_controls(models["printed"])
+                run = gr.Button("Translate to printed", variant="primary")
+                gallery = gr.Gallery(label="printed digits", columns=4, height="auto")
+                info = gr.Markdown(label="run details", show_label=False)
+                run.click(sketch_to_printed, [sketch, label, sketch_weight, label_weight, *controls], [gallery, info],
+                          api_name="sketch_to_printed")
+        if "handwritten" in models:
+            with gr.Column():
+                gr.Markdown("### Printed digit → handwriting")
+                image = gr.Image(type="filepath", label="a printed digit (photo or crop)", sources=["upload", "clipboard"])
+                examples = digit_examples("printed")
+                if examples:
+                    gr.Examples([[p] for p in examples], inputs=[image], label="printed test digits",
+                                example_labels=[Path(p).stem.split("-")[0] for p in examples])
+                controls = digit_sampling_controls(models["handwritten"])
+                run = gr.Button("Translate to handwriting", variant="primary")
+                gallery = gr.Gallery(label="handwritten digits", columns=4, height="auto")
+                info = gr.Markdown(label="run details", show_label=False)
+                run.click(printed_to_handwritten, [image, *controls], [gallery, info], api_name="printed_to_handwritten")
+
+
 # ---- toy task: vector -> image -------------------------------------------------------------------------
 
 
@@ -830,6 +1022,9 @@ def build_demo() -> gr.Blocks:
         if sr_scales():
             with gr.Tab("Super-resolution"):
                 sr_tab()
+        if digit_models():
+            with gr.Tab("Digits"):
+                digits_tab()
         with gr.Tab("Toy: vector → image"):
             toy_tab()
     return demo
@@ -854,7 +1049,7 @@ def busy_message(demo: gr.Blocks) -> None:
 
 def shipped_models() -> list[str]:
     """The checkpoint folders the tabs use that exist here."""
-    names = ["multiview3d", "novelview", *SR_MODELS.values(), "synthetic"]
+    names = ["multiview3d", "novelview", *SR_MODELS.values(), *DIGIT_MODELS.values(), "synthetic"]
     return [name for name in names if (CHECKPOINTS / name).is_dir()]
 
 

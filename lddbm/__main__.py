@@ -359,6 +359,10 @@ def cmd_examples(args, extra) -> int:
         from .data.novelview import export_examples as export_novelview
 
         chosen = export_novelview(args.data, args.out, split=args.split, count=args.count, views=args.views)
+    elif args.dataset == "digits":
+        from .data.digits import export_examples as export_digits
+
+        chosen = export_digits(args.data, args.out, split=args.split, count=args.count)
     elif args.dataset == "photos":
         from .data.photos import export_examples as export_photos
 
@@ -557,8 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("examples", help="copy held-out objects as example inputs (assets/)")
-    p.add_argument("dataset", choices=["furniture", "photos", "novelview"],
-                   help="novelview: input views and every other render of built objects, with their cameras")
+    p.add_argument("dataset", choices=["furniture", "photos", "novelview", "digits"],
+                   help="novelview: input views and every other render of built objects, with their cameras; "
+                   "digits: COUNT handwritten and COUNT printed test digits, classes in turn")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--split", default="test")

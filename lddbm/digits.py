@@ -27,12 +27,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
+from PIL import Image
 
 from .data.digits import SIZE, _load, _to_tensor
 from .errors import DataError
 from .metrics import kid
 
-__all__ = ["DigitClassifier", "MODALITIES", "cross_coherence", "linear_probe", "load_images", "train_classifier"]
+__all__ = ["DigitClassifier", "MODALITIES", "cross_coherence", "evaluate_joint_model", "linear_probe", "load_images",
+           "load_judges", "photo_to_printed", "sketch_to_handwritten", "train_classifier"]
 
 MODALITIES = {"handwritten": 1, "printed": 3}  # modality -> image channels
 PROBE_TRAIN = 2000  # training latents the linear probe is fitted on (as in the CNF-MVAE paper)
@@ -198,3 +200,56 @@ def evaluate_joint_model(model, root: str | Path, split: str, classifiers: str |
             x, y = images[modality]
             report["linear_probe_accuracy"][modality] = linear_probe(latents(train_x[pick]), train_y[pick], latents(x), y)
     return report
+
+
+# ---- user inputs: a drawn digit, a photographed printed digit -------------------------------------------
+
+
+def sketch_to_handwritten(image: Image.Image | np.ndarray) -> torch.Tensor:
+    """A digit drawn on a canvas (any size, dark on light or light on dark, with or without alpha) ->
+    (1, 32, 32) in [-1, 1], framed like the MNIST images: white on black, the strokes' bounding box scaled
+    to fit 20x20, centred by its centre of mass in the 28x28 field, padded to 32. Raises DataError for an
+    empty canvas."""
+    pixels = _canvas_ink(image)  # (H, W) float in [0, 1], 1 = ink
+    rows, cols = np.flatnonzero(pixels.max(1) > 0.1), np.flatnonzero(pixels.max(0) > 0.1)
+    if len(rows) == 0:
+        raise DataError("The canvas is empty: draw a digit (one stroke or more) first.")
+    ink = pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = 20 / max(ink.shape)
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    box = np.asarray(Image.fromarray((ink * 255).astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float32) / 255
+    field = np.zeros((28, 28), dtype=np.float32)
+    top, left = (28 - box.shape[0]) // 2, (28 - box.shape[1]) // 2
+    field[top : top + box.shape[0], left : left + box.shape[1]] = box
+    total = field.sum()
+    cy, cx = (np.arange(28) @ field.sum(1)) / total, (np.arange(28) @ field.sum(0)) / total
+    shift = (int(round(13.5 - cy)), int(round(13.5 - cx)))
+    field = np.roll(field, shift, axis=(0, 1))  # the box has >= 4 px of margin each side, so nothing wraps
+    padded = np.pad(field, 2)  # (32, 32)
+    return torch.from_numpy(padded * 2 - 1)[None].float()
+
+
+def _canvas_ink(image: Image.Image | np.ndarray) -> np.ndarray:
+    """The ink of a drawing as (H, W) in [0, 1]: transparent pixels are background; the majority tone
+    (the border's) is background whether it is light or dark."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    image = image.convert("RGBA") if image.mode in ("RGBA", "LA", "P", "PA") else image.convert("RGB")
+    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255
+    if image.mode == "RGBA":
+        alpha = np.asarray(image, dtype=np.float32)[..., 3] / 255
+        if alpha.min() < 0.99:  # strokes on a transparent layer: the alpha is the ink
+            return alpha
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    ink = 1 - grey if np.median(border) > 0.5 else grey
+    return np.clip((ink - ink.min()) / max(float(ink.max() - ink.min()), 1e-6), 0, 1)
+
+
+def photo_to_printed(image: Image.Image) -> torch.Tensor:
+    """A photographed or cropped printed digit -> (3, 32, 32) in [-1, 1]: the central square, resized
+    (antialiased) like the SVHN crops the models know."""
+    image = image.convert("RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    square = image.crop((left, top, left + side, top + side)).resize((SIZE, SIZE), Image.LANCZOS)
+    return torch.from_numpy(np.asarray(square, dtype=np.float32) / 127.5 - 1).permute(2, 0, 1).contiguous()

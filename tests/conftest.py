@@ -98,13 +98,42 @@ def tiny_novelview() -> LDDBMPipeline:
     return make_tiny_novelview()
 
 
+def make_tiny_digits(target: str) -> LDDBMPipeline:
+    """A 32 px digit translator with random weights: -> "printed" (takes a class label too) or -> "handwritten"."""
+    from lddbm.modalities import ImageEncoder
+
+    torch.manual_seed(0)
+    source_channels, target_channels = (1, 3) if target == "printed" else (3, 1)
+    denoiser = BridgeTransformer(in_channels=4, sample_size=8, patch_size=2, hidden_size=16, depth=1, encoder_depth=1,
+                                 num_heads=2, num_classes=10 if target == "printed" else 0)
+    for p in denoiser.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    pipe = LDDBMPipeline(ImageEncoder(in_channels=source_channels, image_size=32, latent_channels=4, latent_size=8, width=4),
+                         denoiser, BridgeScheduler(num_inference_steps=2, sampler="dbim", eta=0.5),
+                         ImageDecoder(out_channels=target_channels, image_size=32, latent_channels=4, latent_size=8, width=4))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def save_tiny_digit_models(folder: Path) -> None:
+    """FOLDER/digits/{h2p, p2h} (tiny translators) and FOLDER/digits/classifiers/{handwritten, printed} (random judges)."""
+    from lddbm.digits import DigitClassifier
+
+    make_tiny_digits("printed").save_pretrained(folder / "digits" / "h2p")
+    make_tiny_digits("handwritten").save_pretrained(folder / "digits" / "p2h")
+    for modality, channels in (("handwritten", 1), ("printed", 3)):
+        torch.manual_seed(0)
+        DigitClassifier(in_channels=channels, width=4).eval().save_pretrained(folder / "digits" / "classifiers" / modality)
+
+
 def save_demo_checkpoints(folder: Path) -> LDDBMPipeline:
-    """The demo's checkpoints folder with tiny models: multiview3d, novelview and sr4x (so every tab is
-    built), and the shipped synthetic checkpoint (small) for the toy tab. Returns the 3D pipeline."""
+    """The demo's checkpoints folder with tiny models: multiview3d, novelview, sr4x and the digits (so every tab
+    is built), and the shipped synthetic checkpoint (small) for the toy tab. Returns the 3D pipeline."""
     pipe = make_tiny_3d()
     pipe.save_pretrained(folder / "multiview3d")
     make_tiny_novelview().save_pretrained(folder / "novelview")
     make_tiny_sr().save_pretrained(folder / "sr4x")
+    save_tiny_digit_models(folder)
     synthetic = ROOT / "checkpoints" / "synthetic"
     if synthetic.is_dir():
         (folder / "synthetic").symlink_to(synthetic, target_is_directory=True)

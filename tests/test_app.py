@@ -236,7 +236,7 @@ def controls_of(demo, label):
 def test_sampler_radios_sliders_and_their_change_event_follow_the_registry(app):
     demo = app.build_demo()
     radios = controls_of(demo, "sampler")
-    assert len(radios) == 4  # views -> 3D, views -> new views, super-resolution, toy
+    assert len(radios) == 6  # views -> 3D, views -> new views, super-resolution, digits (both ways), toy
     for radio in radios:
         assert [value for _, value in radio.choices] == list(SAMPLERS) and radio.value in SAMPLERS
         assert all(cls.summary in radio.info for cls in SAMPLERS.values())
@@ -247,7 +247,7 @@ def test_sampler_radios_sliders_and_their_change_event_follow_the_registry(app):
     assert guidance["heun"].interactive and not guidance["dbim"].interactive  # the tiny sr4x's sampler is dbim
     assert "heun" in guidance["dbim"].info
     follow = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "follow"]
-    assert len(follow) == 4 and all(f.api_visibility == "private" for f in demo.fns.values()
+    assert len(follow) == 6 and all(f.api_visibility == "private" for f in demo.fns.values()
                                     if getattr(f.fn, "__name__", "") == "follow")
     randomness, guidance_update = follow[0]("dbim", 0.4)
     assert randomness["value"] == 0.4 and "eta" in randomness["info"] and guidance_update["interactive"] is False
@@ -264,6 +264,44 @@ def test_every_sampler_runs_in_every_tab(app, tmp_path, views, sampler):
     assert Image.open(upscaled).size == (80, 64) and f"({sampler})" in info
     predicted, truth, info = app.translate_vector(0.1, -0.2, 0.3, 2, sampler, 1.0, 0.3, 0)
     assert predicted.size == truth.size == (256, 256) and predicted.mode == "L" and info.startswith(sampler)
+    gallery, info = app.sketch_to_printed(drawn_one(), samples=2, steps=2, sampler=sampler, randomness=0.3)
+    assert len(gallery) == 2 and info.startswith(sampler)
+
+
+def drawn_one(alpha=False) -> Image.Image:
+    """A "1" drawn in black on a white canvas, or on a transparent layer (a Sketchpad layer)."""
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0) if alpha else (255, 255, 255, 255))
+    arr = np.array(image)
+    arr[50:230, 130:150] = (0, 0, 0, 255)
+    return Image.fromarray(arr)
+
+
+def test_digits_handlers_translate_both_ways_with_the_classifiers_reading(app):
+    sketchpad = {"background": None, "layers": [drawn_one(alpha=True)], "composite": None}
+    for sketch in (drawn_one(), sketchpad, {"composite": drawn_one()}, app.digit_examples("handwritten")[0]):
+        gallery, info = app.sketch_to_printed(sketch, samples=3, steps=2)
+        assert len(gallery) == 3 and all(im.size == (128, 128) and im.mode == "RGB" for im, _ in gallery)
+        assert all("reads as" in caption for _, caption in gallery) and "NFE 2" in info
+    gallery, info = app.sketch_to_printed(drawn_one(), label="3", label_weight=2.0, samples=1, steps=2)
+    assert "NFE 4" in info  # two guidance terms per step (lddbm.guidance)
+    gallery, _ = app.sketch_to_printed(None, label=7, samples=2, steps=2)  # the label alone
+    assert len(gallery) == 2
+    gallery, info = app.printed_to_handwritten(app.digit_examples("printed")[0], samples=2, steps=2)
+    assert len(gallery) == 2 and gallery[0][0].mode == "L" and "reads as" in gallery[0][1]
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda app: app.sketch_to_printed(None), "Draw a digit"),
+    (lambda app: app.sketch_to_printed(Image.new("RGB", (50, 50), "white")), "canvas is empty"),
+    (lambda app: app.sketch_to_printed(drawn_one(), label="12"), "class label"),
+    (lambda app: app.sketch_to_printed(drawn_one(), sketch_weight=float("nan")), "sketch weight"),
+    (lambda app: app.sketch_to_printed(drawn_one(), samples=0), "number of samples"),
+    (lambda app: app.printed_to_handwritten(None), "Upload a photo"),
+    (lambda app: app.printed_to_handwritten("/no/such/file.png"), "file|found|open"),
+])
+def test_digits_bad_inputs_raise_gr_error(app, call, words):
+    with pytest.raises(gr.Error, match=words):
+        call(app)
 
 
 def test_toy_bad_inputs_raise_gr_error(app):

@@ -32,6 +32,10 @@ ENDPOINTS = {
                 "randomness", "seed", "random_seed"], 2),
     "/super_resolve": (["image", "scale", "steps", "sampler", "guidance", "randomness", "seed", "random_seed",
                         "large_images"], 3),
+    "/sketch_to_printed": (["sketch", "label", "sketch_weight", "label_weight", "samples", "steps", "sampler", "guidance",
+                            "randomness", "seed", "random_seed"], 2),
+    "/printed_to_handwritten": (["image", "samples", "steps", "sampler", "guidance", "randomness", "seed",
+                                 "random_seed"], 2),
     "/translate_vector": (["centre_x", "centre_y", "radius", "steps", "sampler", "guidance", "randomness", "seed"], 3),
 }
 GENERIC_NAME = re.compile(r"^(value|param|parameter)_\d+$")
@@ -114,3 +118,12 @@ def test_readme_snippet_runs(served_app, monkeypatch):
     png = re.search(r"(\S+\.png)\b", printed)
     assert png and Image.open(png.group(1)).size == (512, 512), printed  # the 128 px example, x4
     assert "PSNR" in printed, printed  # an example's input: scored against its original
+
+
+def test_digits_endpoints_by_client(client):
+    """A printed digit file -> handwriting; a class label alone -> printed digits (the sketch left out)."""
+    example = sorted((ROOT / "assets" / "digits" / "printed").glob("*.png"))[0]
+    gallery, info = client.predict(image=handle_file(str(example)), samples=2, steps=2, api_name="/printed_to_handwritten")
+    assert len(gallery) == 2 and "NFE" in info
+    gallery, info = client.predict(sketch=None, label="4", samples=1, steps=2, api_name="/sketch_to_printed")
+    assert len(gallery) == 1 and "reads as" in gallery[0]["caption"]

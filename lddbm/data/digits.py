@@ -841,3 +841,46 @@ def contact_sheet(root: str | Path, rows: int = 4, split: str = "test", zoom: in
                 image = Image.fromarray(data["images"][k]).convert("RGB").resize((cell, cell), Image.NEAREST)
                 sheet.paste(image, (label * cell, (block * rows + row) * cell + 4 * block))
     return sheet
+
+
+def export_examples(root: str | Path, out: str | Path, split: str = "test", count: int = 10, zoom: int = 1) -> dict:
+    """Copy ``count`` images of each modality from ``split`` (classes in turn, the first of each) to
+    OUT/handwritten/<label>-<index>.png and OUT/printed/<label>-<index>.png, for the demo; returns what was written."""
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {SPLITS}, got {split!r}.")
+    root, out = Path(root), Path(out)
+    written = {}
+    for modality in ("handwritten", "printed"):
+        data = _load(root, f"{modality}.npz")
+        folder = out / modality
+        folder.mkdir(parents=True, exist_ok=True)
+        per_class = {c: np.flatnonzero((data["split"] == split) & (data["labels"] == c)) for c in range(CLASSES)}
+        chosen = [int(per_class[c % CLASSES][c // CLASSES]) for c in range(count)
+                  if c // CLASSES < len(per_class[c % CLASSES])]
+        names = []
+        for k in chosen:
+            image = Image.fromarray(data["images"][k])
+            name = f"{int(data['labels'][k])}-{k}.png"
+            image.resize((SIZE * zoom, SIZE * zoom), Image.NEAREST).save(folder / name)
+            names.append(name)
+        written[modality] = names
+    _write_example_attribution(root, out, written, split)
+    return written
+
+
+def _write_example_attribution(root: Path, out: Path, written: dict, split: str) -> None:
+    index = json.loads((root / "index.json").read_text())
+    fonts = _load(root, "printed.npz")["font"]
+    hand_index = _load(root, "handwritten.npz")["mnist_index"]
+    lines = ["# Example inputs (digits)", "",
+             f"Digits of the held-out **{split}** split (never trained on), one per class, made with "
+             f"`python -m lddbm examples digits --data {root} --out {out}`. File names are `<label>-<index>.png` "
+             "(the index into the built set's .npz).", "",
+             f"- `handwritten/`: MNIST digits, {index['licences']['handwritten']}. MNIST indices: "
+             + ", ".join(f"{n} = {int(hand_index[int(n.split('-')[1][:-4])])}" for n in written["handwritten"]) + ".",
+             "- `printed/`: rendered by lddbm.data.digits from Debian font packages (the backgrounds are gradients, "
+             "value noise or crops of held-out photographs of the built photo set):"]
+    for name in written["printed"]:
+        face = index["fonts"][int(fonts[int(name.split("-")[1][:-4])])]
+        lines.append(f"  - `{name}`: {face['name']} (Debian package {face['package']} {face['version']}) — {face['license']}")
+    (out / "ATTRIBUTION.md").write_text("\n".join(lines) + "\n")

@@ -94,14 +94,15 @@ def upscale(
     """Upscale a whole image (a PIL image of any mode, or a file path; see tiling.upscale_image) by
     the pipeline's factor.
 
-    ``overlap``: LR pixels shared by neighbouring tiles (default a quarter of the tile).
+    ``overlap``: LR pixels shared by neighbouring tiles (default an eighth of the tile: 4 px of a 32-px tile; a
+    quarter, 8 px, takes 1.3x the tiles for +0.004 dB on the test photos' central 384-px crops).
     ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
     dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.
     """
     start = time.perf_counter()
     image = as_image(image)
     scale, tile = pipeline_scale(pipe), pipe.source_encoder.config.image_size
-    overlap = tile // 4 if overlap is None else overlap
+    overlap = tile // 8 if overlap is None else overlap
     generator = torch.Generator(device=pipe.device).manual_seed(seed)
     counts = {"tiles": 0, "nfe": 0}
 
@@ -246,3 +247,22 @@ def load_images(folder: str | Path) -> dict[str, Image.Image]:
     if not files:
         raise DataError(f"No images (.png, .jpg, ...) in {folder}.")
     return {f.stem: Image.open(f).convert("RGB") for f in files}
+
+
+def example_scores(pipe: LDDBMPipeline, examples: str | Path, how: str = "bicubic") -> dict[str, float]:
+    """The demo examples' figure of a model card (``card_metrics.json``): each example folder's ``hr.png``
+    degraded ``how`` (``degrade_for_eval`` at the pipeline's factor) and upscaled at the checkpoint's defaults
+    (seed 0); mean RGB PSNR of LDDBM and bicubic (border = the factor), and LDDBM's blockiness over bicubic's."""
+    scale = pipeline_scale(pipe)
+    ours, plain, blocks = [], [], []
+    folders = sorted(p for p in Path(examples).iterdir() if (p / "hr.png").is_file())
+    if not folders:
+        raise DataError(f"No example folders with an hr.png in {examples}.")
+    for folder in folders:
+        hr = Image.open(folder / "hr.png").convert("RGB")
+        result = upscale(pipe, degrade_for_eval(hr, scale, how, name=folder.name), seed=0)
+        ours.append(image_metrics(result.image, hr, border=scale)["psnr_rgb"])
+        plain.append(image_metrics(result.bicubic, hr, border=scale)["psnr_rgb"])
+        blocks.append(blockiness(result.image, 8 * scale, scale) / blockiness(result.bicubic, 8 * scale, scale))
+    return {"examples": len(folders), "examples_psnr_rgb": float(np.mean(ours)),
+            "examples_bicubic_psnr_rgb": float(np.mean(plain)), "examples_blockiness_over_bicubic": float(np.mean(blocks))}

@@ -253,3 +253,18 @@ def photo_to_printed(image: Image.Image) -> torch.Tensor:
     left, top = (image.width - side) // 2, (image.height - side) // 2
     square = image.crop((left, top, left + side, top + side)).resize((SIZE, SIZE), Image.LANCZOS)
     return torch.from_numpy(np.asarray(square, dtype=np.float32) / 127.5 - 1).permute(2, 0, 1).contiguous()
+
+
+def example_coherence(pipe, judge: DigitClassifier, folder: str | Path, source: str, samples: int = 4,
+                      seed: int = 0) -> float:
+    """The demo examples' figure of a digits model card: the share of ``samples`` translations per example
+    image (``folder``/*.png, named <label>-<index>.png; drawn sketches for handwritten, photos for printed)
+    that ``judge`` reads as the example's digit, at the checkpoint's default sampling, seeded."""
+    files = sorted(Path(folder).glob("*.png"))
+    if not files:
+        raise DataError(f"No example digits (<label>-<index>.png) in {folder}.")
+    prepare = sketch_to_handwritten if source == "handwritten" else photo_to_printed
+    x = torch.stack([prepare(Image.open(f)) for f in files])
+    labels = torch.tensor([int(f.stem.split("-")[0]) for f in files]).repeat_interleave(samples)
+    out = pipe(x, num_samples=samples, generator=torch.Generator(device=pipe.device).manual_seed(seed)).outputs
+    return cross_coherence(judge, out.float().cpu(), labels)

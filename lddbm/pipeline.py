@@ -136,7 +136,8 @@ class LDDBMPipeline(DiffusionPipeline):
         noise = randn_tensor(source.shape, generator=generator, device=source.device, dtype=source.dtype) \
             if scheduler.bridge.needs_prior_noise else None
         x = scheduler.bridge.prior(source, noise).clone()
-        def denoise(x_t, sources, label_batch, t):
+
+        def denoise(x_t, sources, label_batch, t):  # the preconditioned denoiser at t (labels: when it takes them)
             net = self.denoiser if self.denoiser.label_embed is None else partial(self.denoiser, class_labels=label_batch)
             return scheduler.bridge.denoise(net, x_t, t, sources)
 

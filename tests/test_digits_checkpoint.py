@@ -1,0 +1,66 @@
+"""The shipped digit translators: load, stay small, match their cards on the demo examples, and each
+guidance weight moves the printed digits toward its own condition (lddbm.guidance) — judged by our
+classifier on the held-out example sketches (assets/digits)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from lddbm.digits import DigitClassifier, example_coherence, sketch_to_handwritten
+from lddbm.pipeline import LDDBMPipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "checkpoints" / "digits"
+H2P = FOLDER / "h2p"
+JUDGES = FOLDER / "classifiers"
+pytestmark = pytest.mark.skipif(not (H2P / "model_index.json").is_file() or not (JUDGES / "printed").is_dir(),
+                                reason="no shipped digits h2p checkpoint and classifiers")
+
+
+@pytest.fixture(scope="module")
+def h2p():
+    pipe = LDDBMPipeline.load(H2P)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def sketches():
+    files = sorted((ROOT / "assets" / "digits" / "handwritten").glob("*.png"))
+    labels = torch.tensor([int(f.stem.split("-")[0]) for f in files])
+    return torch.stack([sketch_to_handwritten(Image.open(f)) for f in files]), labels
+
+
+def probability_of(pipe, judge, sketches, wanted, samples=4, **kw) -> float:
+    """Mean classifier probability of ``wanted`` (one label per sketch) over ``samples`` draws per sketch."""
+    out = pipe(sketches, num_samples=samples, generator=torch.Generator().manual_seed(0), **kw).outputs
+    with torch.no_grad():
+        probs = torch.softmax(judge(out.float()), dim=1)
+    return float(probs[torch.arange(len(probs)), wanted.repeat_interleave(samples)].mean())
+
+
+@pytest.mark.parametrize("name, source, target", [("h2p", "handwritten", "printed"), ("p2h", "printed", "handwritten")])
+def test_the_checkpoints_are_small_and_match_their_cards(name, source, target):
+    folder = FOLDER / name
+    if not (folder / "card_metrics.json").is_file():
+        pytest.skip(f"no digits {name} checkpoint with card_metrics.json")
+    assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) <= 25 * 2**20
+    card = json.loads((folder / "card_metrics.json").read_text())
+    pipe = LDDBMPipeline.load(folder)
+    pipe.set_progress_bar_config(disable=True)
+    judge = DigitClassifier.from_pretrained(JUDGES / target).eval()
+    coherence = example_coherence(pipe, judge, ROOT / "assets" / "digits" / source, source)
+    assert coherence == pytest.approx(card["examples_coherence"], abs=0.03)
+
+
+def test_each_guidance_weight_moves_the_digits_toward_its_condition(h2p, sketches):
+    judge = DigitClassifier.from_pretrained(JUDGES / "printed").eval()
+    x, labels = sketches
+    other = (labels + 3) % 10  # a label that contradicts the sketch
+    follow_label = [probability_of(h2p, judge, x, other, class_labels=other, label_scale=w) for w in (0.0, 1.0, 3.0)]
+    assert follow_label[0] < follow_label[1] < follow_label[2], follow_label
+    follow_sketch = [probability_of(h2p, judge, x, labels, source_scale=w) for w in (0.0, 1.0, 2.0)]
+    assert follow_sketch[0] < follow_sketch[1] <= follow_sketch[2] + 0.02, follow_sketch

@@ -405,7 +405,9 @@ def digits_h2p() -> Preset:
     class label; either condition may be absent (condition dropout), for two-weight guidance (lddbm.guidance)."""
     return _digits("digits_h2p", DigitsData(),
                    DenoiserConfig(patch_size=1, hidden_size=128, depth=4, encoder_depth=2, num_heads=4, num_classes=10),
-                   dataclasses.replace(DIGITS_LOSS, label_dropout=0.5, source_dropout=0.1))
+                   # a sketch already tells the class, so the label only learns where the sketch is dropped:
+                   # with 10 % sketch dropout (5 % of samples label-only) it had learned nothing after 1,500 steps
+                   dataclasses.replace(DIGITS_LOSS, label_dropout=0.3, source_dropout=0.3))
 
 
 def digits_p2h() -> Preset:

@@ -132,7 +132,8 @@ def test_condition_dropout_draws_depend_on_the_position_and_hit_their_rates():
     assert drop.float().mean() == pytest.approx(0.2, abs=0.04)
     later, later_drop = condition_draws(preset, 1000, labels[1000:])
     assert torch.equal(later, seen[1000:]) and torch.equal(later_drop, drop[1000:])
-    assert condition_draws(get_preset("digits_h2p"), 0, labels) == (None, None)  # nothing to draw
+    assert condition_draws(get_preset("digits_p2h"), 0, labels)[0] is None  # no label condition there
+    assert condition_draws(get_preset("sr4x"), 0, labels) == (None, None)  # nothing to draw
 
 
 def test_training_with_source_dropout_runs_and_labels_need_labelled_data(tmp_path):

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "checkpoints" / "digits"
 H2P = FOLDER / "h2p"
 JUDGES = FOLDER / "classifiers"
-pytestmark = pytest.mark.skipif(not (H2P / "model_index.json").is_file() or not (JUDGES / "printed").is_dir(),
-                                reason="no shipped digits h2p checkpoint and classifiers")
+needs_h2p = pytest.mark.skipif(not (H2P / "model_index.json").is_file() or not (JUDGES / "printed").is_dir(),
+                               reason="no shipped digits h2p checkpoint and classifiers")
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,7 @@ def test_the_checkpoints_are_small_and_match_their_cards(name, source, target):
     assert coherence == pytest.approx(card["examples_coherence"], abs=0.03)
 
 
+@needs_h2p
 def test_each_guidance_weight_moves_the_digits_toward_its_condition(h2p, sketches):
     judge = DigitClassifier.from_pretrained(JUDGES / "printed").eval()
     x, labels = sketches

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
-from lddbm.digits import DigitClassifier, photo_to_printed, sketch_to_handwritten
+from lddbm.digits import DigitClassifier, load_judge, photo_to_printed, sketch_to_handwritten
 from lddbm.errors import ConfigError, DataError
 from lddbm.export import export_mesh, plotly_figure, plotly_side_by_side, voxels_to_mesh
 from lddbm.framing import DEFAULT_FOREGROUND_RATIO, NormalizedView, normalize_views, view_warnings
@@ -775,7 +775,8 @@ def digit_judge(modality: str) -> DigitClassifier | None:
 
 @lru_cache(maxsize=None)
 def _classifier(folder: Path) -> DigitClassifier | None:
-    return DigitClassifier.from_pretrained(folder).eval() if (folder / "config.json").is_file() else None
+    judge = load_judge(folder)
+    return None if judge is None else judge[0]
 
 
 def digit_gallery(images: torch.Tensor, modality: str) -> list[tuple[Image.Image, str]]:

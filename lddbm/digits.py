@@ -17,7 +17,9 @@ their test accuracy is reported with every score, since a coherence can be no be
 
 from __future__ import annotations
 
+import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +36,7 @@ from .errors import DataError
 from .metrics import kid
 
 __all__ = ["DigitClassifier", "MODALITIES", "cross_coherence", "evaluate_joint_model", "linear_probe", "load_images",
-           "load_judges", "photo_to_printed", "sketch_to_handwritten", "train_classifier"]
+           "latent_probe", "load_judge", "load_judges", "photo_to_printed", "sketch_to_handwritten", "train_classifier"]
 
 MODALITIES = {"handwritten": 1, "printed": 3}  # modality -> image channels
 PROBE_TRAIN = 2000  # training latents the linear probe is fitted on (as in the CNF-MVAE paper)
@@ -156,19 +158,42 @@ def linear_probe(train_latents: torch.Tensor, train_labels: torch.Tensor, test_l
         return float(((b @ weight + bias).argmax(1) == test_labels).float().mean())
 
 
+def load_judge(folder: str | Path) -> tuple[DigitClassifier, dict] | None:
+    """One trained classifier (``folder`` holds its config.json) with its report.json ({} when absent), or
+    None when no classifier is there."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        return None
+    card = folder / "report.json"
+    return DigitClassifier.from_pretrained(folder).eval(), json.loads(card.read_text()) if card.is_file() else {}
+
+
 def load_judges(folder: str | Path) -> dict[str, tuple[DigitClassifier, dict]]:
     """The trained classifiers in ``folder`` (one subfolder per modality) with their report.json; clear
     error when missing."""
-    import json
-
     judges = {}
     for modality in MODALITIES:
-        sub = Path(folder) / modality
-        if not (sub / "config.json").is_file():
-            raise DataError(f"No {modality} digit classifier in {sub}: train them with python -m lddbm digits-classifiers.")
-        card = sub / "report.json"
-        judges[modality] = (DigitClassifier.from_pretrained(sub).eval(), json.loads(card.read_text()) if card.is_file() else {})
+        judge = load_judge(Path(folder) / modality)
+        if judge is None:
+            raise DataError(f"No {modality} digit classifier in {Path(folder) / modality}: train them with "
+                            "python -m lddbm digits-classifiers.")
+        judges[modality] = judge
     return judges
+
+
+def latent_probe(encode: Callable[[torch.Tensor], torch.Tensor], root: str | Path, modality: str,
+                 test_images: torch.Tensor, test_labels: torch.Tensor, seed: int = 0, batch: int = 512) -> float:
+    """The latent linear probe of a model (as in the CNF-MVAE paper): ``encode`` (images -> latents) the
+    PROBE_TRAIN training images of ``modality`` drawn with ``seed`` and the test images, fit ``linear_probe``
+    on the former and return its accuracy on the latter."""
+    train_x, train_y = load_images(root, modality, "train")
+    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:PROBE_TRAIN]
+
+    def latents(images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([encode(images[i : i + batch]).float().cpu() for i in range(0, len(images), batch)])
+
+    return linear_probe(latents(train_x[pick]), train_y[pick], latents(test_images), test_labels)
 
 
 def evaluate_joint_model(model, root: str | Path, split: str, classifiers: str | Path, seed: int = 0,
@@ -190,15 +215,9 @@ def evaluate_joint_model(model, root: str | Path, split: str, classifiers: str |
     report["joint_coherence"] = float((judges["handwritten"][0].predict(hand.float().cpu())[0]
                                        == judges["printed"][0].predict(printed.float().cpu())[0]).float().mean())
     report["joint_samples"] = joint_samples
-    report["linear_probe_accuracy"] = {}
-    for modality in MODALITIES:
-        train_x, train_y = load_images(root, modality, "train")
-        pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:PROBE_TRAIN]
-        with torch.no_grad():
-            latents = lambda xs: torch.cat([model.encode(xs[i : i + batch], modality).float().cpu()  # noqa: E731
-                                            for i in range(0, len(xs), batch)])
-            x, y = images[modality]
-            report["linear_probe_accuracy"][modality] = linear_probe(latents(train_x[pick]), train_y[pick], latents(x), y)
+    report["linear_probe_accuracy"] = {
+        modality: latent_probe(partial(model.encode, modality=modality), root, modality, *images[modality], seed=seed)
+        for modality in MODALITIES}
     return report
 
 

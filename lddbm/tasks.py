@@ -8,7 +8,6 @@ task through ``preset.data.kind``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -427,7 +426,7 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
     """Cross coherence and KID (judged by our classifiers, when trained: ``classifiers`` or the preset's
     data.classifiers folder) of one translation per source image of ``split``, and the latent linear
     probe on 2,000 training source latents (``lddbm.digits``)."""
-    from .digits import PROBE_TRAIN, DigitClassifier, cross_coherence, linear_probe, load_images, quality_kid
+    from .digits import cross_coherence, latent_probe, load_images, load_judge, quality_kid
 
     source, target = _digit_modalities_of(preset)
     x, y = load_images(preset.data.root, source, split)
@@ -437,22 +436,17 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
     translated, nfe = translate(pipe, x, opts)
     report = {"split": split, "direction": preset.data.direction, "images": len(x), "nfe": nfe}
     folder = Path(classifiers or preset.data.classifiers) / target
-    if (folder / "config.json").is_file():
-        judge = DigitClassifier.from_pretrained(folder).eval()
+    judge = load_judge(folder)
+    if judge is not None:
         real, _ = load_images(preset.data.root, target, split)
-        report["cross_coherence"] = cross_coherence(judge, translated, y)
-        report["kid"] = quality_kid(judge, translated, real)
-        card = folder / "report.json"
-        report["classifier"] = {"folder": str(folder), **(json.loads(card.read_text()) if card.is_file() else {})}
+        report["cross_coherence"] = cross_coherence(judge[0], translated, y)
+        report["kid"] = quality_kid(judge[0], translated, real)
+        report["classifier"] = {"folder": str(folder), **judge[1]}
     else:
         report["classifier"] = f"none in {folder}: train them with python -m lddbm digits-classifiers"
-    probe_x, probe_y = load_images(preset.data.root, source, "train")
-    pick = torch.randperm(len(probe_x), generator=torch.Generator().manual_seed(opts.seed))[:PROBE_TRAIN]
     encoder = pipe.source_encoder
-    with torch.no_grad():
-        latents = lambda images: torch.cat([encoder(images[i : i + 512].to(pipe.device, encoder.dtype)).float().cpu()  # noqa: E731
-                                            for i in range(0, len(images), 512)])
-        report["linear_probe_accuracy"] = linear_probe(latents(probe_x[pick]), probe_y[pick], latents(x), y)
+    report["linear_probe_accuracy"] = latent_probe(lambda images: encoder(images.to(pipe.device, encoder.dtype)),
+                                                   preset.data.root, source, x, y, seed=opts.seed)
     return report
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lddbm.data.digits import example_label
 from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_matrix
 from lddbm.digits import DigitClassifier, load_judge, photo_to_printed, sketch_to_handwritten
 from lddbm.errors import ConfigError, DataError
@@ -918,7 +919,7 @@ def digits_tab() -> None:
                 examples = digit_examples("handwritten")
                 if examples:
                     gr.Examples([[p] for p in examples], inputs=[sketch], label="handwritten test digits",
-                                example_labels=[Path(p).stem.split("-")[0] for p in examples])
+                                example_labels=[str(example_label(p)) for p in examples])
                 label = gr.Dropdown([NO_LABEL, *map(str, range(10))], value=NO_LABEL, label="class label (optional)",
                                     info="Alone, or with a sketch: both steer the printed digit.")
                 with gr.Row():
@@ -938,7 +939,7 @@ def digits_tab() -> None:
                 examples = digit_examples("printed")
                 if examples:
                     gr.Examples([[p] for p in examples], inputs=[image], label="printed test digits",
-                                example_labels=[Path(p).stem.split("-")[0] for p in examples])
+                                example_labels=[str(example_label(p)) for p in examples])
                 controls = digit_sampling_controls(models["handwritten"])
                 run = gr.Button("Translate to handwriting", variant="primary")
                 gallery = gr.Gallery(label="handwritten digits", columns=4, height="auto")

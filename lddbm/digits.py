@@ -31,7 +31,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from PIL import Image
 
-from .data.digits import SIZE, _load, _to_tensor
+from .data.digits import SIZE, _load, _to_tensor, example_label
 from .errors import DataError
 from .metrics import kid
 
@@ -284,6 +284,6 @@ def example_coherence(pipe, judge: DigitClassifier, folder: str | Path, source: 
         raise DataError(f"No example digits (<label>-<index>.png) in {folder}.")
     prepare = sketch_to_handwritten if source == "handwritten" else photo_to_printed
     x = torch.stack([prepare(Image.open(f)) for f in files])
-    labels = torch.tensor([int(f.stem.split("-")[0]) for f in files]).repeat_interleave(samples)
+    labels = torch.tensor([example_label(f) for f in files]).repeat_interleave(samples)
     out = pipe(x, num_samples=samples, generator=torch.Generator(device=pipe.device).manual_seed(seed)).outputs
     return cross_coherence(judge, out.float().cpu(), labels)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lddbm.data.digits import example_label
 from lddbm.digits import DigitClassifier, example_coherence, sketch_to_handwritten
 from lddbm.pipeline import LDDBMPipeline
 
@@ -31,7 +32,7 @@ def h2p():
 @pytest.fixture(scope="module")
 def sketches():
     files = sorted((ROOT / "assets" / "digits" / "handwritten").glob("*.png"))
-    labels = torch.tensor([int(f.stem.split("-")[0]) for f in files])
+    labels = torch.tensor([example_label(f) for f in files])
     return torch.stack([sketch_to_handwritten(Image.open(f)) for f in files]), labels
 
 

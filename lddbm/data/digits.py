@@ -868,6 +868,11 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
     return written
 
 
+def example_label(path: str | Path) -> int:
+    """The digit of an example written by ``export_examples`` (named <label>-<index>.png)."""
+    return int(Path(path).stem.split("-")[0])
+
+
 def _write_example_attribution(root: Path, out: Path, written: dict, split: str) -> None:
     index = json.loads((root / "index.json").read_text())
     fonts = _load(root, "printed.npz")["font"]

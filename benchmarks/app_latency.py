@@ -25,11 +25,16 @@ import torch  # noqa: E402
 def time_3d() -> dict:
     app.pipeline("multiview3d")  # loading happens once at start-up, not per click
     sets = app.example_sets()
-    app.views_to_3d(sets[0][1], 10, "heun", 1.0, 0.0, 0, False, 0.5, 1)  # warm-up
+
+    def run(paths):  # the demo's defaults: background removal on, the shipped framing, 10 Heun steps, 1 sample
+        return app.views_to_3d(paths, True, app.DEFAULT_FOREGROUND_RATIO, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1,
+                               progress=lambda *a, **k: None)
+
+    run(sets[0][1])  # warm-up
     rows = []
     for name, paths in sets:
         start = time.perf_counter()
-        *_, info, _frames, _slider, _gallery = app.views_to_3d(paths, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+        _figure, _downloads, info, _seen, _frames = run(paths)
         rows.append({"example": name, "seconds": time.perf_counter() - start, "info": info})
     return summary(rows)
 
@@ -39,7 +44,8 @@ def time_sr() -> dict:
     examples = app.sr_examples()
 
     def run(path):
-        return app.super_resolve(path, "×4", app.checkpoint_steps("sr4x"), 0.0, 0, False, progress=lambda *a, **k: None)
+        return app.super_resolve(path, "×4", app.checkpoint_steps("sr4x"), app.checkpoint_sampler("sr4x"), 1.0, 0.0, 0,
+                                 False, progress=lambda *a, **k: None)
 
     run(examples[0])  # warm-up
     rows = []

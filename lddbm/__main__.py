@@ -248,11 +248,12 @@ def cmd_digits_classifiers(args, extra) -> int:
 
     reports = {}
     for modality in MODALITIES:
-        model, report = train_classifier(args.data, modality, steps=args.steps, seed=args.seed,
+        model, report = train_classifier(args.data, modality, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                                          log=lambda line: print(line, file=sys.stderr, flush=True))
         folder = Path(args.out) / modality
         model.save_pretrained(folder)
-        report["command"] = f"python -m lddbm digits-classifiers --data {args.data} --out {args.out} --steps {args.steps}"
+        report["command"] = (f"python -m lddbm digits-classifiers --data {args.data} --out {args.out} --steps {args.steps}"
+                             + (f" --batch-size {args.batch_size}" if args.batch_size != 128 else ""))
         (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         reports[modality] = report
     print(json.dumps(reports, indent=2))
@@ -514,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("digits-classifiers", help="train the digit classifiers that judge digit translations")
     p.add_argument("--data", default="data/digits", help="a built digits set (build-data digits)")
     p.add_argument("--out", default="checkpoints/digits/classifiers", help="writes OUT/handwritten and OUT/printed")
-    p.add_argument("--steps", type=int, default=600, help="batches of 128 (about 5 min per classifier on one thread)")
+    p.add_argument("--steps", type=int, default=600, help="batches (about 5 min per classifier on one thread at 128)")
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_digits_classifiers)
 

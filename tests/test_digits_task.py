@@ -37,7 +37,8 @@ def test_linear_probe_reads_separable_latents_and_not_noise():
 @pytest.mark.slow
 def test_classifiers_train_and_the_task_trains_and_evaluates_both_ways(digits_root, tmp_path):
     judges = tmp_path / "classifiers"
-    assert cli(["digits-classifiers", "--data", str(digits_root), "--out", str(judges), "--steps", "60"]) == 0
+    assert cli(["digits-classifiers", "--data", str(digits_root), "--out", str(judges), "--steps", "60",
+                "--batch-size", "32"]) == 0
     for modality, channels in (("handwritten", 1), ("printed", 3)):
         report = json.loads((judges / modality / "report.json").read_text())
         assert 0 <= report["test_accuracy"] <= 1 and "command" in report

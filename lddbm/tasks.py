@@ -85,15 +85,22 @@ def build_scheduler(preset: Preset) -> BridgeScheduler:
     )
 
 
-def translate(pipe: LDDBMPipeline, sources: torch.Tensor, opts: SampleOptions,
-              num_samples: int = 1) -> tuple[torch.Tensor, int]:
+def translate(pipe: LDDBMPipeline, sources: torch.Tensor | None, opts: SampleOptions, num_samples: int = 1,
+              class_labels: torch.Tensor | None = None, **guidance) -> tuple[torch.Tensor, int]:
     """Run the pipeline over ``sources`` in batches; returns decoded outputs ("pt", ``num_samples``
-    per source, source-major) and NFE."""
+    per source, source-major) and NFE. ``class_labels`` (one per source) and ``guidance``
+    (``source_scale``, ``label_scale``) go to a label-conditioned pipeline; ``sources=None`` with
+    labels generates from the labels alone."""
     generator = torch.Generator(device=pipe.device).manual_seed(opts.seed)
     outs, nfe = [], 0
     step = max(1, opts.batch_size // num_samples)
-    for i in range(0, batch_len(sources), step):
-        out = pipe(batch_slice(sources, i, i + step), generator=generator, num_samples=num_samples, **opts.sampler_kwargs())
+    total = batch_len(sources) if sources is not None else len(class_labels)
+    for i in range(0, total, step):
+        extra = dict(guidance)
+        if class_labels is not None:
+            extra["class_labels"] = class_labels[i : i + step].tolist()
+        batch = batch_slice(sources, i, i + step) if sources is not None else None
+        out = pipe(batch, generator=generator, num_samples=num_samples, **opts.sampler_kwargs(), **extra)
         outs.append(out.outputs.cpu())
         nfe = out.nfe
     return torch.cat(outs), nfe
@@ -442,6 +449,11 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
         report["cross_coherence"] = cross_coherence(judge[0], translated, y)
         report["kid"] = quality_kid(judge[0], translated, real)
         report["classifier"] = {"folder": str(folder), **judge[1]}
+        if getattr(pipe.denoiser.config, "num_classes", 0):  # label-conditioned: the true digit as the label too
+            report["with_labels"] = {
+                f"{source}+label (1, {w:g})" if x_in is not None else f"label only ({w:g})":
+                    cross_coherence(judge[0], translate(pipe, x_in, opts, class_labels=y, label_scale=w)[0], y)
+                for x_in in (x, None) for w in (1.0, 3.0)}
     else:
         report["classifier"] = f"none in {folder}: train them with python -m lddbm digits-classifiers"
     encoder = pipe.source_encoder

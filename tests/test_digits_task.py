@@ -64,6 +64,12 @@ def test_classifiers_train_and_the_task_trains_and_evaluates_both_ways(digits_ro
         assert report["images"] == len(load_images(digits_root, source, "test")[1])
         assert report["classifier"]["test_accuracy"] >= 0
         assert 0 <= report["linear_probe_accuracy"] <= 1
+        if preset == "digits_h2p":  # label-conditioned: also scored with the true digit as its label, and from it alone
+            assert set(report["with_labels"]) == {"handwritten+label (1, 1)", "handwritten+label (1, 3)",
+                                                  "label only (1)", "label only (3)"}
+            assert all(0 <= v <= 1 for v in report["with_labels"].values())
+        else:
+            assert "with_labels" not in report
 
     # CNF-MVAE, the comparison model: trained, saved and scored by one command; --evaluate-only re-scores it
     folder, scores = tmp_path / "cnf_mvae", tmp_path / "cnf_mvae.json"

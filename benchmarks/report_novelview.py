@@ -22,7 +22,7 @@ def cell(block: dict, bucket: str | None, key: str, fmt: str) -> str:
 def eval_rows(report: dict, label: str = "") -> list[str]:
     rows = []
     for method, name in METHODS.items():
-        if method not in report:
+        if not isinstance(report.get(method), dict):  # "baseline" holds the folder name, or None without one
             continue
         b = report[method]
         nfe = report.get("nfe_per_method", {}).get(method, "")

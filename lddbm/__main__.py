@@ -80,7 +80,8 @@ def _task_options(args, task) -> dict:
 def _sample_options(args, **extra):
     from .tasks import SampleOptions
 
-    return SampleOptions(steps=extra.get("steps", args.steps), sampler=extra.get("sampler", args.sampler),
+    # bench has --samplers (a grid) and passes each one here; eval has --sampler
+    return SampleOptions(steps=extra.get("steps", args.steps), sampler=extra.get("sampler", getattr(args, "sampler", None)),
                          guidance=args.guidance, churn=args.churn, eta=args.eta, seed=args.seed)
 
 

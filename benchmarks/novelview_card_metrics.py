@@ -6,10 +6,11 @@ each held-out example in assets/novelview, at the checkpoint's sampling defaults
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+
+from cards import update_card_metrics
 
 from lddbm.novelview import score_examples
 from lddbm.pipeline import LDDBMPipeline
@@ -25,13 +26,10 @@ def main() -> None:
     pipe = LDDBMPipeline.load(args.checkpoint)
     pipe.set_progress_bar_config(disable=True)
     scores = score_examples(pipe, args.examples)
-    card = Path(args.checkpoint) / "card_metrics.json"
-    kept = json.loads(card.read_text()) if card.is_file() else {}  # e.g. the "training" record
-    kept.update(examples_psnr=float(np.mean(list(scores.values()))), examples_psnr_each=scores,
-                examples="assets/novelview: every true render of each example from its input views, the checkpoint's "
-                         "defaults, seed 0")
-    card.write_text(json.dumps(kept, indent=1) + "\n")
-    print(json.dumps(kept, indent=1))
+    update_card_metrics(args.checkpoint, {
+        "examples_psnr": float(np.mean(list(scores.values()))), "examples_psnr_each": scores,
+        "examples": "assets/novelview: every true render of each example from its input views, the checkpoint's "
+                    "defaults, seed 0"})
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ at the checkpoint's defaults.
 """
 
 import argparse
-import json
 from pathlib import Path
+
+from cards import update_card_metrics
 
 from lddbm.pipeline import LDDBMPipeline
 from lddbm.superres import example_scores
@@ -24,11 +25,7 @@ def main() -> None:
     pipe = LDDBMPipeline.load(args.checkpoint)
     pipe.set_progress_bar_config(disable=True)
     scores = example_scores(pipe, args.examples, args.degradation)
-    card = Path(args.checkpoint) / "card_metrics.json"
-    kept = json.loads(card.read_text()) if card.is_file() else {}  # e.g. the "training" record
-    kept.update({k: v for k, v in scores.items() if k != "examples"})
-    card.write_text(json.dumps(kept, indent=1) + "\n")
-    print(json.dumps(kept, indent=1))
+    update_card_metrics(args.checkpoint, {k: v for k, v in scores.items() if k != "examples"})
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ use over time, and the catalogue with each kind's outcome. The README's "Reliabi
 comes from it.
 
     python benchmarks/soak.py --clients 20 --requests 400 --max-seconds 900 --json results/soak.json
-    python benchmarks/soak.py --clients 4 --requests 0 --good-every 6 --max-seconds 150   # CI: the catalogue once
+    python benchmarks/soak.py --clients 4 --requests 0 --good-every 12 --max-seconds 150  # CI: the catalogue once
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os

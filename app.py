@@ -39,7 +39,7 @@ from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
 from lddbm.samplers import OPTIONS, SAMPLERS, stochastic_options
 from lddbm.scheduler import BridgeScheduler
-from lddbm.serving import ResultStore, StorageFull
+from lddbm.serving import ResultStore, StorageFull, atomic_gradio_image_cache
 from lddbm.shapes import predict_shape
 from lddbm.data.novelview import view_angle
 from lddbm.modalities.posedviews import relative_azimuth
@@ -67,6 +67,7 @@ QUEUE_SIZE = 32  # waiting requests; beyond it a visitor is told the server is b
 BUSY = "The demo is busy right now (too many requests waiting). Please try again in a minute."
 MAX_SEED = 2**32 - 1
 logger = logging.getLogger("lddbm.app")
+atomic_gradio_image_cache()  # returned images are cached by hash; same image for two visitors: no broken download
 
 
 @lru_cache(maxsize=None)

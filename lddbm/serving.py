@@ -12,7 +12,11 @@ the disk is small and shared by every visitor. ``ResultStore`` keeps all of it u
 - ``sweep()`` removes entries older than ``max_age_s``, then the oldest entries until the total is
   under ``max_bytes``; a timer thread runs it every ``sweep_every_s``;
 - a write that fails for lack of space (or any OSError) raises ``StorageFull``, a message for
-  the user, and the server keeps serving.
+  the user, and the server keeps serving;
+- Gradio's own cache writes of returned images are made atomic too (``atomic_gradio_image_cache``):
+  Gradio 6.31 writes a returned PIL image straight onto a path named by the image's hash, so two
+  visitors who get the same image (the same example, the same seed) truncate the file while the first
+  is still downloading it, and that download breaks ("peer closed connection"; seen in the soak test).
 
 Hand-written rather than a library: it is 100 lines and no maintained package does
 "age + byte cap + atomic rename" for a folder tree.
@@ -24,6 +28,7 @@ import errno
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -170,3 +175,44 @@ class ResultStore:
 
     def stop_sweeper(self) -> None:
         self._stop.set()
+
+
+# ---- Gradio's cache ---------------------------------------------------------------------------------
+
+
+def write_once(path: Path, data: bytes) -> None:
+    """Write ``data`` at ``path`` unless a file is already there (for content-addressed paths: the same
+    bytes), through a temporary file and a rename, so a reader never sees a truncated or partial file."""
+    if path.is_file() and path.stat().st_size == len(data):
+        os.utime(path)  # Gradio's delete_cache ages files by time: a reused copy counts as fresh
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=PARTIAL)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_gradio_image_cache() -> None:
+    """Make Gradio save returned images (``gr.Image``, ``gr.Gallery``: ``processing_utils.save_pil_to_cache``,
+    which ``save_img_array_to_cache`` calls too) with :func:`write_once`; same paths, names and bytes.
+    Idempotent. Upstream's function is kept as ``.original`` on the replacement."""
+    from gradio import processing_utils
+
+    current = processing_utils.save_pil_to_cache
+    if getattr(current, "original", None) is not None:
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        write_once(path, data)
+        return str(path)
+
+    save_pil_to_cache.original = current
+    processing_utils.save_pil_to_cache = save_pil_to_cache

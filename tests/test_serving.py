@@ -4,6 +4,7 @@ failed writes (fixtures: conftest.py)."""
 import errno
 import os
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -135,3 +136,47 @@ def test_a_corrupt_checkpoint_stops_the_start_naming_the_file(app):
     app.pipeline.cache_clear()
     with pytest.raises(SystemExit, match=rf"{files[0].name}.*corrupt.*Restore the checkpoint"):
         app.preload()
+
+
+
+def test_the_same_returned_image_twice_never_truncates_a_download_in_progress(app, tmp_path):
+    """Gradio caches a returned image (gr.Image, gr.Gallery) at a path named by its hash, and 6.31 writes
+    it in place: a second visitor getting the same image (same example, same seed) truncated the file
+    under the first one's download (the soak test's "peer closed connection ... received 0 bytes").
+    app.py installs lddbm.serving.atomic_gradio_image_cache. Measured with this loop: Gradio's own
+    function gives ~1,600 short reads in ~15,000; the installed one none."""
+    import threading
+
+    import numpy as np
+    from gradio import processing_utils
+    from PIL import Image
+
+    save = processing_utils.save_pil_to_cache
+    assert getattr(save, "original", None) is not None  # installed by app.py
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    path = save(image, str(tmp_path), format="png")
+    size, short, reads, stop = os.path.getsize(path), 0, 0, threading.Event()
+
+    def download():  # the first visitor, fetching the file again and again
+        nonlocal short, reads
+        while not stop.is_set():
+            with open(path, "rb") as f:
+                short += len(f.read()) != size
+            reads += 1
+
+    reader = threading.Thread(target=download)
+    reader.start()
+    try:
+        for _ in range(300):  # other visitors getting the same image
+            assert save(image, str(tmp_path), format="png") == path
+    finally:
+        stop.set()
+        reader.join()
+    assert reads > 100 and short == 0, (short, reads)
+
+    # a leftover of another size at that path (a write cut short) is replaced by a rename, not rewritten in place
+    Path(path).write_bytes(b"cut")
+    with open(path, "rb") as earlier:
+        assert save(image, str(tmp_path), format="png") == path
+        assert earlier.read() == b"cut" and os.path.getsize(path) == size
+    assert not [p for p in os.listdir(os.path.dirname(path)) if p.startswith(PARTIAL)]

@@ -183,9 +183,12 @@ class ResultStore:
 def write_once(path: Path, data: bytes) -> None:
     """Write ``data`` at ``path`` unless a file is already there (for content-addressed paths: the same
     bytes), through a temporary file and a rename, so a reader never sees a truncated or partial file."""
-    if path.is_file() and path.stat().st_size == len(data):
-        os.utime(path)  # Gradio's delete_cache ages files by time: a reused copy counts as fresh
-        return
+    try:
+        if path.stat().st_size == len(data):
+            os.utime(path)  # Gradio's delete_cache ages files by time: a reused copy counts as fresh
+            return
+    except OSError:
+        pass  # not there (or swept meanwhile): write it
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=PARTIAL)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -38,7 +38,7 @@ def test_linear_probe_reads_separable_latents_and_not_noise():
 def test_classifiers_train_and_the_task_trains_and_evaluates_both_ways(digits_root, tmp_path):
     judges = tmp_path / "classifiers"
     assert cli(["digits-classifiers", "--data", str(digits_root), "--out", str(judges), "--steps", "60",
-                "--batch-size", "16"]) == 0
+                "--batch-size", "32"]) == 0
     for modality, channels in (("handwritten", 1), ("printed", 3)):
         report = json.loads((judges / modality / "report.json").read_text())
         assert 0 <= report["test_accuracy"] <= 1 and "command" in report
@@ -46,8 +46,7 @@ def test_classifiers_train_and_the_task_trains_and_evaluates_both_ways(digits_ro
         x, _ = load_images(digits_root, modality, "test")
         assert x.shape[1] == channels and judge(x).shape == (len(x), 10)
     hand, labels = load_images(digits_root, "handwritten", "train")
-    # it learns: 0.57 of the 60 training digits after these 60 steps (chance: 0.1)
-    assert (DigitClassifier.from_pretrained(judges / "handwritten").predict(hand)[0] == labels).float().mean() > 0.4
+    assert (DigitClassifier.from_pretrained(judges / "handwritten").predict(hand)[0] == labels).float().mean() > 0.5
 
     tiny = {"data.root": str(digits_root), "latent.width": "8", "denoiser.hidden_size": "16", "denoiser.depth": "1",
             "denoiser.encoder_depth": "1", "denoiser.num_heads": "2", "train.steps": "2", "train.batch_size": "4",

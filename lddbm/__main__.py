@@ -39,7 +39,7 @@ def cmd_train(args, extra) -> int:
     saved = run / "preset.json"
     base = load_preset(saved) if args.resume and saved.is_file() else get_preset(args.preset)
     preset = apply_overrides(base, _overrides(extra))
-    result = train(preset, run, resume=args.resume, progress=not args.no_progress)
+    result = train(preset, run, resume=args.resume, progress=not args.no_progress, init_from=args.init_from)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -417,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="synthetic")
     p.add_argument("--output", help="run folder (default runs/PRESET)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's saved state")
+    p.add_argument("--init-from", metavar="PIPELINE",
+                   help="start a new run from a pipeline folder's weights (e.g. a shipped checkpoint) to fine-tune it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_train)
 

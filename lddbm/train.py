@@ -220,15 +220,22 @@ def export(pipe: LDDBMPipeline, preset: Preset, folder: Path, target_encoder: to
     _replace_dir(tmp, folder)
 
 
-def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: bool = True,
+          init_from: str | Path | None = None) -> dict:
     """Train ``preset`` into ``run_dir``; returns the final step, wall time and evaluation.
+
+    ``init_from``: a pipeline folder (a shipped checkpoint or a run's ``pipeline/``, with its
+    ``target_encoder/``) whose weights the modules start from, to fine-tune a model whose training
+    state is gone; the optimiser, EMA and step count start fresh.
 
     SIGTERM or SIGINT, received by any process, stops every process after the current step; they
     save the training state, then raise KeyboardInterrupt (``--resume`` continues).
     """
     run = Path(run_dir)
     _check_run_folder(run, resume)
-    session = _Session(preset, run)
+    if resume and init_from is not None:
+        raise RunFolderError("--resume continues a run from its own state; --init-from starts a new run. Pass one of them.")
+    session = _Session(preset, run, init_from)
     session.start(resume)
     with StopSignals() as signals:
         session.fit(signals, progress)
@@ -258,6 +265,30 @@ def build_objective(preset: Preset) -> LDDBMObjective:
     )
 
 
+INIT_COMPONENTS = ("source_encoder", "target_encoder", "target_decoder", "denoiser")
+
+
+def load_weights(objective: LDDBMObjective, folder: str | Path) -> None:
+    """Copy a pipeline folder's weights (any stored dtype) into ``objective``'s modules, in place."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    for name in INIT_COMPONENTS:
+        file = folder / name / "diffusion_pytorch_model.safetensors"
+        if not file.is_file():
+            hint = " (only a run's pipeline/ or a checkpoint exported with it holds target_encoder/)" \
+                if name == "target_encoder" else ""
+            raise RunFolderError(f"{folder} has no {name}/ weights to start from{hint}.")
+        module = getattr(objective, name)
+        dtype = next(module.parameters()).dtype
+        state = {k: v.to(dtype) for k, v in load_file(str(file)).items()}
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as e:
+            raise RunFolderError(f"{folder}/{name} does not fit the preset's {name} (train with the preset that made "
+                                 f"it, e.g. --preset from its preset.json): {str(e).splitlines()[0]}") from e
+
+
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """train.lr's multiplier at a step: a linear warm-up, constant, then (train.decay_steps > 0) a linear
     cool-down that reaches zero at train.steps. A function of the step only, so a resumed run takes
@@ -278,8 +309,8 @@ def build_optimizer(objective: LDDBMObjective, cfg: TrainConfig) -> tuple[torch.
 class _Session:
     """One session of a run: the prepared modules, EMA and progress, and the steps train() takes."""
 
-    def __init__(self, preset: Preset, run: Path):
-        self.preset, self.run, self.cfg = preset, run, preset.train
+    def __init__(self, preset: Preset, run: Path, init_from: str | Path | None = None):
+        self.preset, self.run, self.cfg, self.init_from = preset, run, preset.train, init_from
         self.accelerator = Accelerator(
             mixed_precision=self.cfg.mixed_precision,
             step_scheduler_with_optimizer=False,
@@ -288,6 +319,8 @@ class _Session:
         set_seed(self.cfg.seed)  # identical initial weights on every process
         self.task = get_task(preset)
         objective = build_objective(preset)
+        if init_from is not None:
+            load_weights(objective, init_from)
         optimizer, lr_schedule = build_optimizer(objective, self.cfg)
         self.objective, self.optimizer, self.lr_schedule = self.accelerator.prepare(objective, optimizer, lr_schedule)
         self.raw = self.accelerator.unwrap_model(self.objective)
@@ -311,6 +344,8 @@ class _Session:
         if self.is_main:
             self.run.mkdir(parents=True, exist_ok=True)
             save_preset(self.preset, self.run / "preset.json")
+            if self.init_from is not None:
+                self.log({"step": 0, "init_from": str(self.init_from)})
 
     def fit(self, signals: StopSignals, progress: bool) -> None:
         """Train from the current step to train.steps, or until the processes agree to stop."""

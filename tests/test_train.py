@@ -232,3 +232,33 @@ def test_cli_train_and_eval(tmp_path, capsys):
     assert report["samples"] == 8 and report["nfe"] == 3 and report["mse"] > 0
     assert cli(["train", "--preset", "synthetic", "--output", str(run), "--train.stepz", "1"]) == 2
     assert "Unknown option --train.stepz" in capsys.readouterr().err
+
+
+def test_init_from_starts_a_new_run_from_a_pipelines_weights(tmp_path):
+    from lddbm.pipeline import LDDBMPipeline
+
+    train(tiny(**{"train.steps": 4, "train.save_every": 4}), tmp_path / "a", progress=False)
+    shipped = tmp_path / "a" / "pipeline"
+    objective = train_mod.build_objective(tiny())
+    train_mod.load_weights(objective, shipped)
+    saved = LDDBMPipeline.load(shipped)
+    for name in ("source_encoder", "denoiser", "target_decoder"):
+        for key, value in getattr(saved, name).state_dict().items():
+            torch.testing.assert_close(getattr(objective, name).state_dict()[key], value.float(), rtol=0, atol=0, msg=key)
+
+    # a fresh run from those weights: its first logged losses are the trained model's, not a new model's
+    fresh = train(tiny(**{"train.steps": 2}), tmp_path / "fresh", progress=False)
+    tuned = train(tiny(**{"train.steps": 2}), tmp_path / "tuned", progress=False, init_from=shipped)
+    assert fresh["step"] == tuned["step"] == 2
+    log = [json.loads(line) for line in (tmp_path / "tuned" / "log.jsonl").read_text().splitlines()]
+    assert log[0] == {"step": 0, "init_from": str(shipped)}
+    assert not torch.equal(weights(tmp_path / "fresh")["denoiser.final.linear.weight"],
+                           weights(tmp_path / "tuned")["denoiser.final.linear.weight"])
+
+    with pytest.raises(RunFolderError, match="does not fit the preset's denoiser"):
+        train(tiny(**{"denoiser.hidden_size": 16}), tmp_path / "wrong", progress=False, init_from=shipped)
+    with pytest.raises(RunFolderError, match="Pass one of them"):
+        train(tiny(), tmp_path / "tuned", resume=True, progress=False, init_from=shipped)
+    (shipped / "target_encoder" / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(RunFolderError, match="no target_encoder/ weights"):
+        train(tiny(), tmp_path / "other", progress=False, init_from=shipped)

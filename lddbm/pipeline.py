@@ -66,6 +66,11 @@ class LDDBMPipeline(DiffusionPipeline):
         return self.source_encoder(self.source_encoder.preprocess(inputs, **kwargs))
 
     @property
+    def default_source_scale(self) -> float:
+        """lambda_s when a call gives none: the checkpoint's scheduler config (1 for those saved before it had one)."""
+        return float(getattr(self.scheduler.config, "source_scale", 1.0))
+
+    @property
     def output_types(self) -> tuple[str, ...]:
         """The ``output_type`` values this pipeline accepts (its decoder's, and "latent")."""
         return (*self.target_decoder.output_types, "latent")
@@ -86,7 +91,7 @@ class LDDBMPipeline(DiffusionPipeline):
         callback: Callable[[int, float, torch.Tensor, torch.Tensor], None] | None = None,
         preprocess_kwargs: dict | None = None,
         class_labels=None,
-        source_scale: float = 1.0,
+        source_scale: float | None = None,
         label_scale: float = 1.0,
     ) -> LDDBMPipelineOutput | tuple:
         """Bridge ``inputs`` to the target modality.
@@ -106,8 +111,8 @@ class LDDBMPipeline(DiffusionPipeline):
 
         Two-condition guidance (``lddbm.guidance``; a denoiser trained with a label condition and
         condition dropout): ``class_labels`` (one int per input, or None), and one weight per condition,
-        ``source_scale`` (lambda_s) and ``label_scale`` (lambda_l); the defaults (1, 1) are the plain
-        conditional bridge. ``inputs=None`` with labels generates from the labels alone (the bridge
+        ``source_scale`` (lambda_s; None: the scheduler config's, 1 unless the checkpoint says otherwise)
+        and ``label_scale`` (lambda_l); (1, 1) is the plain conditional bridge. ``inputs=None`` with labels generates from the labels alone (the bridge
         from the zero latent, "no source"). Each guidance term is a network evaluation, and NFE counts them.
         """
         start = time.perf_counter()
@@ -122,6 +127,8 @@ class LDDBMPipeline(DiffusionPipeline):
         scheduler.set_timesteps(num_inference_steps, device=self.device, sampler=sampler, guidance=guidance,
                                 churn=churn, eta=eta)
         labels = self._check_labels(class_labels, inputs)
+        if source_scale is None:
+            source_scale = self.default_source_scale
         terms = guidance_terms(source_scale, label_scale, has_source=inputs is not None, has_label=labels is not None)
         if inputs is None:  # labels only: the bridge from the zero latent ("no source", lddbm.guidance)
             c, h, w = self.latent_shape

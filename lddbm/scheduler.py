@@ -62,6 +62,7 @@ class BridgeScheduler(SchedulerMixin, ConfigMixin):
         guidance: float = OPTIONS["guidance"].default,
         churn: float = OPTIONS["churn"].default,
         eta: float = OPTIONS["eta"].default,
+        source_scale: float = 1.0,  # the pipeline's default source guidance weight (lddbm.guidance)
         rho: float = 7.0,  # Karras schedule exponent
         t_max_offset: float = 1e-4,  # heun starts at T - t_max_offset (h is singular at T)
     ):

@@ -80,6 +80,7 @@ def build_scheduler(preset: Preset) -> BridgeScheduler:
         guidance=s.guidance,
         churn=s.churn,
         eta=s.eta,
+        source_scale=s.source_scale,
         rho=s.rho,
         t_max_offset=s.t_max_offset,
     )
@@ -429,10 +430,11 @@ def _digits_dataset(preset: Preset, split: str) -> Dataset:
 
 
 def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
-                     classifiers: str | None = None) -> dict:
+                     classifiers: str | None = None, source_scale: float | None = None) -> dict:
     """Cross coherence and KID (judged by our classifiers, when trained: ``classifiers`` or the preset's
     data.classifiers folder) of one translation per source image of ``split``, and the latent linear
-    probe on 2,000 training source latents (``lddbm.digits``)."""
+    probe on 2,000 training source latents (``lddbm.digits``). ``source_scale``: the source's guidance
+    weight (lambda_sketch, ``lddbm.guidance``; default: the checkpoint's)."""
     from .digits import cross_coherence, latent_probe, load_images, load_judge, quality_kid
 
     source, target = _digit_modalities_of(preset)
@@ -440,8 +442,9 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
     if limit is not None:  # a seeded subset: the images are stored class by class
         pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(opts.seed))[:limit]
         x, y = x[pick], y[pick]
-    translated, nfe = translate(pipe, x, opts)
-    report = {"split": split, "direction": preset.data.direction, "images": len(x), "nfe": nfe}
+    lam = pipe.default_source_scale if source_scale is None else source_scale
+    translated, nfe = translate(pipe, x, opts, source_scale=lam)
+    report = {"split": split, "direction": preset.data.direction, "images": len(x), "nfe": nfe, "source_scale": lam}
     folder = Path(classifiers or preset.data.classifiers) / target
     judge = load_judge(folder)
     if judge is not None:
@@ -451,8 +454,9 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
         report["classifier"] = {"folder": str(folder), **judge[1]}
         if getattr(pipe.denoiser.config, "num_classes", 0):  # label-conditioned: the true digit as the label too
             report["with_labels"] = {
-                f"{source}+label (1, {w:g})" if x_in is not None else f"label only ({w:g})":
-                    cross_coherence(judge[0], translate(pipe, x_in, opts, class_labels=y, label_scale=w)[0], y)
+                f"{source}+label ({lam:g}, {w:g})" if x_in is not None else f"label only ({w:g})":
+                    cross_coherence(judge[0], translate(pipe, x_in, opts, class_labels=y, source_scale=lam,
+                                                        label_scale=w)[0], y)
                 for x_in in (x, None) for w in (1.0, 3.0)}
     else:
         report["classifier"] = f"none in {folder}: train them with python -m lddbm digits-classifiers"
@@ -473,7 +477,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("novelview", ("novelview",), _novelview_modalities, _novelview_dataset, _novelview_evaluate,
          eval_options=("views", "features", "baseline"), aliases=("novelviews",), default_preset="novelview"),
     Task("digits", ("digits",), _digits_modalities, _digits_dataset, _digits_evaluate,
-         eval_options=("classifiers",), default_preset="digits_h2p"),
+         eval_options=("classifiers", "source_scale"), default_preset="digits_h2p"),
 )}
 
 

@@ -65,11 +65,19 @@ def test_classifiers_train_and_the_task_trains_and_evaluates_both_ways(digits_ro
         assert report["classifier"]["test_accuracy"] >= 0
         assert 0 <= report["linear_probe_accuracy"] <= 1
         if preset == "digits_h2p":  # label-conditioned: also scored with the true digit as its label, and from it alone
-            assert set(report["with_labels"]) == {"handwritten+label (1, 1)", "handwritten+label (1, 3)",
+            assert report["source_scale"] == 0  # the preset's lambda_sketch, exported in the scheduler config
+            assert set(report["with_labels"]) == {"handwritten+label (0, 1)", "handwritten+label (0, 3)",
                                                   "label only (1)", "label only (3)"}
             assert all(0 <= v <= 1 for v in report["with_labels"].values())
+            guided = tmp_path / "guided.json"  # lambda_sketch = 2: the headline figure and the sketch + label rows
+            assert cli(["eval", "digits", "--checkpoint", str(run / "pipeline"), "--split", "test", "--steps", "2",
+                        "--classifiers", str(judges), "--source-scale", "2", "--json", str(guided)]) == 0
+            report = json.loads(guided.read_text())
+            assert report["source_scale"] == 2 and 0 <= report["cross_coherence"] <= 1
+            assert set(report["with_labels"]) == {"handwritten+label (2, 1)", "handwritten+label (2, 3)",
+                                                  "label only (1)", "label only (3)"}
         else:
-            assert "with_labels" not in report
+            assert "with_labels" not in report and report["source_scale"] == 1
 
     # CNF-MVAE, the comparison model: trained, saved and scored by one command; --evaluate-only re-scores it
     folder, scores = tmp_path / "cnf_mvae", tmp_path / "cnf_mvae.json"

@@ -110,6 +110,20 @@ def test_a_labelled_pipeline_follows_labels_and_weights(tmp_path):
                        pipe(INPUTS, class_labels=[0, 2], label_scale=2.0).outputs)
 
 
+def test_the_checkpoints_sketch_weight_is_the_default_and_travels_with_it(tmp_path):
+    pipe = labelled_pipeline()
+    assert pipe.default_source_scale == 1.0  # a scheduler config without one: the plain conditional bridge
+    explicit = pipe(INPUTS, source_scale=0.0, generator=torch.Generator().manual_seed(0)).outputs
+    assert not torch.allclose(explicit, pipe(INPUTS, generator=torch.Generator().manual_seed(0)).outputs)
+    pipe.scheduler.register_to_config(source_scale=0.0)  # as checkpoints/digits/h2p ships
+    pipe.save_pretrained(tmp_path)
+    loaded = LDDBMPipeline.load(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    assert loaded.default_source_scale == 0.0
+    assert torch.equal(loaded(INPUTS, generator=torch.Generator().manual_seed(0)).outputs, explicit)
+    assert loaded(INPUTS, class_labels=[0, 2]).nfe == 9  # (0, 1) with a label: three terms per step
+
+
 def test_label_errors_say_what_to_do(tiny_pipeline):
     pipe = labelled_pipeline()
     with pytest.raises(ConfigError, match="one per input"):

@@ -234,6 +234,10 @@ def cmd_build_data(args, extra) -> int:
         from .data.digits import build as build_digits
 
         backgrounds = args.backgrounds or ("data/photos" if Path("data/photos/split.json").is_file() else None)
+        if backgrounds is None:  # the shipped digit models and judges were trained with photograph backgrounds
+            print("warning: no photo set at data/photos (nor --backgrounds): printed digits get gradient and noise "
+                  "backgrounds only, an easier set than the shipped models were trained and judged on; run "
+                  "`python -m lddbm build-data photos --out data/photos` first to match them.", file=sys.stderr)
         summary = build_digits(args.out, source=args.source, backgrounds=backgrounds, seed=args.seed,
                                progress=not args.no_progress)
         print(json.dumps(summary, indent=2))

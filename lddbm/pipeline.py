@@ -112,8 +112,9 @@ class LDDBMPipeline(DiffusionPipeline):
         Two-condition guidance (``lddbm.guidance``; a denoiser trained with a label condition and
         condition dropout): ``class_labels`` (one int per input, or None), and one weight per condition,
         ``source_scale`` (lambda_s; None: the scheduler config's, 1 unless the checkpoint says otherwise)
-        and ``label_scale`` (lambda_l); (1, 1) is the plain conditional bridge. ``inputs=None`` with labels generates from the labels alone (the bridge
-        from the zero latent, "no source"). Each guidance term is a network evaluation, and NFE counts them.
+        and ``label_scale`` (lambda_l); (1, 1) is the plain conditional bridge. ``inputs=None`` with
+        labels generates from the labels alone (the bridge from the zero latent, "no source"). Each
+        guidance term is a network evaluation, and NFE counts them.
         """
         start = time.perf_counter()
         if output_type not in self.output_types:

@@ -144,6 +144,11 @@ def checkpoint_steps(name: str, default: int = 10) -> int:
     return int(checkpoint_config(name).get("num_inference_steps", default))
 
 
+def checkpoint_candidates(name: str) -> int:
+    """The candidates per translation a checkpoint ranks by default (1: a single draw)."""
+    return int(checkpoint_config(name).get("num_candidates", 1))
+
+
 def checkpoint_sampler(name: str) -> str:
     """The sampler a checkpoint was exported with, or the registry's first when it names none we know."""
     sampler = checkpoint_config(name).get("sampler")
@@ -764,6 +769,7 @@ DIGIT_MODELS = {"printed": "digits/h2p", "handwritten": "digits/p2h"}
 NO_LABEL = "none"
 DIGIT_WEIGHT_RANGE = (0.0, 5.0)  # lambda_sketch, lambda_label (lddbm.guidance); 1 = as trained
 MAX_DIGIT_SAMPLES = 8
+MAX_DIGIT_CANDIDATES = 8  # bridge draws per shown digit (re-ranking, LDDBMPipeline's num_candidates)
 
 
 def digit_models() -> dict[str, str]:
@@ -836,31 +842,40 @@ def digit_weight(value, what: str) -> float:
 
 
 def run_digits(target: str, source: torch.Tensor | None, labels: list[int] | None, samples, steps, sampler, guidance,
-               randomness, seed, random_seed, **scales) -> tuple[list, str]:
-    """Sample ``samples`` digits of the ``target`` modality; (captioned gallery, run details)."""
+               randomness, seed, random_seed, candidates=None, **scales) -> tuple[list, str]:
+    """Sample ``samples`` digits of the ``target`` modality, each the best of ``candidates`` draws (None: the
+    checkpoint's; a label alone has nothing to rank against and draws one); (captioned gallery, run details)."""
     if target not in digit_models():
         raise gr.Error(f"No {target}-digit model is shipped here (checkpoints/{DIGIT_MODELS[target]}).")
     pipe = pipeline(DIGIT_MODELS[target])
     samples = whole_number(samples, "number of samples", 1, MAX_DIGIT_SAMPLES)
     steps = whole_number(steps, "number of sampling steps", 1, 50)
+    candidates = pipe.default_num_candidates if candidates is None else \
+        whole_number(candidates, "number of candidates", 1, MAX_DIGIT_CANDIDATES)
+    if source is None:  # a label alone: nothing to rank the draws against
+        candidates = 1
     options = sampling_options(sampler, randomness, guidance)
     seed = parse_seed(seed, random_seed)
     generator = torch.Generator(DEVICE).manual_seed(seed)
     try:
         out = pipe(None if source is None else source[None], class_labels=labels, num_samples=samples,
-                   num_inference_steps=steps, sampler=sampler, generator=generator, **options, **scales)
+                   num_candidates=candidates, num_inference_steps=steps, sampler=sampler, generator=generator,
+                   **options, **scales)
     except ConfigError as err:
         raise gr.Error(str(err)) from err
-    info = f"{sampler} · {steps} steps · NFE {out.nfe} · {out.seconds * 1000:.0f} ms for {samples} · seed {seed} · {DEVICE}"
+    ranked = f" · each the best of {candidates}" if candidates > 1 else ""
+    info = (f"{sampler} · {steps} steps · NFE {out.nfe} · {out.seconds * 1000:.0f} ms for {samples}{ranked} · seed {seed} "
+            f"· {DEVICE}")
     return digit_gallery(out.outputs, target), info
 
 
 def sketch_to_printed(sketch, label=NO_LABEL, sketch_weight=None, label_weight=1.0, samples=4, steps=10,
-                      sampler="dbim", guidance=1.0, randomness=0.5, seed=0, random_seed=False,
+                      sampler="dbim", guidance=1.0, randomness=0.5, seed=0, random_seed=False, candidates=None,
                       progress=gr.Progress(track_tqdm=True)):
     """The public /sketch_to_printed endpoint: a drawn (or example) handwritten digit and/or a class label ->
     (printed digits with the classifier's reading, run details). ``sketch_weight`` and ``label_weight`` are
-    the two guidance weights (lddbm.guidance; 1 = as trained; ``sketch_weight`` None: the checkpoint's)."""
+    the two guidance weights (lddbm.guidance; 1 = as trained; ``sketch_weight`` None: the checkpoint's);
+    ``candidates``: draws per shown digit, the one best aligned with the sketch kept (None: the checkpoint's)."""
     label = digit_label(label)
     drawing = sketch_image(sketch)
     source = None
@@ -873,15 +888,15 @@ def sketch_to_printed(sketch, label=NO_LABEL, sketch_weight=None, label_weight=1
     if source is None and label is None:
         raise gr.Error("Draw a digit, pick an example, or choose a class label first.")
     return run_digits("printed", source, None if label is None else [label], samples, steps, sampler, guidance,
-                      randomness, seed, random_seed,
+                      randomness, seed, random_seed, candidates,
                       source_scale=None if sketch_weight is None else digit_weight(sketch_weight, "sketch weight"),
                       label_scale=digit_weight(label_weight, "label weight"))
 
 
 def printed_to_handwritten(image, samples=4, steps=10, sampler="dbim", guidance=1.0, randomness=0.5, seed=0,
-                           random_seed=False, progress=gr.Progress(track_tqdm=True)):
+                           random_seed=False, candidates=None, progress=gr.Progress(track_tqdm=True)):
     """The public /printed_to_handwritten endpoint: a photo or crop of a printed digit -> (handwritten digits
-    with the classifier's reading, run details)."""
+    with the classifier's reading, run details); ``candidates`` as for /sketch_to_printed."""
     path = getattr(image, "name", image)
     if not path:
         raise gr.Error("Upload a photo or crop of one printed digit, or pick an example first.")
@@ -890,7 +905,7 @@ def printed_to_handwritten(image, samples=4, steps=10, sampler="dbim", guidance=
     except InputError as err:
         raise gr.Error(str(err)) from err
     return run_digits("handwritten", photo_to_printed(picture), None, samples, steps, sampler, guidance, randomness,
-                      seed, random_seed)
+                      seed, random_seed, candidates)
 
 
 def digit_examples(modality: str) -> list[str]:
@@ -907,7 +922,11 @@ def digit_sampling_controls(name: str):
         samples = gr.Slider(1, MAX_DIGIT_SAMPLES, value=4, step=1, label="samples")
         seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
         randomize = gr.Checkbox(False, label="random seed")
-    return samples, steps, sampler, guidance, randomness, seed, randomize
+    candidates = gr.Slider(1, MAX_DIGIT_CANDIDATES, value=checkpoint_candidates(name), step=1,
+                           label="candidates per sample",
+                           info="Draws per shown digit; the one closest to the input in the model's shared latent "
+                                "space (its contrastive alignment) is kept. 1: a single draw.")
+    return samples, steps, sampler, guidance, randomness, seed, randomize, candidates
 
 
 def digits_tab() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import ConfigError, LDDBMError
 
 TASK_OPTIONS = ("views", "samples", "images", "baseline", "crop", "scale", "features", "degradation", "peers",
-                "classifiers", "source_scale")  # task-specific options of eval/bench
+                "classifiers", "source_scale", "candidates")  # task-specific options of eval/bench
 
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -458,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: the preset's data.classifiers, checkpoints/digits/classifiers)")
     p.add_argument("--source-scale", type=float, help="digits: the guidance weight of the source digit, lambda_sketch "
                    "(lddbm.guidance; default: the checkpoint's, 1 = the plain conditional bridge)")
+    p.add_argument("--candidates", type=int, help="digits: bridge samples per translation, the one best aligned with "
+                   "its source in the contrastive space kept (default: the checkpoint's; 1 = one draw)")
     p.add_argument("--samples", type=int, help="multiview3d: K stochastic samples per object (with --churn or --eta): "
                    "adds mean IoU per sample, best of K, the mean shape's IoU and the disagreement -> error AUROC")
     p.add_argument("--steps", type=int, help="sampling steps (default: the checkpoint's)")

@@ -34,13 +34,23 @@ def bridge_loss(
     return (weight * per_sample).mean(), denoised
 
 
+def _unit(z: torch.Tensor) -> torch.Tensor:
+    """(B, ...) latents -> (B, D) unit vectors: the space the contrastive loss compares them in."""
+    return F.normalize(z.flatten(1).float(), dim=1)
+
+
 def contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
     """Symmetric InfoNCE: pair i of z_a should match pair i of z_b among all pairs of the batch."""
-    a = F.normalize(z_a.flatten(1).float(), dim=1)
-    b = F.normalize(z_b.flatten(1).float(), dim=1)
+    a, b = _unit(z_a), _unit(z_b)
     logits = a @ b.T / temperature  # (B, B)
     labels = torch.arange(len(a), device=a.device)
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+
+
+def alignment(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    """(B,) cosine similarity of paired latents: the score the contrastive loss raises for true pairs
+    (its logits times the temperature). The pipeline ranks candidate translations by it."""
+    return (_unit(z_a) * _unit(z_b)).sum(dim=1)
 
 
 def data_space_loss(decoder: nn.Module, latent: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

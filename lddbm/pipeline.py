@@ -18,6 +18,7 @@ from diffusers.utils import SAFETENSORS_WEIGHTS_NAME, BaseOutput
 
 from .errors import ConfigError, LDDBMError
 from .guidance import guidance_terms, guided_denoise
+from .losses import alignment
 from .scheduler import BridgeScheduler
 
 __all__ = ["LDDBMPipeline", "LDDBMPipelineOutput", "CheckpointError"]
@@ -36,25 +37,29 @@ class LDDBMPipelineOutput(BaseOutput):
     latents: torch.Tensor  # the bridged target latent z0 (B, C, h, w)
     nfe: int  # network evaluations per sample
     seconds: float  # wall time of the call
+    alignment: torch.Tensor | None = None  # (B,) the kept candidates' scores when num_candidates > 1
 
 
 class LDDBMPipeline(DiffusionPipeline):
     """Translate inputs of the source modality into the target modality.
 
     Components: ``source_encoder`` (has ``preprocess``), ``denoiser`` (a BridgeTransformer),
-    ``scheduler`` (a BridgeScheduler) and ``target_decoder`` (has ``postprocess``).
+    ``scheduler`` (a BridgeScheduler) and ``target_decoder`` (has ``postprocess``); optional:
+    ``segmenter`` (multi-view foreground masks) and ``target_encoder`` (the target modality's encoder
+    from training, which ranks candidate translations: ``num_candidates``).
     """
 
     model_cpu_offload_seq = "source_encoder->denoiser->target_decoder"
-    _optional_components = ["segmenter"]
+    _optional_components = ["segmenter", "target_encoder"]
 
-    def __init__(self, source_encoder, denoiser, scheduler: BridgeScheduler, target_decoder, segmenter=None):
+    def __init__(self, source_encoder, denoiser, scheduler: BridgeScheduler, target_decoder, segmenter=None,
+                 target_encoder=None):
         super().__init__()
         self.register_modules(
             source_encoder=source_encoder, denoiser=denoiser, scheduler=scheduler, target_decoder=target_decoder,
-            segmenter=segmenter,
+            segmenter=segmenter, target_encoder=target_encoder,
         )
-        for module in (source_encoder, denoiser, target_decoder, segmenter):
+        for module in (source_encoder, denoiser, target_decoder, segmenter, target_encoder):
             if module is not None:
                 module.eval()  # inference only; training works on its own modules
 
@@ -69,6 +74,11 @@ class LDDBMPipeline(DiffusionPipeline):
     def default_source_scale(self) -> float:
         """lambda_s when a call gives none: the checkpoint's scheduler config (1 for those saved before it had one)."""
         return float(getattr(self.scheduler.config, "source_scale", 1.0))
+
+    @property
+    def default_num_candidates(self) -> int:
+        """Candidates per translation when a call gives none: the scheduler config's (1 for those saved before it)."""
+        return int(getattr(self.scheduler.config, "num_candidates", 1))
 
     @property
     def output_types(self) -> tuple[str, ...]:
@@ -93,6 +103,7 @@ class LDDBMPipeline(DiffusionPipeline):
         class_labels=None,
         source_scale: float | None = None,
         label_scale: float = 1.0,
+        num_candidates: int | None = None,
     ) -> LDDBMPipelineOutput | tuple:
         """Bridge ``inputs`` to the target modality.
 
@@ -115,6 +126,15 @@ class LDDBMPipeline(DiffusionPipeline):
         and ``label_scale`` (lambda_l); (1, 1) is the plain conditional bridge. ``inputs=None`` with
         labels generates from the labels alone (the bridge from the zero latent, "no source"). Each
         guidance term is a network evaluation, and NFE counts them.
+
+        Re-ranking: ``num_candidates`` > 1 draws that many bridge samples for each returned one and
+        keeps the one whose decoded output, encoded again by the ``target_encoder``, lies closest to the
+        source latent (``lddbm.losses.alignment``: the cosine that training's contrastive loss raises for
+        true pairs), as CLIP re-ranks DALL-E's samples. It needs a source, a stochastic sampler (else the
+        candidates are equal) and a pipeline loaded with its target encoder; NFE counts every candidate,
+        and ``output.alignment`` holds the kept candidates' scores. None: the scheduler config's
+        (``default_num_candidates``), 1 unless the checkpoint says otherwise; a call with no source
+        (labels alone) then draws one.
         """
         start = time.perf_counter()
         if output_type not in self.output_types:
@@ -128,6 +148,9 @@ class LDDBMPipeline(DiffusionPipeline):
         scheduler.set_timesteps(num_inference_steps, device=self.device, sampler=sampler, guidance=guidance,
                                 churn=churn, eta=eta)
         labels = self._check_labels(class_labels, inputs)
+        if num_candidates is None:
+            num_candidates = self.default_num_candidates if inputs is not None else 1
+        self._check_candidates(num_candidates, inputs)
         if source_scale is None:
             source_scale = self.default_source_scale
         terms = guidance_terms(source_scale, label_scale, has_source=inputs is not None, has_label=labels is not None)
@@ -138,9 +161,10 @@ class LDDBMPipeline(DiffusionPipeline):
             source = self.encode_source(inputs, preprocess_kwargs)  # (B, C, h, w)
             if labels is not None and len(labels) != len(source):
                 raise ConfigError(f"Got {len(labels)} class labels for {len(source)} inputs; give one per input.")
-        source = source.repeat_interleave(num_samples, dim=0)
+        draws = num_samples * num_candidates  # per input, input-major, candidates of one sample adjacent
+        source = source.repeat_interleave(draws, dim=0)
         if labels is not None:
-            labels = labels.to(source.device).repeat_interleave(num_samples, dim=0)
+            labels = labels.to(source.device).repeat_interleave(draws, dim=0)
         noise = randn_tensor(source.shape, generator=generator, device=source.device, dtype=source.dtype) \
             if scheduler.bridge.needs_prior_noise else None
         x = scheduler.bridge.prior(source, noise).clone()
@@ -154,18 +178,44 @@ class LDDBMPipeline(DiffusionPipeline):
             x = scheduler.step(denoised, t, x, source=source, generator=generator).prev_sample
             if callback is not None:
                 callback(i, float(t), x, denoised)
-        outputs = x if output_type == "latent" else self.target_decoder.postprocess(self.target_decoder(x), output_type)
-        nfe = scheduler.num_function_evals * len(terms)
+        decoded = None if output_type == "latent" and num_candidates == 1 else self.target_decoder(x)
+        scores = None
+        if num_candidates > 1:
+            x, decoded, scores = self._best_candidates(x, decoded, source, num_candidates)
+        outputs = x if output_type == "latent" else self.target_decoder.postprocess(decoded, output_type)
+        nfe = scheduler.num_function_evals * len(terms) * num_candidates
         seconds = time.perf_counter() - start
         if not return_dict:
             return outputs, x, nfe, seconds
-        return LDDBMPipelineOutput(outputs=outputs, latents=x, nfe=nfe, seconds=seconds)
+        return LDDBMPipelineOutput(outputs=outputs, latents=x, nfe=nfe, seconds=seconds, alignment=scores)
+
+    def _best_candidates(self, x: torch.Tensor, decoded: torch.Tensor, source: torch.Tensor, k: int):
+        """Of each run of ``k`` adjacent candidates, the one whose re-encoded output best aligns with its
+        source latent: (latents, decoded, scores), each ``k`` times shorter."""
+        encoder = self.target_encoder
+        encoded = encoder(self.target_decoder.postprocess(decoded, "pt").to(encoder.device, encoder.dtype))
+        scores = alignment(encoded, source).view(-1, k)  # (B * num_samples, k)
+        best, index = scores.max(dim=1)
+        keep = torch.arange(len(scores), device=index.device) * k + index
+        return x[keep], decoded[keep], best
 
     @property
     def latent_shape(self) -> tuple[int, int, int]:
         """(C, h, w) of the shared latent."""
         cfg = self.denoiser.config
         return cfg.in_channels, cfg.sample_size, cfg.sample_size
+
+    def _check_candidates(self, num_candidates: int, inputs) -> None:
+        if not isinstance(num_candidates, int) or num_candidates < 1:
+            raise ConfigError(f"num_candidates must be a whole number of at least 1, got {num_candidates!r}.")
+        if num_candidates == 1:
+            return
+        if inputs is None:
+            raise ConfigError("num_candidates ranks translations by how well they match their source; with no "
+                              "source (class labels alone) pass num_candidates=1.")
+        if self.target_encoder is None:
+            raise ConfigError("num_candidates > 1 needs the checkpoint's target encoder to rank candidates, and this "
+                              "pipeline has none (its model_index.json lists no target_encoder); pass num_candidates=1.")
 
     def _check_labels(self, class_labels, inputs) -> torch.Tensor | None:
         """class_labels as a (B,) long tensor, or None; clear errors for a model without labels."""

@@ -118,6 +118,9 @@ class SamplingConfig:
     # guidance weight of the source condition (lddbm.guidance; a denoiser trained with source dropout):
     # 1 = the plain conditional denoiser, 0 = the unconditioned one, still on the bridge from the source latent
     source_scale: float = 1.0
+    # bridge samples drawn per returned translation, the one best aligned with its source kept (the
+    # pipeline's num_candidates: re-ranking in the contrastive space; NFE grows with it)
+    num_candidates: int = 1
     rho: float = 7.0  # Karras schedule exponent
     t_max_offset: float = 1e-4  # heun starts at T - t_max_offset (h is singular at T)
 
@@ -125,6 +128,8 @@ class SamplingConfig:
         self.sampler = canonical_name(self.sampler)
         for name in ("guidance", "churn", "eta"):
             OPTIONS[name].check(getattr(self, name))
+        if int(self.num_candidates) != self.num_candidates or self.num_candidates < 1:
+            raise ConfigError(f"sampling.num_candidates must be a whole number of at least 1, got {self.num_candidates!r}.")
 
 
 @dataclass
@@ -379,7 +384,8 @@ def sr8x() -> Preset:
                                train=dataclasses.replace(p.train, steps=3301, decay_steps=0))
 
 
-def _digits(name: str, data: DigitsData, denoiser: DenoiserConfig, loss: LossConfig, source_scale: float = 1.0) -> Preset:
+def _digits(name: str, data: DigitsData, denoiser: DenoiserConfig, loss: LossConfig, source_scale: float = 1.0,
+            num_candidates: int = 1) -> Preset:
     """The digits presets' shared body: a (4, 8, 8) latent, sized to train in at most 20 minutes on 2 CPU cores."""
     return Preset(
         name=name,
@@ -392,7 +398,8 @@ def _digits(name: str, data: DigitsData, denoiser: DenoiserConfig, loss: LossCon
         denoiser=denoiser,
         # stochastic by default: the pairs are many-to-many (any font, colour, background of the class), and a
         # deterministic sampler from the source latent returns their mean, a grey blur
-        sampling=SamplingConfig(sampler="dbim", steps=10, eta=0.5, source_scale=source_scale),
+        sampling=SamplingConfig(sampler="dbim", steps=10, eta=0.5, source_scale=source_scale,
+                                num_candidates=num_candidates),
         loss=loss,
         train=TrainConfig(steps=1500, batch_size=64, lr=5e-4, warmup_steps=200, decay_steps=500, eval_every=500,
                           save_every=250, eval_size=500, eval_steps=10, export_dtype="float16"),
@@ -416,7 +423,10 @@ def digits_h2p() -> Preset:
                    # lambda_sketch 0: the bridge still starts at the sketch's latent, but the denoiser does not
                    # read the sketch a second time; on the 9,500-step weights it lifted validation coherence
                    # from 87.8 to 89.9 % (two seeds) at the same NFE (checkpoints/digits/h2p/README.md)
-                   source_scale=0.0)
+                   source_scale=0.0,
+                   # best of 4 by contrastive alignment: validation coherence 89.6 % (one draw, mean of 8)
+                   # -> 94.2 / 95.0 / 95.2 % with 2 / 4 / 8 candidates (checkpoints/digits/h2p/README.md)
+                   num_candidates=4)
 
 
 def digits_p2h() -> Preset:

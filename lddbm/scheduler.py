@@ -63,6 +63,7 @@ class BridgeScheduler(SchedulerMixin, ConfigMixin):
         churn: float = OPTIONS["churn"].default,
         eta: float = OPTIONS["eta"].default,
         source_scale: float = 1.0,  # the pipeline's default source guidance weight (lddbm.guidance)
+        num_candidates: int = 1,  # the pipeline's default bridge samples per translation (re-ranking)
         rho: float = 7.0,  # Karras schedule exponent
         t_max_offset: float = 1e-4,  # heun starts at T - t_max_offset (h is singular at T)
     ):

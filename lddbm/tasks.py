@@ -81,6 +81,7 @@ def build_scheduler(preset: Preset) -> BridgeScheduler:
         churn=s.churn,
         eta=s.eta,
         source_scale=s.source_scale,
+        num_candidates=s.num_candidates,
         rho=s.rho,
         t_max_offset=s.t_max_offset,
     )
@@ -430,11 +431,14 @@ def _digits_dataset(preset: Preset, split: str) -> Dataset:
 
 
 def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
-                     classifiers: str | None = None, source_scale: float | None = None) -> dict:
+                     classifiers: str | None = None, source_scale: float | None = None,
+                     candidates: int | None = None) -> dict:
     """Cross coherence and KID (judged by our classifiers, when trained: ``classifiers`` or the preset's
     data.classifiers folder) of one translation per source image of ``split``, and the latent linear
     probe on 2,000 training source latents (``lddbm.digits``). ``source_scale``: the source's guidance
-    weight (lambda_sketch, ``lddbm.guidance``; default: the checkpoint's)."""
+    weight (lambda_sketch, ``lddbm.guidance``; default: the checkpoint's). ``candidates``: bridge samples
+    per translation, the best aligned with its source kept (the pipeline's ``num_candidates``; default:
+    the checkpoint's); "single_draw" scores one draw each as well when it is above 1."""
     from .digits import cross_coherence, latent_probe, load_images, load_judge, quality_kid
 
     source, target = _digit_modalities_of(preset)
@@ -443,8 +447,10 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
         pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(opts.seed))[:limit]
         x, y = x[pick], y[pick]
     lam = pipe.default_source_scale if source_scale is None else source_scale
-    translated, nfe = translate(pipe, x, opts, source_scale=lam)
-    report = {"split": split, "direction": preset.data.direction, "images": len(x), "nfe": nfe, "source_scale": lam}
+    k = pipe.default_num_candidates if candidates is None else candidates
+    translated, nfe = translate(pipe, x, opts, source_scale=lam, num_candidates=k)
+    report = {"split": split, "direction": preset.data.direction, "images": len(x), "nfe": nfe, "source_scale": lam,
+              "candidates": k}
     folder = Path(classifiers or preset.data.classifiers) / target
     judge = load_judge(folder)
     if judge is not None:
@@ -452,11 +458,15 @@ def _digits_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int
         report["cross_coherence"] = cross_coherence(judge[0], translated, y)
         report["kid"] = quality_kid(judge[0], translated, real)
         report["classifier"] = {"folder": str(folder), **judge[1]}
+        if k > 1:  # the same model without re-ranking: one bridge sample per source
+            single, single_nfe = translate(pipe, x, opts, source_scale=lam, num_candidates=1)
+            report["single_draw"] = {"cross_coherence": cross_coherence(judge[0], single, y),
+                                     "kid": quality_kid(judge[0], single, real), "nfe": single_nfe}
         if getattr(pipe.denoiser.config, "num_classes", 0):  # label-conditioned: the true digit as the label too
             report["with_labels"] = {
                 f"{source}+label ({lam:g}, {w:g})" if x_in is not None else f"label only ({w:g})":
                     cross_coherence(judge[0], translate(pipe, x_in, opts, class_labels=y, source_scale=lam,
-                                                        label_scale=w)[0], y)
+                                                        label_scale=w, num_candidates=k if x_in is not None else 1)[0], y)
                 for x_in in (x, None) for w in (1.0, 3.0)}
     else:
         report["classifier"] = f"none in {folder}: train them with python -m lddbm digits-classifiers"
@@ -477,7 +487,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("novelview", ("novelview",), _novelview_modalities, _novelview_dataset, _novelview_evaluate,
          eval_options=("views", "features", "baseline"), aliases=("novelviews",), default_preset="novelview"),
     Task("digits", ("digits",), _digits_modalities, _digits_dataset, _digits_evaluate,
-         eval_options=("classifiers", "source_scale"), default_preset="digits_h2p"),
+         eval_options=("classifiers", "source_scale", "candidates"), default_preset="digits_h2p"),
 )}
 
 

@@ -201,22 +201,19 @@ def ema_copy(objective: LDDBMObjective, ema: EMAModel) -> LDDBMObjective:
 
 
 def pipeline_of(model: LDDBMObjective, preset: Preset) -> LDDBMPipeline:
-    return LDDBMPipeline(model.source_encoder, model.denoiser, build_scheduler(preset), model.target_decoder)
+    """The trained modules as a pipeline; the target encoder goes with them (it ranks candidates,
+    ``num_candidates``, and lets evaluation measure the autoencoder's own reconstruction)."""
+    return LDDBMPipeline(model.source_encoder, model.denoiser, build_scheduler(preset), model.target_decoder,
+                         target_encoder=model.target_encoder)
 
 
-def export(pipe: LDDBMPipeline, preset: Preset, folder: Path, target_encoder: torch.nn.Module | None = None) -> None:
-    """Write the slim pipeline folder, with the preset that made it (data settings included).
-
-    ``target_encoder`` (optional) is saved in ``target_encoder/`` beside the components: inference
-    never needs it, but it lets evaluation measure the autoencoder's own reconstruction."""
+def export(pipe: LDDBMPipeline, preset: Preset, folder: Path) -> None:
+    """Write the slim pipeline folder, with the preset that made it (data settings included)."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if preset.train.export_dtype == "float16":
         pipe = copy.deepcopy(pipe).to(torch.float16)
-        target_encoder = copy.deepcopy(target_encoder).to(torch.float16) if target_encoder is not None else None
     pipe.save_pretrained(tmp, safe_serialization=True)
-    if target_encoder is not None:
-        target_encoder.save_pretrained(tmp / "target_encoder", safe_serialization=True)
     save_preset(preset, tmp / "preset.json")
     _replace_dir(tmp, folder)
 
@@ -470,7 +467,7 @@ class _Session:
         if self.is_main:
             _replace_dir(tmp, self.run / "state")
             model = ema_copy(self.raw, self.ema)
-            export(pipeline_of(model, self.preset), self.preset, self.run / "pipeline", target_encoder=model.target_encoder)
+            export(pipeline_of(model, self.preset), self.preset, self.run / "pipeline")
         acc.wait_for_everyone()
 
     def log(self, record: dict) -> None:

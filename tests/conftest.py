@@ -99,7 +99,8 @@ def tiny_novelview() -> LDDBMPipeline:
 
 
 def make_tiny_digits(target: str) -> LDDBMPipeline:
-    """A 32 px digit translator with random weights: -> "printed" (takes a class label too) or -> "handwritten"."""
+    """A 32 px digit translator with random weights and its target encoder: -> "printed" (takes a class label
+    too, and ranks 2 candidates per translation by default, as checkpoints/digits/h2p ranks 4) or -> "handwritten"."""
     from lddbm.modalities import ImageEncoder
 
     torch.manual_seed(0)
@@ -109,8 +110,11 @@ def make_tiny_digits(target: str) -> LDDBMPipeline:
     for p in denoiser.parameters():
         torch.nn.init.normal_(p, std=0.05)
     pipe = LDDBMPipeline(ImageEncoder(in_channels=source_channels, image_size=32, latent_channels=4, latent_size=8, width=4),
-                         denoiser, BridgeScheduler(num_inference_steps=2, sampler="dbim", eta=0.5),
-                         ImageDecoder(out_channels=target_channels, image_size=32, latent_channels=4, latent_size=8, width=4))
+                         denoiser, BridgeScheduler(num_inference_steps=2, sampler="dbim", eta=0.5,
+                                                   num_candidates=2 if target == "printed" else 1),
+                         ImageDecoder(out_channels=target_channels, image_size=32, latent_channels=4, latent_size=8, width=4),
+                         target_encoder=ImageEncoder(in_channels=target_channels, image_size=32, latent_channels=4,
+                                                     latent_size=8, width=4))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

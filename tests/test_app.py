@@ -281,13 +281,18 @@ def test_digits_handlers_translate_both_ways_with_the_classifiers_reading(app):
     for sketch in (drawn_one(), sketchpad, {"composite": drawn_one()}, app.digit_examples("handwritten")[0]):
         gallery, info = app.sketch_to_printed(sketch, samples=3, steps=2)
         assert len(gallery) == 3 and all(im.size == (128, 128) and im.mode == "RGB" for im, _ in gallery)
-        assert all("reads as" in caption for _, caption in gallery) and "NFE 2" in info
-    gallery, info = app.sketch_to_printed(drawn_one(), label="3", label_weight=2.0, samples=1, steps=2)
-    assert "NFE 4" in info  # two guidance terms per step (lddbm.guidance)
-    gallery, _ = app.sketch_to_printed(None, label=7, samples=2, steps=2)  # the label alone
-    assert len(gallery) == 2
+        assert all("reads as" in caption for _, caption in gallery)
+        assert "NFE 4" in info and "each the best of 2" in info  # the checkpoint's 2 candidates per digit
+    gallery, info = app.sketch_to_printed(drawn_one(), samples=2, steps=2, candidates=1)
+    assert len(gallery) == 2 and "NFE 2" in info and "best of" not in info
+    gallery, info = app.sketch_to_printed(drawn_one(), label="3", label_weight=2.0, samples=1, steps=2, candidates=3)
+    assert "NFE 12" in info and "best of 3" in info  # two guidance terms per step (lddbm.guidance), three draws
+    gallery, info = app.sketch_to_printed(None, label=7, samples=2, steps=2, candidates=4)  # the label alone
+    assert len(gallery) == 2 and "NFE 2" in info  # nothing to rank the draws against: one each
     gallery, info = app.printed_to_handwritten(app.digit_examples("printed")[0], samples=2, steps=2)
-    assert len(gallery) == 2 and gallery[0][0].mode == "L" and "reads as" in gallery[0][1]
+    assert len(gallery) == 2 and gallery[0][0].mode == "L" and "reads as" in gallery[0][1] and "NFE 2" in info
+    gallery, info = app.printed_to_handwritten(app.digit_examples("printed")[0], samples=1, steps=2, candidates=2)
+    assert len(gallery) == 1 and "NFE 4" in info
 
 
 @pytest.mark.parametrize("call, words", [
@@ -296,6 +301,7 @@ def test_digits_handlers_translate_both_ways_with_the_classifiers_reading(app):
     (lambda app: app.sketch_to_printed(drawn_one(), label="12"), "class label"),
     (lambda app: app.sketch_to_printed(drawn_one(), sketch_weight=float("nan")), "sketch weight"),
     (lambda app: app.sketch_to_printed(drawn_one(), samples=0), "number of samples"),
+    (lambda app: app.sketch_to_printed(drawn_one(), candidates=0), "number of candidates"),
     (lambda app: app.printed_to_handwritten(None), "Upload a photo"),
     (lambda app: app.printed_to_handwritten("/no/such/file.png"), "file|found|open"),
 ])

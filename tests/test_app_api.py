@@ -33,9 +33,9 @@ ENDPOINTS = {
     "/super_resolve": (["image", "scale", "steps", "sampler", "guidance", "randomness", "seed", "random_seed",
                         "large_images"], 3),
     "/sketch_to_printed": (["sketch", "label", "sketch_weight", "label_weight", "samples", "steps", "sampler", "guidance",
-                            "randomness", "seed", "random_seed"], 2),
+                            "randomness", "seed", "random_seed", "candidates"], 2),
     "/printed_to_handwritten": (["image", "samples", "steps", "sampler", "guidance", "randomness", "seed",
-                                 "random_seed"], 2),
+                                 "random_seed", "candidates"], 2),
     "/translate_vector": (["centre_x", "centre_y", "radius", "steps", "sampler", "guidance", "randomness", "seed"], 3),
 }
 GENERIC_NAME = re.compile(r"^(value|param|parameter)_\d+$")

@@ -1,5 +1,5 @@
 """Time the demo's digits handlers on the held-out examples at the tab's default settings (4 samples,
-the checkpoint's steps and sampler): what a click costs, model and captions included.
+the checkpoint's steps, sampler and candidates per sample): what a click costs, model and captions included.
 
     python benchmarks/digits_latency.py [--json OUT]
 """
@@ -30,6 +30,7 @@ def timed(handler, modality: str, name: str) -> dict:
         handler(path, samples=4, steps=steps, sampler=sampler)
         seconds.append(time.perf_counter() - start)
     return {"examples": len(examples), "steps": steps, "sampler": sampler, "samples": 4,
+            "candidates": app.checkpoint_candidates(name),
             "median_seconds": statistics.median(seconds), "max_seconds": max(seconds)}
 
 

@@ -181,7 +181,7 @@ class LDDBMPipeline(DiffusionPipeline):
         decoded = None if output_type == "latent" and num_candidates == 1 else self.target_decoder(x)
         scores = None
         if num_candidates > 1:
-            x, decoded, scores = self._best_candidates(x, decoded, source, num_candidates)
+            x, decoded, scores = self.best_candidates(x, decoded, source, num_candidates)
         outputs = x if output_type == "latent" else self.target_decoder.postprocess(decoded, output_type)
         nfe = scheduler.num_function_evals * len(terms) * num_candidates
         seconds = time.perf_counter() - start
@@ -189,9 +189,11 @@ class LDDBMPipeline(DiffusionPipeline):
             return outputs, x, nfe, seconds
         return LDDBMPipelineOutput(outputs=outputs, latents=x, nfe=nfe, seconds=seconds, alignment=scores)
 
-    def _best_candidates(self, x: torch.Tensor, decoded: torch.Tensor, source: torch.Tensor, k: int):
-        """Of each run of ``k`` adjacent candidates, the one whose re-encoded output best aligns with its
-        source latent: (latents, decoded, scores), each ``k`` times shorter."""
+    @torch.no_grad()
+    def best_candidates(self, x: torch.Tensor, decoded: torch.Tensor, source: torch.Tensor, k: int):
+        """Of each run of ``k`` adjacent candidates (latents ``x``, their ``decoded`` outputs, the ``source``
+        latents they were bridged from), the one whose re-encoded output best aligns with its source
+        latent: (latents, decoded, scores), each ``k`` times shorter."""
         encoder = self.target_encoder
         encoded = encoder(self.target_decoder.postprocess(decoded, "pt").to(encoder.device, encoder.dtype))
         scores = alignment(encoded, source).view(-1, k)  # (B * num_samples, k)

@@ -424,9 +424,10 @@ def digits_h2p() -> Preset:
                    # read the sketch a second time; on the 9,500-step weights it lifted validation coherence
                    # from 87.8 to 89.9 % (two seeds) at the same NFE (checkpoints/digits/h2p/README.md)
                    source_scale=0.0,
-                   # best of 4 by contrastive alignment: validation coherence 89.6 % (one draw, mean of 8)
-                   # -> 94.2 / 95.0 / 95.2 % with 2 / 4 / 8 candidates (checkpoints/digits/h2p/README.md)
-                   num_candidates=4)
+                   # the best of 2 draws by contrastive alignment: validation coherence 89.8 % (one draw, the
+                   # mean of 8) -> 94.4 / 94.2 / 94.8 % with 2 / 4 / 8 candidates; 2 costs half of 4 (a click
+                   # 0.40 s with 4) (benchmarks/digits_candidates.py, checkpoints/digits/h2p/README.md)
+                   num_candidates=2)
 
 
 def digits_p2h() -> Preset:

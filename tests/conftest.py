@@ -100,7 +100,7 @@ def tiny_novelview() -> LDDBMPipeline:
 
 def make_tiny_digits(target: str) -> LDDBMPipeline:
     """A 32 px digit translator with random weights and its target encoder: -> "printed" (takes a class label
-    too, and ranks 2 candidates per translation by default, as checkpoints/digits/h2p ranks 4) or -> "handwritten"."""
+    too, and ranks 2 candidates per translation by default, as checkpoints/digits/h2p does) or -> "handwritten"."""
     from lddbm.modalities import ImageEncoder
 
     torch.manual_seed(0)

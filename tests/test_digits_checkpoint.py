@@ -60,11 +60,11 @@ def test_the_checkpoints_are_small_and_match_their_cards(name, source, target):
 
 
 @needs_h2p
-def test_h2p_ranks_four_candidates_with_its_own_target_encoder(h2p, sketches):
-    # chosen on validation (the card): one draw 89.6 % -> best of 4 by contrastive alignment 95.0 %
-    assert h2p.default_num_candidates == 4 and h2p.target_encoder is not None
+def test_h2p_ranks_two_candidates_with_its_own_target_encoder(h2p, sketches):
+    # chosen on validation (the card): one draw 89.8 % -> the better aligned of 2 draws 94.4 %
+    assert h2p.default_num_candidates == 2 and h2p.target_encoder is not None
     out = h2p(sketches[0][:2], generator=torch.Generator().manual_seed(0))
-    assert out.outputs.shape == (2, 3, 32, 32) and out.nfe == 4 * 10 and out.alignment.shape == (2,)
+    assert out.outputs.shape == (2, 3, 32, 32) and out.nfe == 2 * 10 and out.alignment.shape == (2,)
 
 
 @needs_h2p

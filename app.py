@@ -180,15 +180,25 @@ def guidance_settings(sampler: str, lead: str) -> dict:
                 "reads guidance.")
 
 
-def sampler_controls(default: str, randomness_lead: str, guidance_lead: str):
+def checkpoint_sampling(name: str) -> tuple[str, float, float]:
+    """(sampler, randomness, guidance) a checkpoint was exported with: a tab's starting values, so the demo
+    samples as the model was validated (e.g. the digits' eta 0.5: at 0 they are a grey blur)."""
+    config, sampler = checkpoint_config(name), checkpoint_sampler(name)
+    option = SAMPLERS[sampler].stochastic_option
+    randomness = float(config.get(option, OPTIONS[option].default)) if option else 0.0
+    return sampler, randomness, float(config.get("guidance", OPTIONS["guidance"].default))
+
+
+def sampler_controls(checkpoint: str, randomness_lead: str, guidance_lead: str):
     """A tab's sampler radio (choices from lddbm.samplers.SAMPLERS), its one randomness slider (set as the
-    chosen sampler's stochastic option) and its guidance slider, which follow the chosen sampler."""
+    chosen sampler's stochastic option) and its guidance slider, which follow the chosen sampler; they
+    start at the ``checkpoint``'s own settings."""
+    default, start_randomness, start_guidance = checkpoint_sampling(checkpoint)
     sampler = gr.Radio([(name, name) for name in SAMPLERS], value=default, label="sampler",
                        info=" · ".join(f"{name}: {cls.summary}" for name, cls in SAMPLERS.items()))
-    option = SAMPLERS[default].stochastic_option
-    randomness = gr.Slider(value=OPTIONS[option].default if option else 0.0, step=0.05, label="randomness",
+    randomness = gr.Slider(value=start_randomness, step=0.05, label="randomness",
                            **randomness_settings(default, randomness_lead))
-    guidance = gr.Slider(*GUIDANCE_UI_RANGE, value=OPTIONS["guidance"].default, step=0.05, label="guidance",
+    guidance = gr.Slider(*GUIDANCE_UI_RANGE, value=start_guidance, step=0.05, label="guidance",
                          **guidance_settings(default, guidance_lead))
 
     def follow(name, value):
@@ -426,7 +436,7 @@ def views_tab() -> None:
             with gr.Accordion("Advanced", open=False):
                 steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps", info="More steps are slower; 10 is plenty.")
                 sampler, randomness, guidance = sampler_controls(
-                    checkpoint_sampler("multiview3d"),
+                    "multiview3d",
                     "0 gives the same, most accurate shape every time; higher values draw varied shapes, each "
                     "somewhat less accurate (heun at 0.33: 0.36 against 0.46 IoU on our test objects).",
                     "How strongly sampling is pulled toward the views (1 = as trained).")
@@ -589,7 +599,7 @@ def novelview_tab() -> None:
                                              label="object size in the frame")
                 steps = gr.Slider(1, 40, value=checkpoint_steps("novelview"), step=1, label="sampling steps")
                 sampler, randomness, guidance = sampler_controls(
-                    checkpoint_sampler("novelview"), "0 gives the same view every time; higher values draw varied views.",
+                    "novelview", "0 gives the same view every time; higher values draw varied views.",
                     "How strongly sampling is pulled toward the input views (1 = as trained).")
                 with gr.Row():
                     seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
@@ -737,7 +747,7 @@ def sr_tab() -> None:
             steps = gr.Slider(1, 8, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps",
                               info="1-2 is best for PSNR; more steps with stochasticity > 0 add sampled detail.")
             sampler, randomness, guidance = sampler_controls(
-                checkpoint_sampler(SR_MODELS[scales[0]]), "0 gives the same image every time.",
+                SR_MODELS[scales[0]], "0 gives the same image every time.",
                 "How strongly sampling is pulled toward the low-resolution input (1 = as trained).")
             with gr.Row():
                 seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
@@ -916,7 +926,7 @@ def digit_examples(modality: str) -> list[str]:
 def digit_sampling_controls(name: str):
     steps = gr.Slider(1, 50, value=checkpoint_steps(name, 10), step=1, label="sampling steps")
     sampler, randomness, guidance = sampler_controls(
-        checkpoint_sampler(name), "Draws differ with it (many printed digits fit one sketch); 0 gives their blurry mean.",
+        name, "Draws differ with it (many printed digits fit one sketch); 0 gives their blurry mean.",
         "How strongly sampling is pulled toward the input (1 = as trained).")
     with gr.Row():
         samples = gr.Slider(1, MAX_DIGIT_SAMPLES, value=4, step=1, label="samples")
@@ -1021,7 +1031,7 @@ def toy_tab() -> None:
             r = gr.Slider(PARAM_LOW[2], PARAM_HIGH[2], value=0.3, label="disc radius")
             steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps")
             sampler, randomness, guidance = sampler_controls(
-                checkpoint_sampler("synthetic"), "0 gives the same image every time.",
+                "synthetic", "0 gives the same image every time.",
                 "How strongly sampling is pulled toward the vector (1 = as trained).")
             seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
             run = gr.Button("Translate", variant="primary")

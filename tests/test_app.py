@@ -240,9 +240,14 @@ def test_sampler_radios_sliders_and_their_change_event_follow_the_registry(app):
     for radio in radios:
         assert [value for _, value in radio.choices] == list(SAMPLERS) and radio.value in SAMPLERS
         assert all(cls.summary in radio.info for cls in SAMPLERS.values())
-    for radio, slider in zip(radios, controls_of(demo, "randomness")):  # one per tab, in the same order
+    sliders = controls_of(demo, "randomness")  # one per tab, in the same order
+    for radio, slider in zip(radios, sliders):
         option = OPTIONS[SAMPLERS[radio.value].stochastic_option]
-        assert (slider.minimum, slider.maximum, slider.value) == (option.low, option.high, option.default)
+        assert (slider.minimum, slider.maximum) == (option.low, option.high) and option.low <= slider.value <= option.high
+    # each starts at its checkpoint's own setting: the digit translators were exported with eta 0.5 (at the
+    # option's default, 0, they drew the grey mean digit), the others at 0
+    assert [slider.value for slider in sliders] == [0.0, 0.0, 0.0, 0.5, 0.5, 0.0]
+    assert app.checkpoint_sampling(app.DIGIT_MODELS["printed"]) == ("dbim", 0.5, 1.0)
     guidance = {radio.value: slider for radio, slider in zip(radios, controls_of(demo, "guidance"))}
     assert guidance["heun"].interactive and not guidance["dbim"].interactive  # the tiny sr4x's sampler is dbim
     assert "heun" in guidance["dbim"].info

@@ -46,6 +46,18 @@ def test_saved_folder_names_its_class_for_diffusers(tiny_pipeline, tmp_path):
     assert type(LDDBMPipeline.from_pretrained(tmp_path)) is LDDBMPipeline  # no trust_remote_code needed
 
 
+def test_every_shipped_checkpoint_lists_the_components_it_carries():
+    """A component folder that model_index.json does not name is never loaded (it was so for the target
+    encoders of multiview3d, novelview and sr* until the re-ranking needed them)."""
+    folders = sorted(p.parent for p in CHECKPOINTS.rglob("model_index.json"))
+    assert len(folders) >= 7
+    for folder in folders:
+        listed = {k for k, v in json.loads((folder / "model_index.json").read_text()).items()
+                  if not k.startswith("_") and v[0] is not None}
+        carried = {p.parent.name for p in [*folder.glob("*/config.json"), *folder.glob("*/scheduler_config.json")]}
+        assert carried == listed, folder.name
+
+
 def test_a_folder_saved_before_the_renames_still_loads_and_samples_the_same(tmp_path):
     """Old layout: class name as a string, no pipeline.py, flat bridge fields, sampler "fast" with churn."""
     import shutil

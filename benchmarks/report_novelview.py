@@ -11,7 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-METHODS = {"copy": "nearest input view (copy)", "baseline": "regression (t = T only)", "lddbm": "LDDBM"}
+METHODS = {"copy": "nearest input view (copy)", "copy_framed": "nearest input view as the model sees it (framed, copy)",
+           "baseline": "regression (t = T only)", "lddbm": "LDDBM"}
 
 
 def cell(block: dict, bucket: str | None, key: str, fmt: str) -> str:

@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: the preset's data.classifiers, checkpoints/digits/classifiers)")
     p.add_argument("--source-scale", type=float, help="digits: the guidance weight of the source digit, lambda_sketch "
                    "(lddbm.guidance; default: the checkpoint's, 1 = the plain conditional bridge)")
-    p.add_argument("--candidates", type=int, help="digits: bridge samples per translation, the one best aligned with "
+    p.add_argument("--candidates", type=int, help="digits, novelview: bridge samples per translation, the one best aligned with "
                    "its source in the contrastive space kept (default: the checkpoint's; 1 = one draw)")
     p.add_argument("--samples", type=int, help="multiview3d: K stochastic samples per object (with --churn or --eta): "
                    "adds mean IoU per sample, best of K, the mean shape's IoU and the disagreement -> error AUROC")

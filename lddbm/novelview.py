@@ -6,8 +6,10 @@ ratio (detail in the prediction / detail in the truth; a blurred answer scores b
 (``metrics.kid``) on the 512-d view embedding of our views -> 3D model's view CNN (a network we
 trained for another task, so it shares no weights with the models scored) — each overall and per
 Δazimuth bucket (near < 60°, side 60-120°, back >= 120°); the copy baseline (the source view
-nearest the target, chosen with the true cameras the model is not told) and, optionally, a second
-pipeline (e.g. the regression baseline) scored on the same requests.
+nearest the target, chosen with the true cameras the model is not told, as rendered) and the same view
+as the model receives it (``copy_framed``: framed like an upload, so at the object size uploads are
+given rather than the render's own; what copying the model's own input scores) and, optionally, a
+second pipeline (e.g. the regression baseline) scored on the same requests.
 """
 
 from __future__ import annotations
@@ -68,10 +70,12 @@ def _scores(per_image: dict[str, torch.Tensor], keep: torch.Tensor, features: to
 
 
 def evaluate_novelview(pipe, preset, split: str, limit: int | None, opts, features: str | None = None,
-                       baseline: str | None = None) -> dict:
+                       baseline: str | None = None, candidates: int | None = None) -> dict:
     """See the module docstring. ``limit``: the first N objects (each gives one request per other view);
     ``features``: a views -> 3D pipeline folder (its ``source_encoder``) for KID, None to skip it;
-    ``baseline``: a second pipeline folder, sampled with its own defaults."""
+    ``baseline``: a second pipeline folder, sampled with its own defaults; ``candidates``: bridge samples
+    per view, the one best aligned with its source kept (the pipeline's ``num_candidates``; default: the
+    checkpoint's)."""
     from .data.novelview import NovelViews
     from .pipeline import LDDBMPipeline
     from .tasks import SampleOptions, translate
@@ -83,11 +87,13 @@ def evaluate_novelview(pipe, preset, split: str, limit: int | None, opts, featur
     sources = batch_stack([it["source"] for it in items])
     target = torch.stack([it["target"] for it in items])  # (N, 3, S, S)
     deltas = torch.tensor([abs(it["delta_azimuth"]) for it in items])
-    predictions = {"copy": torch.stack([it["nearest"] for it in items])}
+    predictions = {"copy": torch.stack([it["nearest"] for it in items]),
+                   "copy_framed": torch.stack([it["source"]["views"][it["nearest_source"]] for it in items])}
+    k = pipe.default_num_candidates if candidates is None else candidates
     start = time.perf_counter()
-    predictions["lddbm"], nfe = translate(pipe, sources, opts)
+    predictions["lddbm"], nfe = translate(pipe, sources, opts, num_candidates=k)
     seconds = (time.perf_counter() - start) / len(items)
-    nfes = {"lddbm": nfe, "copy": 0}
+    nfes = {"lddbm": nfe, "copy": 0, "copy_framed": 0}
     if baseline:
         other = LDDBMPipeline.load(baseline, device=pipe.device)
         other.set_progress_bar_config(disable=True)
@@ -97,6 +103,7 @@ def evaluate_novelview(pipe, preset, split: str, limit: int | None, opts, featur
     if features:
         feats = {name: view_features(Path(features) / "source_encoder", x) for name, x in {**predictions, "truth": target}.items()}
     report = {"split": split, "objects": len(data.ids), "requests": len(items), "views": d.num_views, "nfe": nfes["lddbm"],
+              "candidates": k,
               "nfe_per_method": nfes, "kid_features": str(Path(features) / "source_encoder") if features else None,
               "baseline": baseline, "seconds_per_view": seconds}
     true_energy = gradient_energy(target)
@@ -113,6 +120,7 @@ def evaluate_novelview(pipe, preset, split: str, limit: int | None, opts, featur
                                                       **_scores(per_image, keep, feats.get(name), feats.get("truth"))}
     report["psnr"] = report["lddbm"]["psnr"]
     report["psnr_gain_over_copy"] = report["lddbm"]["psnr"] - report["copy"]["psnr"]
+    report["psnr_gain_over_framed_copy"] = report["lddbm"]["psnr"] - report["copy_framed"]["psnr"]
     one = batch_slice(sources, 0, 1)
     single = []
     for _ in range(3):  # one new view, as the demo asks for it

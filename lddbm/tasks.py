@@ -394,12 +394,13 @@ def _novelview_dataset(preset: Preset, split: str) -> Dataset:
 
 
 def _novelview_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
-                        features: str | None = None, baseline: str | None = None) -> dict:
+                        features: str | None = None, baseline: str | None = None, candidates: int | None = None) -> dict:
     """PSNR, SSIM, gradient-energy ratio and KID per Δazimuth bucket against the copy baseline
     (``lddbm.novelview.evaluate_novelview``); ``limit``: the first N objects."""
     from .novelview import evaluate_novelview
 
-    return evaluate_novelview(pipe, preset, split, limit, opts, features=features, baseline=baseline)
+    return evaluate_novelview(pipe, preset, split, limit, opts, features=features, baseline=baseline,
+                              candidates=candidates)
 
 
 # ---- digits: handwritten <-> printed ----------------------------------------------------------------
@@ -485,7 +486,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          eval_options=("images", "baseline", "crop", "scale", "degradation", "peers"), aliases=("sr",),
          default_preset="sr4x"),
     Task("novelview", ("novelview",), _novelview_modalities, _novelview_dataset, _novelview_evaluate,
-         eval_options=("views", "features", "baseline"), aliases=("novelviews",), default_preset="novelview"),
+         eval_options=("views", "features", "baseline", "candidates"), aliases=("novelviews",), default_preset="novelview"),
     Task("digits", ("digits",), _digits_modalities, _digits_dataset, _digits_evaluate,
          eval_options=("classifiers", "source_scale", "candidates"), default_preset="digits_h2p"),
 )}

@@ -87,7 +87,9 @@ def test_dataset_items(tmp_path):
     assert item["source"]["camera"][1] == pytest.approx(cams[target, 1])
     nearest = min([reference, *helpers], key=lambda k: view_angle(cams[target], cams[k]))
     assert torch.equal(item["nearest"], NovelViews(root, "test", num_views=3, image_size=16, foreground_ratio=None)[2]["nearest"])
-    assert nearest in [reference, *helpers]
+    assert nearest in [reference, *helpers] and item["nearest_source"] == [reference, *helpers].index(nearest)
+    unframed = NovelViews(root, "test", num_views=3, image_size=16, foreground_ratio=None)[2]
+    assert torch.equal(unframed["source"]["views"][unframed["nearest_source"]], unframed["nearest"])  # copy_framed's pick
     train = NovelViews(root, "train", num_views=3, image_size=16, augment=True)
     torch.manual_seed(0)
     a = train[0]
@@ -168,7 +170,7 @@ def test_novelview_trains_and_evaluates_on_a_tiny_set(tmp_path):
     report = result["eval"]
     # the preset samples with DBIM: one network evaluation per step (train.eval_steps = 2)
     assert report["requests"] == VIEWS - 1 and report["views"] == 3 and report["nfe"] == 2
-    for method in ("lddbm", "copy"):
+    for method in ("lddbm", "copy", "copy_framed"):
         assert np.isfinite(report[method]["psnr"]) and 0 < report[method]["gradient_energy_ratio"]
         assert set(report[method]["per_bucket"]) <= {"near", "side", "back"}
         assert sum(b["requests"] for b in report[method]["per_bucket"].values()) == report["requests"]
@@ -187,6 +189,9 @@ def test_novelview_trains_and_evaluates_on_a_tiny_set(tmp_path):
     assert {"lddbm", "copy", "baseline"} <= set(full) and "kid" in full["lddbm"] and "kid" in full["baseline"]
     assert full["baseline"]["psnr"] == pytest.approx(full["lddbm"]["psnr"], abs=1e-4)  # the same pipeline
     assert full["orbit12_seconds"] > 0 and full["latency_seconds"] > 0
+    # re-ranking (`eval novelview --candidates 2`): every draw counts in NFE
+    ranked = get_task(preset).evaluate(pipe, preset, "test", None, SampleOptions(), candidates=2)
+    assert full["candidates"] == 1 and ranked["candidates"] == 2 and ranked["nfe"] == 2 * full["nfe"]
 
 
 # ---- the demo tab ---------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ split, so test objects are never trained on.
 
 Besides "source" and "target", items carry "delta_azimuth" (degrees), "category" and "nearest": the
 render of the source view whose viewing direction is nearest the target's (``view_angle``; the copy
-baseline: it uses the source views' true cameras, which the model is not told).
+baseline: it uses the source views' true cameras, which the model is not told), and "nearest_source",
+that view's index among the source views (the framed copy: the same view as the model receives it).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class NovelViews(Dataset):
                        "camera": torch.tensor([delta, el[target]], dtype=torch.float32)},
             "target": to_unit(self.renders[obj, target]).permute(2, 0, 1),  # (3, S, S)
             "nearest": to_unit(self.renders[obj, nearest]).permute(2, 0, 1),
+            "nearest_source": picks.index(nearest),  # that view's place among the source views
             "delta_azimuth": delta,
             "category": self.categories_of[obj],
         }

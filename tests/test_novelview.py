@@ -11,7 +11,7 @@ from PIL import Image
 
 from lddbm.data.novelview import NovelViews, evaluation_requests, view_angle
 from lddbm.metrics import gradient_energy, kid, ssim
-from lddbm.modalities.posedviews import PosedViewsEncoder, camera_features, relative_azimuth, turn_about_vertical
+from lddbm.modalities.posedviews import camera_features, relative_azimuth, turn_about_vertical
 from lddbm.novelview import orbit_azimuths, synthesize_views
 
 VIEWS = 6  # renders per tiny object

@@ -31,7 +31,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import zipfile
 from collections import Counter, defaultdict

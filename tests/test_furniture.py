@@ -237,6 +237,23 @@ def test_the_real_renderer_draws_a_box():
     assert (views[~masks] >= 240).all()  # light grey background
 
 
+def test_building_one_split_after_another_keeps_the_first(catalog, tmp_path, monkeypatch):
+    """`build-data furniture --splits val,test` and later `--splits train` into the same folder: the split
+    file and index list both (they listed the last run's objects only, so val and test vanished)."""
+    monkeypatch.setattr(furniture, "_renderer", lambda opts: FakeRenderer())
+    monkeypatch.setattr(furniture, "SPLIT_FILE", tmp_path / "no-committed-split.json")
+    out, opts = tmp_path / "out", BuildOptions(views=2)
+    first = build(out, source=catalog, workers=1, opts=opts, progress=False, splits=("val", "test"))
+    held_out = json.loads((out / "split.json").read_text())
+    assert first["built"] >= 1 and not held_out["train"] and held_out["val"] + held_out["test"]
+    second = build(out, source=catalog, workers=1, opts=opts, progress=False, splits=("train",))
+    split = json.loads((out / "split.json").read_text())
+    assert second["built"] >= 1 and split["train"] and (split["val"], split["test"]) == (held_out["val"], held_out["test"])
+    assert sorted(sum(split.values(), [])) == sorted(p.stem for p in (out / "objects").glob("*.npz"))
+    assert set(json.loads((out / "index.json").read_text())) == set(sum(split.values(), []))
+    assert second["in_data_set"] == len(sum(split.values(), []))
+
+
 def test_build_rejects_unknown_sources(tmp_path):
     (tmp_path / "x.txt").write_text("hi")
     with pytest.raises(ValueError, match=r"\.deb, a \.sh3f"):

@@ -493,6 +493,7 @@ def build(out: str | Path, source: str | Path | None = None, workers: int | None
     fresh = assign_splits(entries, opts.seed)
     known = {oid: name for name, ids in committed.items() for oid in ids}
     split_of = {e.object_id: known.get(e.object_id, _split_of(e.object_id, fresh)) for e in entries}
+    catalogue = entries  # split.json and index.json list every object built here, in this run or before
     if splits:
         entries = [e for e in entries if split_of[e.object_id] in splits]
     if limit:
@@ -509,10 +510,12 @@ def build(out: str | Path, source: str | Path | None = None, workers: int | None
                 logger.warning("skipped %s: %s", status[1], status[2])
             results.append(status)
 
-    built = {oid for st, oid, _ in results if st in ("built", "skipped")}
+    # also the objects of other splits (or past --limit) built by earlier runs: a build of --splits train
+    # next to a built val/test must not drop them from the split file
+    built = {e.object_id for e in catalogue if (out / "objects" / f"{e.object_id}.npz").is_file()}
     split = {name: sorted(oid for oid in built if split_of[oid] == name) for name in ("train", "val", "test")}
     (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
-    kept = [e for e in entries if e.object_id in built]
+    kept = [e for e in catalogue if e.object_id in built]
     index = {e.object_id: {k: v for k, v in asdict(e).items() if k != "model"} for e in kept}
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     write_attribution(out / "ATTRIBUTION.md", kept)

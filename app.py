@@ -151,7 +151,11 @@ def checkpoint_candidates(name: str) -> int:
 
 def checkpoint_sampler(name: str) -> str:
     """The sampler a checkpoint was exported with, or the registry's first when it names none we know."""
-    sampler = checkpoint_config(name).get("sampler")
+    return _known_sampler(checkpoint_config(name))
+
+
+def _known_sampler(config: dict) -> str:
+    sampler = config.get("sampler")
     return sampler if sampler in SAMPLERS else next(iter(SAMPLERS))
 
 
@@ -183,7 +187,8 @@ def guidance_settings(sampler: str, lead: str) -> dict:
 def checkpoint_sampling(name: str) -> tuple[str, float, float]:
     """(sampler, randomness, guidance) a checkpoint was exported with: a tab's starting values, so the demo
     samples as the model was validated (e.g. the digits' eta 0.5: at 0 they are a grey blur)."""
-    config, sampler = checkpoint_config(name), checkpoint_sampler(name)
+    config = checkpoint_config(name)  # read once: every value below comes from it
+    sampler = _known_sampler(config)
     option = SAMPLERS[sampler].stochastic_option
     randomness = float(config.get(option, OPTIONS[option].default)) if option else 0.0
     return sampler, randomness, float(config.get("guidance", OPTIONS["guidance"].default))

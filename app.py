@@ -12,6 +12,7 @@ slider, set as the chosen sampler's stochastic option, and guidance only applies
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -39,7 +40,7 @@ from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
 from lddbm.samplers import OPTIONS, SAMPLERS, stochastic_options
 from lddbm.scheduler import BridgeScheduler
-from lddbm.serving import ResultStore, StorageFull, atomic_gradio_image_cache
+from lddbm.serving import HeavyWork, ResultStore, StorageFull, atomic_gradio_image_cache
 from lddbm.shapes import predict_shape
 from lddbm.data.novelview import view_angle
 from lddbm.modalities.posedviews import relative_azimuth
@@ -66,8 +67,14 @@ MAX_UPLOAD = "25mb"  # per file: a large phone photo or a 16-bit PNG; Gradio ref
 QUEUE_SIZE = 32  # waiting requests; beyond it a visitor is told the server is busy
 BUSY = "The demo is busy right now (too many requests waiting). Please try again in a minute."
 MAX_SEED = 2**32 - 1
+HEAVY_AT_ONCE = 2  # model calls running at once, whichever tab, event or API call they come from
+HEAVY = HeavyWork(HEAVY_AT_ONCE)
+# every event that runs a model shares one Gradio concurrency group (the queue holds the rest, with its
+# position shown) and HEAVY's slots (which also hold for events the group cannot see, e.g. chained ones)
+HEAVY_EVENT = dict(concurrency_id="model", concurrency_limit=HEAVY_AT_ONCE)
+MAX_FRAMES = 12  # bridge frames a 3D result keeps in its session for the "along the bridge" slider
+STATE_TTL_S = 900  # a session's state is dropped this long after its last use
 logger = logging.getLogger("lddbm.app")
-atomic_gradio_image_cache()  # returned images are cached by hash; same image for two visitors: no broken download
 
 
 @lru_cache(maxsize=None)
@@ -83,6 +90,45 @@ def pipeline(name: str) -> LDDBMPipeline:
 @lru_cache(maxsize=None)
 def result_store(root: Path) -> ResultStore:
     return ResultStore(root, max_bytes=DISK_CAP_BYTES, max_age_s=KEEP_DOWNLOADS_S, sweep_every_s=300)
+
+
+# returned images are cached by hash, atomically (same image for two visitors: no broken download) and without
+# the upload's metadata; build_demo adds the disk cap
+atomic_gradio_image_cache()
+
+
+def shown(value, limit: int = 40) -> str:
+    """A visitor's value as an error message repeats it: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def guarded(fn, what: str, heavy: bool = True):
+    """``fn`` as an event handler: under one of HEAVY's slots when it runs a model, and every exception a
+    message that says what to do. gr.Error passes as it is; the library's user errors become gr.Error; an
+    unexpected one is logged with its trace and shown as a plain sentence (never a bare "Error" badge)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            if not heavy:
+                return fn(*args, **kwargs)
+            with HEAVY.slot(fn.__name__):
+                return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (InputError, ConfigError, DataError, StorageFull) as err:
+            raise gr.Error(str(err)) from err
+        except MemoryError:
+            logger.error("%s: out of memory", fn.__name__)
+            raise gr.Error(f"The server ran out of memory while {what}. Try fewer or smaller images, fewer samples "
+                           "or steps, or try again when it is less busy.") from None
+        except Exception:
+            logger.exception("%s failed", fn.__name__)
+            raise gr.Error(f"Something went wrong on the server while {what}; the details were logged. Please try "
+                           "again, or try other images or settings.") from None
+
+    return run
 
 
 def session_folder() -> Path:
@@ -113,7 +159,7 @@ def whole_number(value, what: str, low: int, high: int) -> int:
     """A whole number in [low, high] from a UI or API value; anything else is a gr.Error naming ``what``."""
     number = as_number(value)
     if not np.isfinite(number) or number != int(number) or not low <= number <= high:
-        raise gr.Error(f"The {what} must be a whole number from {low} to {high}; got {value}.")
+        raise gr.Error(f"The {what} must be a whole number from {low} to {high}; got {shown(value)}.")
     return int(number)
 
 
@@ -213,8 +259,8 @@ def sampler_controls(checkpoint: str, randomness_lead: str, guidance_lead: str):
         value = min(max(float(value or 0), settings["minimum"]), settings["maximum"])
         return gr.update(value=value, **settings), gr.update(**guidance_settings(name, guidance_lead))
 
-    sampler.change(follow, [sampler, randomness], [randomness, guidance], api_visibility="private", queue=False,
-                   show_progress="hidden")
+    sampler.change(guarded(follow, "switching the sampler", heavy=False), [sampler, randomness], [randomness, guidance],
+                   api_visibility="private", queue=False, show_progress="hidden")
     return sampler, randomness, guidance
 
 
@@ -223,7 +269,7 @@ def sampling_options(sampler, randomness, guidance) -> dict[str, float]:
     (lddbm.samplers.stochastic_options), guidance only when it reads guidance (passing an option a
     sampler does not read is an error in the library)."""
     if sampler not in SAMPLERS:
-        raise gr.Error(f"Choose a sampler: one of {', '.join(SAMPLERS)} (got {sampler!r}).")
+        raise gr.Error(f"Choose a sampler: one of {', '.join(SAMPLERS)} (got {shown(sampler)}).")
     options = dict(stochastic_options(sampler, randomness))
     if "guidance" in SAMPLERS[sampler].options:
         options["guidance"] = guidance
@@ -233,7 +279,7 @@ def sampling_options(sampler, randomness, guidance) -> dict[str, float]:
         except (ConfigError, TypeError, ValueError) as err:
             what = "guidance" if name == "guidance" else f"randomness ({sampler}'s {name})"
             raise gr.Error(f"The {what} must be a number from {OPTIONS[name].low:g} to {OPTIONS[name].high:g}; "
-                           f"got {value!r}.") from err
+                           f"got {shown(value)}.") from err
     return options
 
 
@@ -329,7 +375,7 @@ def opened_views(pipe: LDDBMPipeline, views, object_size) -> tuple[list[str], li
         raise gr.Error(str(err)) from err
     ratio = as_number(object_size)
     if not 0.3 <= ratio <= 1.0:
-        raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {object_size}.")
+        raise gr.Error(f"The object size in the frame must be between 0.3 and 1; got {shown(object_size)}.")
     return paths, images, notes, ratio
 
 
@@ -344,7 +390,7 @@ def views_to_3d(views, remove_background, object_size, steps, sampler, guidance,
     samples = whole_number(samples, "number of samples", 1, 16)
     level = as_number(threshold)
     if not 0 < level < 1:
-        raise gr.Error(f"The occupancy threshold must lie between 0 and 1; got {threshold}.")
+        raise gr.Error(f"The occupancy threshold must lie between 0 and 1; got {shown(threshold)}.")
     threshold = level
     options = sampling_options(sampler, randomness, guidance)
     framed = normalize_views(images, bool(remove_background), ratio, segmenter=pipe.segmenter)
@@ -371,15 +417,22 @@ def views_to_3d(views, remove_background, object_size, steps, sampler, guidance,
     figure = plotly_side_by_side(shapes, title=title, colorbar_title="agreement")
     folder = session_folder()
     downloads = [save_result(folder / f"shape.{ext}", lambda tmp: export_mesh(mesh, tmp)) for ext in ("glb", "obj", "stl")]
-    frames = [(f * 255).astype(np.uint8) for f in pred.trajectory]
+    frames = kept_frames(pred.trajectory)
     info = (f"{len(images)} view(s) · {sampler} · {pred.nfe} NFE × {samples} sample(s) · {pred.seconds:.2f} s on "
             f"{DEVICE} · seed {seed}")
     seen = [on_checkerboard(v) for v in framed]
     return figure, downloads, info, seen, frames
 
 
+def kept_frames(trajectory: list[np.ndarray], limit: int = MAX_FRAMES) -> list[tuple[int, np.ndarray]]:
+    """(evaluation number, uint8 grid) of at most ``limit`` bridge frames, evenly spaced, the last always
+    kept: what a session holds for the "along the bridge" slider (32 KB a frame at 32³)."""
+    keep = np.unique(np.linspace(0, len(trajectory) - 1, min(limit, len(trajectory))).round().astype(int))
+    return [(int(k) + 1, (trajectory[k] * 255).astype(np.uint8)) for k in keep] if trajectory else []
+
+
 def show_trajectory(frames, threshold):
-    """The "along the bridge" controls for a new run: the slider over its evaluations, at the last one."""
+    """The "along the bridge" controls for a new run: the slider over its kept frames, at the last one."""
     last = max(len(frames) - 1, 1)
     return gr.Slider(0, last, value=last, step=1, interactive=len(frames) > 1), trajectory_frame(frames, last, threshold)
 
@@ -410,10 +463,11 @@ def views_uploaded(views, remove_background, object_size, steps, sampler, guidan
 def trajectory_frame(frames, index, threshold):
     if not frames:
         return None
-    k = int(min(max(index, 0), len(frames) - 1))
-    grid = frames[k].astype(np.float32) / 255
+    k = int(min(max(as_number(index) if np.isfinite(as_number(index)) else 0, 0), len(frames) - 1))
+    evaluation, grid = frames[k]
     try:
-        return plotly_figure(voxels_to_mesh(grid, threshold=float(threshold)), title=f"x0 estimate after {k + 1} evaluations")
+        return plotly_figure(voxels_to_mesh(grid.astype(np.float32) / 255, threshold=float(threshold)),
+                             title=f"x0 estimate after {evaluation} evaluations")
     except ValueError:
         gr.Warning("The shape estimate at this step is empty at the current threshold.")
         return None
@@ -465,19 +519,25 @@ def views_tab() -> None:
             info = gr.Markdown(label="run details", show_label=False)
             downloads = gr.File(label="download GLB / OBJ / STL", file_count="multiple")
             with gr.Accordion("along the bridge", open=False):
-                frame_index = gr.Slider(0, 1, value=0, step=1, label="network evaluation")
+                frame_index = gr.Slider(0, 1, value=0, step=1, label="bridge frame",
+                                        info=f"Up to {MAX_FRAMES} frames along the bridge, the last the result.")
                 frame_plot = gr.Plot(label="decoded x0 estimate")
-    frames = gr.State([])
+    frames = gr.State([], time_to_live=STATE_TTL_S)
     inputs = [views, remove_background, foreground_ratio, steps, sampler, guidance, randomness, seed, randomize,
               threshold, samples]
     outputs = [predicted, downloads, info, seen, frames]  # the public endpoint's (the State is hidden from clients)
     trajectory = [frame_index, frame_plot]
-    run.click(views_to_3d, inputs, outputs, api_name="views_to_3d").success(
-        show_trajectory, [frames, threshold], trajectory, api_visibility="private", queue=False)
-    views.upload(views_uploaded, inputs, outputs + trajectory + [views], api_visibility="private")
+    making = "making the 3D shape"
+    run.click(guarded(views_to_3d, making), inputs, outputs, api_name="views_to_3d", **HEAVY_EVENT).success(
+        guarded(show_trajectory, making, heavy=False), [frames, threshold], trajectory, api_visibility="private",
+        queue=False)
+    views.upload(guarded(views_uploaded, making), inputs, outputs + trajectory + [views], api_visibility="private",
+                 **HEAVY_EVENT)
     if examples is not None:  # an example click fills the gallery, then runs the model
-        examples.load_input_event.then(views_to_3d_ui, inputs, outputs + trajectory, api_visibility="private")
-    frame_index.release(trajectory_frame, [frames, frame_index, threshold], frame_plot, api_visibility="private")
+        examples.load_input_event.then(guarded(views_to_3d_ui, making), inputs, outputs + trajectory,
+                                       api_visibility="private", **HEAVY_EVENT)
+    frame_index.release(guarded(trajectory_frame, "drawing the bridge frame", heavy=False),
+                        [frames, frame_index, threshold], frame_plot, api_visibility="private")
 
 
 # ---- views -> new views ------------------------------------------------------------------------------
@@ -523,7 +583,7 @@ def nv_inputs(views, remove_background, object_size, elevation, steps, sampler, 
     paths, images, notes, ratio = opened_views(pipe, views, object_size)
     height = as_number(elevation)
     if not 0 <= height <= 60:
-        raise gr.Error(f"The camera height (elevation) must be between 0 and 60 degrees; got {elevation}.")
+        raise gr.Error(f"The camera height (elevation) must be between 0 and 60 degrees; got {shown(elevation)}.")
     steps = whole_number(steps, "number of sampling steps", 1, 100)
     options = sampling_options(sampler, randomness, guidance)
     seed = parse_seed(seed, random_seed)
@@ -541,7 +601,7 @@ def new_view(views, remove_background, object_size, azimuth, elevation, steps, s
         views, remove_background, object_size, elevation, steps, sampler, guidance, randomness, seed, random_seed)
     turn = as_number(azimuth)
     if not -180 <= turn <= 180:
-        raise gr.Error(f"The azimuth must be between -180 and 180 degrees; got {azimuth}.")
+        raise gr.Error(f"The azimuth must be between -180 and 180 degrees; got {shown(azimuth)}.")
     try:
         images, nfe, seconds = synthesize_views(pipe, framed, [turn], height, seed=seed, num_inference_steps=steps,
                                                 sampler=sampler, **options)
@@ -623,8 +683,10 @@ def novelview_tab() -> None:
             orbit_info = gr.Markdown(label="orbit details", show_label=False)
     shared = [remove_background, foreground_ratio]
     sampling = [steps, sampler, guidance, randomness, seed, randomize]
-    run.click(new_view, [views, *shared, azimuth, elevation, *sampling], [generated, truth, info, seen], api_name="new_view")
-    run_orbit.click(orbit, [views, *shared, elevation, count, *sampling], [animation, orbit_info], api_name="orbit")
+    run.click(guarded(new_view, "generating the view"), [views, *shared, azimuth, elevation, *sampling],
+              [generated, truth, info, seen], api_name="new_view", **HEAVY_EVENT)
+    run_orbit.click(guarded(orbit, "generating the orbit"), [views, *shared, elevation, count, *sampling],
+                    [animation, orbit_info], api_name="orbit", **HEAVY_EVENT)
 
 
 # ---- super-resolution ----------------------------------------------------------------------------------
@@ -671,7 +733,7 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
     except InputError as err:
         raise gr.Error(str(err)) from err
     if large_images not in LARGE_IMAGES:
-        raise gr.Error(f"For images over {MAX_INPUT_SIDE} px choose one of: {', '.join(LARGE_IMAGES)}; got {large_images!r}.")
+        raise gr.Error(f"For images over {MAX_INPUT_SIDE} px choose one of: {', '.join(LARGE_IMAGES)}; got {shown(large_images)}.")
     notes = notes + mode_notes(low_res)
     low_res, fitted = fit_to_limit(low_res, MAX_INPUT_SIDE, large_images)
     notes += [fitted] if fitted else []
@@ -695,13 +757,32 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
             f"({sampler}) · {result.seconds:.2f} s on {DEVICE} · seed {seed}")
     original = sr_originals().get(_digest(path))
     if original is not None:
-        with Image.open(original) as hr:
-            hr = hr.convert("RGB")
-            scores = {name: image_metrics(im, hr, border=result.scale) for name, im in
-                      (("bicubic", result.bicubic), ("LDDBM", result.image))}
-        info += "\n\n| against the original | PSNR (dB) | SSIM |\n|---|---|---|\n" + "\n".join(
-            f"| {name} | {m['psnr_rgb']:.2f} | {m['ssim_rgb']:.3f} |" for name, m in scores.items())
+        info += "\n\n" + against_original(original, result)
     return (result.bicubic, out), out, info  # the saved PNG is served as it is (no second copy)
+
+
+def against_original(original: Path, result) -> str:
+    """PSNR / SSIM of the bicubic and LDDBM results against an example's original, as a Markdown table; a
+    sentence instead when the sizes differ (a ×4 example upscaled ×8 has no original at that size)."""
+    with Image.open(original) as hr:
+        if hr.size != result.image.size:
+            return (f"This example's original is {hr.width}×{hr.height}, not the size of the ×{result.scale} result, so "
+                    "there is nothing to compare with; choose a ×4 model to see PSNR and SSIM against it.")
+        hr = hr.convert("RGB")
+    scores = {name: image_metrics(im, hr, border=result.scale) for name, im in
+              (("bicubic", result.bicubic), ("LDDBM", result.image))}
+    return "| against the original | PSNR (dB) | SSIM |\n|---|---|---|\n" + "\n".join(
+        f"| {name} | {m['psnr_rgb']:.2f} | {m['ssim_rgb']:.3f} |" for name, m in scores.items())
+
+
+def sr_model_settings(scale):
+    """A super-resolution model's own sampling settings for the tab's controls (its checkpoint's steps,
+    sampler, randomness and guidance), set when the model choice changes."""
+    if scale not in SR_MODELS or not (CHECKPOINTS / SR_MODELS[scale]).is_dir():
+        return (gr.skip(),) * 4
+    name = SR_MODELS[scale]
+    sampler, randomness, guidance = checkpoint_sampling(name)
+    return gr.update(value=checkpoint_steps(name)), gr.update(value=sampler), randomness, guidance
 
 
 def sr_changed(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images,
@@ -769,10 +850,13 @@ def sr_tab() -> None:
             download = gr.File(label="download the upscaled PNG")
     inputs = [file, scale, steps, sampler, guidance, randomness, seed, randomize, large_images]
     outputs = [slider, download, info]
-    zoom = dict(fn=sr_detail, inputs=[slider, detail_x, detail_y], outputs=detail, api_visibility="private",
-                show_progress="hidden")
-    run.click(super_resolve, inputs, outputs, api_name="super_resolve").success(**zoom)
-    file.change(sr_changed, inputs, outputs, api_visibility="private").success(**zoom)
+    zoom = dict(fn=guarded(sr_detail, "cropping the detail", heavy=False), inputs=[slider, detail_x, detail_y],
+                outputs=detail, api_visibility="private", show_progress="hidden")
+    upscaling = "upscaling the image"
+    run.click(guarded(super_resolve, upscaling), inputs, outputs, api_name="super_resolve", **HEAVY_EVENT).success(**zoom)
+    file.change(guarded(sr_changed, upscaling), inputs, outputs, api_visibility="private", **HEAVY_EVENT).success(**zoom)
+    scale.change(guarded(sr_model_settings, "switching the model", heavy=False), scale,
+                 [steps, sampler, randomness, guidance], api_visibility="private", queue=False, show_progress="hidden")
     detail_x.release(**zoom)
     detail_y.release(**zoom)
 
@@ -852,7 +936,7 @@ def digit_weight(value, what: str) -> float:
     number = as_number(value)
     low, high = DIGIT_WEIGHT_RANGE
     if not np.isfinite(number) or not low <= number <= high:
-        raise gr.Error(f"The {what} must be a number from {low:g} to {high:g}; got {value!r}.")
+        raise gr.Error(f"The {what} must be a number from {low:g} to {high:g}; got {shown(value)}.")
     return number
 
 
@@ -974,8 +1058,9 @@ def digits_tab() -> None:
                 run = gr.Button("Translate to printed", variant="primary")
                 gallery = gr.Gallery(label="printed digits", columns=4, height="auto")
                 info = gr.Markdown(label="run details", show_label=False)
-                run.click(sketch_to_printed, [sketch, label, sketch_weight, label_weight, *controls], [gallery, info],
-                          api_name="sketch_to_printed")
+                run.click(guarded(sketch_to_printed, "translating the digit"),
+                          [sketch, label, sketch_weight, label_weight, *controls], [gallery, info],
+                          api_name="sketch_to_printed", **HEAVY_EVENT)
         if "handwritten" in models:
             with gr.Column():
                 gr.Markdown("### Printed digit → handwriting")
@@ -988,7 +1073,8 @@ def digits_tab() -> None:
                 run = gr.Button("Translate to handwriting", variant="primary")
                 gallery = gr.Gallery(label="handwritten digits", columns=4, height="auto")
                 info = gr.Markdown(label="run details", show_label=False)
-                run.click(printed_to_handwritten, [image, *controls], [gallery, info], api_name="printed_to_handwritten")
+                run.click(guarded(printed_to_handwritten, "translating the digit"), [image, *controls], [gallery, info],
+                          api_name="printed_to_handwritten", **HEAVY_EVENT)
 
 
 # ---- toy task: vector -> image -------------------------------------------------------------------------
@@ -1045,13 +1131,14 @@ def toy_tab() -> None:
                 predicted = gr.Image(label="LDDBM output", type="pil", format="png")
                 truth = gr.Image(label="ground truth", type="pil", format="png")
             info = gr.Markdown(label="run details", show_label=False)
-    run.click(translate_vector, [cx, cy, r, steps, sampler, guidance, randomness, seed], [predicted, truth, info],
-              api_name="translate_vector")
+    run.click(guarded(translate_vector, "translating the vector"), [cx, cy, r, steps, sampler, guidance, randomness, seed],
+              [predicted, truth, info], api_name="translate_vector", **HEAVY_EVENT)
 
 
 def build_demo() -> gr.Blocks:
     os.environ["GRADIO_TEMP_DIR"] = str(DOWNLOADS)  # Gradio's cache in the bounded store (read by gr.Blocks)
     result_store(DOWNLOADS).start_sweeper()
+    atomic_gradio_image_cache(result_store(DOWNLOADS))  # Gradio's own image writes count against the cap too
     with gr.Blocks(title="LDDBM: general modality translation", delete_cache=(600, KEEP_DOWNLOADS_S)) as demo:
         gr.Markdown(
             "# LDDBM — latent denoising diffusion bridges\n"

@@ -30,6 +30,7 @@ SEGMENT_SIZE = 160  # segmentation runs on a copy whose longer side is this many
 BORDER_MARGIN = 0.025  # an object this close to the image edge (fraction of the side) "touches the border"
 MIN_FOREGROUND = 0.002  # masks smaller than this fraction of the image count as "no object found"
 FRAME_SIZE = 128  # views are framed at the renders' size, then resized to the model's: one path for all callers
+WORK_SIDE = 1024  # an upload is shrunk to this longer side before masking and framing (bounds memory per view)
 
 __all__ = [
     "DEFAULT_FOREGROUND_RATIO", "FRAME_SIZE", "TRAINING_BACKGROUND", "NormalizedView", "flatten", "frame_object",
@@ -168,9 +169,22 @@ def flatten(rgba: np.ndarray, background: int = TRAINING_BACKGROUND) -> np.ndarr
     return (rgba[..., :3] * alpha + background * (1 - alpha)).round().astype(np.uint8)
 
 
+def working_copy(image: Image.Image, max_side: int = WORK_SIDE) -> Image.Image:
+    """8-bit RGBA, shrunk (area-averaged, alpha premultiplied by PIL) so its longer side is at most
+    ``max_side``: every array the segmenter and the framer make is then a few times the model's input,
+    whatever the upload's size (a framed view is 128 px; a 4000 px photo gives it nothing more)."""
+    rgba = to_rgba8(image)
+    w, h = rgba.size
+    if max(w, h) <= max_side:
+        return rgba
+    k = max_side / max(w, h)
+    return rgba.resize((max(1, round(w * k)), max(1, round(h * k))), Image.BOX)
+
+
 def _mask_of(image: Image.Image, remove_background: bool, segmenter=None) -> tuple[np.ndarray, str]:
-    """RGBA uint8 array with alpha = the object's mask, and where the mask came from."""
-    rgba = np.array(to_rgba8(image))
+    """RGBA uint8 array (at most WORK_SIDE on its longer side) with alpha = the object's mask, and where
+    the mask came from."""
+    rgba = np.array(working_copy(image))
     if rgba[..., 3].min() < 250:  # real transparency: a cut-out
         return rgba, "alpha"
     if remove_background:

@@ -64,21 +64,23 @@ class MaskNet(ModelMixin, ConfigMixin):
 
     @torch.no_grad()
     def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 -> (H, W) float foreground probability (the image is letterboxed to a square)."""
+        """(H, W, 3) uint8 -> (H, W) float foreground probability. The image is shrunk first, then
+        letterboxed to the network's square with its edge colours (black bars would read as an object),
+        so no array larger than the input and its (H, W) answer is made, whatever the aspect."""
         from PIL import Image
 
         h, w = rgb.shape[:2]
         s = self.config.image_size
-        side = max(h, w)
-        y0, x0 = (side - h) // 2, (side - w) // 2
-        # letterbox with the edge colours, not black (black bars would read as an object)
-        square = np.pad(rgb[..., :3], ((y0, side - h - y0), (x0, side - w - x0), (0, 0)), mode="edge")
-        small = np.array(Image.fromarray(square).resize((s, s), Image.BILINEAR if side < s else Image.BOX))
-        x = to_unit(small).permute(2, 0, 1)[None].to(self.device, self.dtype)
-        p = torch.sigmoid(self(x).float())[0, 0].cpu().numpy()
-        big = np.asarray(Image.fromarray(p).resize((side, side), Image.BILINEAR))
-        return big[y0 : y0 + h, x0 : x0 + w]
-
+        k = s / max(h, w)
+        sh, sw = max(1, round(h * k)), max(1, round(w * k))  # the image's size inside the square
+        small = np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., :3])).resize(
+            (sw, sh), Image.BILINEAR if k > 1 else Image.BOX))
+        y0, x0 = (s - sh) // 2, (s - sw) // 2
+        square = np.pad(small, ((y0, s - sh - y0), (x0, s - sw - x0), (0, 0)), mode="edge")
+        x = to_unit(square).permute(2, 0, 1)[None].to(self.device, self.dtype)
+        p = torch.sigmoid(self(x).float())[0, 0].cpu().numpy()  # (s, s)
+        inside = np.ascontiguousarray(p[y0 : y0 + sh, x0 : x0 + sw])
+        return np.asarray(Image.fromarray(inside).resize((w, h), Image.BILINEAR))
 
     @torch.no_grad()
     def segment(self, rgb: np.ndarray, threshold: float = 0.5, refine: bool | None = None) -> np.ndarray:

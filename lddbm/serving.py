@@ -9,17 +9,23 @@ the disk is small and shared by every visitor. ``ResultStore`` keeps all of it u
 - every file is written under a temporary name and renamed into place, so a server killed
   mid-request leaves no half-written file that a later request could serve; leftovers of such
   writes (``.partial-*``) and empty files are removed by the next sweep;
+- the byte cap holds at write time: ``save()`` makes room (oldest entries first) once the file is
+  written, and ``reserve(n)`` admits an upload only when ``n`` more bytes fit beside what is stored
+  and what other uploads in flight have reserved, so the folder never passes the cap by more than
+  one file; a write that finds the disk itself full frees the oldest half and tries once more;
 - ``sweep()`` removes entries older than ``max_age_s``, then the oldest entries until the total is
   under ``max_bytes``; a timer thread runs it every ``sweep_every_s``;
 - a write that fails for lack of space (or any OSError) raises ``StorageFull``, a message for
   the user, and the server keeps serving;
+- ``HeavyWork`` is the process-wide limit on concurrent model calls (a public demo on two cores
+  runs two at once, whichever tabs they come from);
 - Gradio's own cache writes of returned images are made atomic too (``atomic_gradio_image_cache``):
   Gradio 6.31 writes a returned PIL image straight onto a path named by the image's hash, so two
   visitors who get the same image (the same example, the same seed) truncate the file while the first
   is still downloading it, and that download breaks ("peer closed connection"; seen in the soak test).
 
-Hand-written rather than a library: it is 100 lines and no maintained package does
-"age + byte cap + atomic rename" for a folder tree.
+Hand-written rather than a library: it is 200 lines and no maintained package does
+"age + byte cap at write time + atomic rename" for a folder tree.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .errors import LDDBMError
 
@@ -69,6 +76,7 @@ class ResultStore:
         self.max_bytes, self.max_age_s, self.sweep_every_s = int(max_bytes), float(max_age_s), float(sweep_every_s)
         self.results.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._reserved = 0  # bytes held by uploads being received (reserve())
         self._timer: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -85,19 +93,88 @@ class ResultStore:
 
     def save(self, path: Path, write: Callable[[Path], None]) -> Path:
         """``write(tmp)`` writes the file at a temporary name beside ``path``; it is renamed into place
-        only when complete. StorageFull (and nothing left behind) when the write fails."""
+        only when complete, after the oldest other entries made room for it under the cap. StorageFull
+        (and nothing left behind) when the write fails or the file alone is over the cap. A write that
+        finds the disk full frees the oldest half of the store and is tried once more."""
         path = Path(path)
         tmp = path.with_name(PARTIAL + path.name)
-        try:
-            write(tmp)
-            if tmp.stat().st_size == 0:
-                raise OSError(errno.EIO, "nothing was written")
-            os.replace(tmp, path)
-        except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise self._full(err) from err
-        return path
+        for attempt in (1, 2):
+            try:
+                write(tmp)
+                size = tmp.stat().st_size
+                if size == 0:
+                    raise OSError(errno.EIO, "nothing was written")
+                if not self.make_room(0, keep=self.entry_of(path)):
+                    raise OSError(errno.EDQUOT, f"the result ({size / 2**20:.1f} MB) does not fit the server's "
+                                                "result space")
+                os.replace(tmp, path)
+                return path
+            except OSError as err:
+                tmp.unlink(missing_ok=True)
+                if attempt == 1 and err.errno == errno.ENOSPC and self.relieve(keep=self.entry_of(path)):
+                    continue
+                raise self._full(err) from err
+        raise AssertionError("unreachable")
 
+    def entry_of(self, path: Path) -> Path | None:
+        """The top-level entry (request folder or Gradio cache folder) that ``path`` lies in."""
+        try:
+            rel = Path(path).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None
+        parts = rel.parts
+        if not parts:
+            return None
+        return self.results / parts[1] if parts[0] == self.results.name and len(parts) > 1 else self.root / parts[0]
+
+    # ---- the cap at write time -------------------------------------------------------------------------
+
+    def make_room(self, nbytes: int, keep: Path | None = None) -> bool:
+        """Remove the oldest entries (never ``keep``) until what is stored, what uploads in flight have
+        reserved and ``nbytes`` more fit under max_bytes. False when that is impossible."""
+        with self._lock:
+            return self._make_room(nbytes, keep)
+
+    def _make_room(self, nbytes: int, keep: Path | None) -> bool:
+        sized = self._sized_entries()
+        total = sum(size for _, size, _ in sized)
+        for _, size, entry in sized:
+            if total + self._reserved + nbytes <= self.max_bytes:
+                break
+            if keep is not None and entry == keep:
+                continue
+            self._remove(entry)
+            total -= size
+        return total + self._reserved + nbytes <= self.max_bytes
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        """Hold ``nbytes`` of the cap for a write in progress (an upload being received); StorageFull when
+        they do not fit even after removing the oldest entries. Released when the block ends."""
+        nbytes = max(int(nbytes), 0)
+        with self._lock:
+            if not self._make_room(nbytes, None):
+                raise StorageFull(f"The server's upload space is full right now ({self.max_bytes / 2**20:.0f} MB for "
+                                  "everyone's uploads and results). Please try again in a minute, or upload smaller "
+                                  "images.")
+            self._reserved += nbytes
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reserved -= nbytes
+
+    def relieve(self, keep: Path | None = None) -> bool:
+        """The disk itself is full (smaller than the cap, or shared): remove the oldest half of the
+        entries now rather than at the next age-out. True when anything was removed."""
+        with self._lock:
+            sized = [e for e in self._sized_entries() if keep is None or e[2] != keep]
+            victims = sized[: max(1, len(sized) // 2)] if sized else []
+            for _, _, entry in victims:
+                self._remove(entry)
+        if victims:
+            logger.warning("disk full: removed the %d oldest result and upload folders", len(victims))
+        return bool(victims)
     @staticmethod
     def _full(err: OSError) -> StorageFull:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -133,13 +210,7 @@ class ResultStore:
                             removed += 1
                     except OSError:
                         pass
-            sized = []
-            for entry in self.entries():
-                try:
-                    sized.append((entry.stat().st_mtime, tree_bytes(entry), entry))
-                except OSError:
-                    continue
-            sized.sort(key=lambda e: e[0])
+            sized = self._sized_entries()
             total = sum(size for _, size, _ in sized)
             for mtime, size, entry in sized:
                 if now - mtime > self.max_age_s or total > self.max_bytes:
@@ -148,6 +219,16 @@ class ResultStore:
                     freed += size
                     removed += 1
         return {"removed": removed, "freed_bytes": freed, "bytes": total}
+
+    def _sized_entries(self) -> list[tuple[float, int, Path]]:
+        """(mtime, bytes, entry) of every entry, oldest first."""
+        sized = []
+        for entry in self.entries():
+            try:
+                sized.append((entry.stat().st_mtime, tree_bytes(entry), entry))
+            except OSError:
+                continue
+        return sorted(sized, key=lambda e: e[0])
 
     @staticmethod
     def _remove(entry: Path) -> None:
@@ -177,6 +258,39 @@ class ResultStore:
         self._stop.set()
 
 
+# ---- one limit on model calls ----------------------------------------------------------------------------
+
+
+class HeavyWork:
+    """The process-wide limit on concurrent model calls: ``with heavy.slot("views_to_3d"): ...`` waits
+    for one of ``limit`` slots. Gradio's concurrency limits count per event (or per concurrency group),
+    and a preview handler, an example's follow-up event and an API call are separate events: this one
+    semaphore holds whichever way the work arrives. ``running`` and ``peak`` are what the soak reads
+    (each start is logged with them)."""
+
+    def __init__(self, limit: int = 2):
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}.")
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self.running = self.peak = 0
+
+    @contextmanager
+    def slot(self, what: str) -> Iterator[None]:
+        with self._slots:
+            with self._lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+                running, peak = self.running, self.peak
+            logger.info("heavy work started: %s (running %d, peak %d)", what, running, peak)
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self.running -= 1
+
+
 # ---- Gradio's cache ---------------------------------------------------------------------------------
 
 
@@ -199,23 +313,41 @@ def write_once(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_gradio_image_cache() -> None:
-    """Make Gradio save returned images (``gr.Image``, ``gr.Gallery``: ``processing_utils.save_pil_to_cache``,
-    which ``save_img_array_to_cache`` calls too) with :func:`write_once`; same paths, names and bytes.
-    Idempotent. Upstream's function is kept as ``.original`` on the replacement."""
-    from gradio import processing_utils
+def atomic_gradio_image_cache(store: ResultStore | None = None) -> None:
+    """Make Gradio save returned images (``gr.Image``, ``gr.Gallery``, ``gr.ImageSlider``:
+    ``processing_utils.save_pil_to_cache``, which ``save_img_array_to_cache`` calls too) with
+    :func:`write_once`; same paths and names. The image's metadata is not written (Gradio copies a PIL
+    image's ``info``, an upload's text chunks included, into the PNG it serves). With ``store``, the
+    write counts against its cap (oldest entries make room; a full disk frees the oldest half) and a
+    failed write is a message for the visitor (``gradio.Error``), not a bare "Error". Idempotent: a
+    second call only changes the store. Upstream's function is kept as ``.original``."""
+    from gradio import Error, processing_utils
 
     current = processing_utils.save_pil_to_cache
     if getattr(current, "original", None) is not None:
+        current.store = store
         return
 
     def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-        data = processing_utils.encode_pil_to_bytes(img, format)
+        bare = img.copy()
+        bare.info = {}
+        data = processing_utils.encode_pil_to_bytes(bare, format)
         folder = Path(cache_dir) / processing_utils.hash_bytes(data)
-        folder.mkdir(exist_ok=True, parents=True)
         path = (folder / f"{name}.{format}").resolve()
-        write_once(path, data)
-        return str(path)
+        room = save_pil_to_cache.store
+        for attempt in (1, 2):
+            try:
+                folder.mkdir(exist_ok=True, parents=True)
+                write_once(path, data)
+                if room is not None and not room.make_room(0, keep=room.entry_of(path)):
+                    raise OSError(errno.EDQUOT, "over the result space")
+                return str(path)
+            except OSError as err:
+                if attempt == 1 and room is not None and err.errno == errno.ENOSPC and room.relieve(keep=room.entry_of(path)):
+                    continue
+                raise Error(str(ResultStore._full(err))) from err
+        raise AssertionError("unreachable")
 
     save_pil_to_cache.original = current
+    save_pil_to_cache.store = store
     processing_utils.save_pil_to_cache = save_pil_to_cache

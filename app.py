@@ -33,9 +33,11 @@ from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_mat
 from lddbm.digits import DigitClassifier, load_judge, photo_to_printed, sketch_to_handwritten
 from lddbm.errors import ConfigError, DataError
 from lddbm.export import export_mesh, plotly_figure, plotly_side_by_side, voxels_to_mesh
+from lddbm.hosting import (BoundedSketchpad, Listeners, RequestGuard, StrictCheckbox, StrictNumber, StrictSlider,
+                            friendly_input_errors, guard_queue)
 from lddbm.framing import DEFAULT_FOREGROUND_RATIO, NormalizedView, normalize_views, view_warnings
 from lddbm.images import tensor_to_pil
-from lddbm.inputs import HIGH_BIT_MODES, InputError, open_image, open_views
+from lddbm.inputs import HIGH_BIT_MODES, MAX_PIXELS, InputError, open_image, open_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
 from lddbm.presets import load_preset
 from lddbm.samplers import OPTIONS, SAMPLERS, stochastic_options
@@ -64,6 +66,8 @@ DOWNLOADS = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "
 KEEP_DOWNLOADS_S = 3600
 DISK_CAP_BYTES = int(float(os.environ.get("LDDBM_DISK_CAP_MB", "2048")) * 2**20)  # results + uploads, oldest removed first
 MAX_UPLOAD = "25mb"  # per file: a large phone photo or a 16-bit PNG; Gradio refuses bigger uploads while receiving them
+MAX_UPLOAD_REQUEST = 13 * 25 * 2**20  # one upload request: 12 views at the per-file limit, and the form around them
+MAX_SESSIONS = 500  # sessions whose state (bridge frames, component updates) is kept; the oldest go first
 QUEUE_SIZE = 32  # waiting requests; beyond it a visitor is told the server is busy
 BUSY = "The demo is busy right now (too many requests waiting). Please try again in a minute."
 MAX_SEED = 2**32 - 1
@@ -75,6 +79,9 @@ HEAVY_EVENT = dict(concurrency_id="model", concurrency_limit=HEAVY_AT_ONCE)
 MAX_FRAMES = 12  # bridge frames a 3D result keeps in its session for the "along the bridge" slider
 STATE_TTL_S = 900  # a session's state is dropped this long after its last use
 logger = logging.getLogger("lddbm.app")
+# Gradio decodes some inputs itself (sketch layers, the SR detail view): past the upload pixel limit PIL refuses
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 @lru_cache(maxsize=None)
@@ -247,9 +254,9 @@ def sampler_controls(checkpoint: str, randomness_lead: str, guidance_lead: str):
     default, start_randomness, start_guidance = checkpoint_sampling(checkpoint)
     sampler = gr.Radio([(name, name) for name in SAMPLERS], value=default, label="sampler",
                        info=" · ".join(f"{name}: {cls.summary}" for name, cls in SAMPLERS.items()))
-    randomness = gr.Slider(value=start_randomness, step=0.05, label="randomness",
+    randomness = StrictSlider(value=start_randomness, step=0.05, label="randomness",
                            **randomness_settings(default, randomness_lead))
-    guidance = gr.Slider(*GUIDANCE_UI_RANGE, value=start_guidance, step=0.05, label="guidance",
+    guidance = StrictSlider(*GUIDANCE_UI_RANGE, value=start_guidance, step=0.05, label="guidance",
                          **guidance_settings(default, guidance_lead))
 
     def follow(name, value):
@@ -434,7 +441,8 @@ def kept_frames(trajectory: list[np.ndarray], limit: int = MAX_FRAMES) -> list[t
 def show_trajectory(frames, threshold):
     """The "along the bridge" controls for a new run: the slider over its kept frames, at the last one."""
     last = max(len(frames) - 1, 1)
-    return gr.Slider(0, last, value=last, step=1, interactive=len(frames) > 1), trajectory_frame(frames, last, threshold)
+    slider = gr.update(minimum=0, maximum=last, value=last, step=1, interactive=len(frames) > 1)
+    return slider, trajectory_frame(frames, last, threshold)
 
 
 def views_to_3d_ui(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
@@ -487,25 +495,25 @@ def views_tab() -> None:
         with gr.Column(scale=1):
             views = gr.Gallery(label="views of the object (1–12 images)", type="filepath", interactive=True,
                                file_types=["image"], columns=4, height=220, object_fit="contain")
-            remove_background = gr.Checkbox(True, label="remove the background",
+            remove_background = StrictCheckbox(True, label="remove the background",
                                             info="Cut the object out of its background (photos); untick for renders on white.")
-            foreground_ratio = gr.Slider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05, label="object size in the frame",
+            foreground_ratio = StrictSlider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05, label="object size in the frame",
                                          info=f"How much of each view the object fills; {DEFAULT_FOREGROUND_RATIO} is how the model was trained.")
             run = gr.Button("Generate 3D shape", variant="primary")
             with gr.Accordion("Advanced", open=False):
-                steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps", info="More steps are slower; 10 is plenty.")
+                steps = StrictSlider(1, 40, value=10, step=1, label="sampling steps", info="More steps are slower; 10 is plenty.")
                 sampler, randomness, guidance = sampler_controls(
                     "multiview3d",
                     "0 gives the same, most accurate shape every time; higher values draw varied shapes, each "
                     "somewhat less accurate (heun at 0.33: 0.36 against 0.46 IoU on our test objects).",
                     "How strongly sampling is pulled toward the views (1 = as trained).")
-                samples = gr.Slider(1, 8, value=1, step=1, label="number of samples",
+                samples = StrictSlider(1, 8, value=1, step=1, label="number of samples",
                                     info="Several samples (with randomness > 0) colour the shape by where they agree.")
-                threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="occupancy threshold",
+                threshold = StrictSlider(0.05, 0.95, value=0.5, step=0.05, label="occupancy threshold",
                                       info="Lower keeps parts the model is less sure about.")
                 with gr.Row():
-                    seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
-                    randomize = gr.Checkbox(False, label="random seed")
+                    seed = StrictNumber(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+                    randomize = StrictCheckbox(False, label="random seed")
             sets = example_sets()
             examples = gr.Examples([[p] for _, p in sets], inputs=[views], label="examples: held-out objects (the last "
                                    f"{sum(n.endswith('on a photo') for n, _ in sets)} on held-out photographs)",
@@ -519,7 +527,7 @@ def views_tab() -> None:
             info = gr.Markdown(label="run details", show_label=False)
             downloads = gr.File(label="download GLB / OBJ / STL", file_count="multiple")
             with gr.Accordion("along the bridge", open=False):
-                frame_index = gr.Slider(0, 1, value=0, step=1, label="bridge frame",
+                frame_index = StrictSlider(0, 1, value=0, step=1, label="bridge frame",
                                         info=f"Up to {MAX_FRAMES} frames along the bridge, the last the result.")
                 frame_plot = gr.Plot(label="decoded x0 estimate")
     frames = gr.State([], time_to_live=STATE_TTL_S)
@@ -652,23 +660,23 @@ def novelview_tab() -> None:
         with gr.Column(scale=1):
             views = gr.Gallery(label="views of the object (1–4 images, the first is the reference)", type="filepath",
                                interactive=True, file_types=["image"], columns=4, height=200, object_fit="contain")
-            azimuth = gr.Slider(-180, 180, value=90, step=5, label="azimuth (degrees from the first view)")
-            elevation = gr.Slider(0, 60, value=25, step=5, label="elevation (camera height, degrees)")
+            azimuth = StrictSlider(-180, 180, value=90, step=5, label="azimuth (degrees from the first view)")
+            elevation = StrictSlider(0, 60, value=25, step=5, label="elevation (camera height, degrees)")
             run = gr.Button("Generate the view", variant="primary")
             with gr.Row():
-                count = gr.Slider(4, 24, value=12, step=1, label="orbit views")
+                count = StrictSlider(4, 24, value=12, step=1, label="orbit views")
                 run_orbit = gr.Button("Orbit")
             with gr.Accordion("Input and sampling settings", open=False):
-                remove_background = gr.Checkbox(True, label="remove the background")
-                foreground_ratio = gr.Slider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05,
+                remove_background = StrictCheckbox(True, label="remove the background")
+                foreground_ratio = StrictSlider(0.4, 1.0, value=DEFAULT_FOREGROUND_RATIO, step=0.05,
                                              label="object size in the frame")
-                steps = gr.Slider(1, 40, value=checkpoint_steps("novelview"), step=1, label="sampling steps")
+                steps = StrictSlider(1, 40, value=checkpoint_steps("novelview"), step=1, label="sampling steps")
                 sampler, randomness, guidance = sampler_controls(
                     "novelview", "0 gives the same view every time; higher values draw varied views.",
                     "How strongly sampling is pulled toward the input views (1 = as trained).")
                 with gr.Row():
-                    seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
-                    randomize = gr.Checkbox(False, label="random seed")
+                    seed = StrictNumber(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+                    randomize = StrictCheckbox(False, label="random seed")
             sets = nv_example_sets()
             if sets:
                 examples = gr.Examples([[p] for _, p in sets], inputs=[views], label="examples: held-out objects")
@@ -830,21 +838,21 @@ def sr_tab() -> None:
             large_images = gr.Radio([(words, how) for how, words in LARGE_IMAGES.items()], value="downscale",
                                     label=f"an image over {MAX_INPUT_SIDE} px", info="What to do before upscaling it.")
             # DBIM estimates the conditional mean in one step; more steps add no PSNR (model card), so 1-8
-            steps = gr.Slider(1, 8, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps",
+            steps = StrictSlider(1, 8, value=checkpoint_steps(SR_MODELS[scales[0]]), step=1, label="sampling steps",
                               info="1-2 is best for PSNR; more steps with stochasticity > 0 add sampled detail.")
             sampler, randomness, guidance = sampler_controls(
                 SR_MODELS[scales[0]], "0 gives the same image every time.",
                 "How strongly sampling is pulled toward the low-resolution input (1 = as trained).")
             with gr.Row():
-                seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
-                randomize = gr.Checkbox(False, label="random seed")
+                seed = StrictNumber(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+                randomize = StrictCheckbox(False, label="random seed")
             run = gr.Button("Upscale", variant="primary")
         with gr.Column(scale=2):
             slider = gr.ImageSlider(label="bicubic ↔ LDDBM", type="pil", format="png", image_mode=None)
             info = gr.Markdown(label="run details", show_label=False)
             with gr.Row():
-                detail_x = gr.Slider(0, 100, value=50, step=1, label="detail: across (%)")
-                detail_y = gr.Slider(0, 100, value=50, step=1, label="detail: down (%)")
+                detail_x = StrictSlider(0, 100, value=50, step=1, label="detail: across (%)")
+                detail_y = StrictSlider(0, 100, value=50, step=1, label="detail: down (%)")
             detail = gr.ImageSlider(label=f"1:1 detail ({DETAIL}×{DETAIL} output pixels), bicubic ↔ LDDBM", type="pil",
                                     format="png", image_mode=None)
             download = gr.File(label="download the upscaled PNG")
@@ -1013,15 +1021,15 @@ def digit_examples(modality: str) -> list[str]:
 
 
 def digit_sampling_controls(name: str):
-    steps = gr.Slider(1, 50, value=checkpoint_steps(name, 10), step=1, label="sampling steps")
+    steps = StrictSlider(1, 50, value=checkpoint_steps(name, 10), step=1, label="sampling steps")
     sampler, randomness, guidance = sampler_controls(
         name, "Draws differ with it (many printed digits fit one sketch); 0 gives their blurry mean.",
         "How strongly sampling is pulled toward the input (1 = as trained).")
     with gr.Row():
-        samples = gr.Slider(1, MAX_DIGIT_SAMPLES, value=4, step=1, label="samples")
-        seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
-        randomize = gr.Checkbox(False, label="random seed")
-    candidates = gr.Slider(1, MAX_DIGIT_CANDIDATES, value=checkpoint_candidates(name), step=1,
+        samples = StrictSlider(1, MAX_DIGIT_SAMPLES, value=4, step=1, label="samples")
+        seed = StrictNumber(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+        randomize = StrictCheckbox(False, label="random seed")
+    candidates = StrictSlider(1, MAX_DIGIT_CANDIDATES, value=checkpoint_candidates(name), step=1,
                            label="candidates per sample",
                            info="Draws per shown digit; the one closest to the input in the model's shared latent "
                                 "space (its contrastive alignment) is kept. 1: a single draw.")
@@ -1039,7 +1047,7 @@ def digits_tab() -> None:
         if "printed" in models:
             with gr.Column():
                 gr.Markdown("### Sketch → printed digits")
-                sketch = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(280, 280), label="draw a digit",
+                sketch = BoundedSketchpad(type="pil", image_mode="RGBA", canvas_size=(280, 280), label="draw a digit",
                                       brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
                 examples = digit_examples("handwritten")
                 if examples:
@@ -1048,11 +1056,11 @@ def digits_tab() -> None:
                 label = gr.Dropdown([NO_LABEL, *map(str, range(10))], value=NO_LABEL, label="class label (optional)",
                                     info="Alone, or with a sketch: both steer the printed digit.")
                 with gr.Row():
-                    sketch_weight = gr.Slider(*DIGIT_WEIGHT_RANGE, value=default_sketch_weight(), step=0.1,
+                    sketch_weight = StrictSlider(*DIGIT_WEIGHT_RANGE, value=default_sketch_weight(), step=0.1,
                                               label="sketch weight λ_sketch",
                                               info="The bridge always starts from the sketch; above 0 the network "
                                                    "also reads it (0: this model's most legible digits).")
-                    label_weight = gr.Slider(*DIGIT_WEIGHT_RANGE, value=1.0, step=0.1, label="label weight λ_label",
+                    label_weight = StrictSlider(*DIGIT_WEIGHT_RANGE, value=1.0, step=0.1, label="label weight λ_label",
                                              info="Guidance per condition: 1 = as trained, more = follow it harder.")
                 controls = digit_sampling_controls(models["printed"])
                 run = gr.Button("Translate to printed", variant="primary")
@@ -1064,7 +1072,8 @@ def digits_tab() -> None:
         if "handwritten" in models:
             with gr.Column():
                 gr.Markdown("### Printed digit → handwriting")
-                image = gr.Image(type="filepath", label="a printed digit (photo or crop)", sources=["upload", "clipboard"])
+                image = gr.Image(type="filepath", image_mode=None, label="a printed digit (photo or crop)",
+                                 sources=["upload", "clipboard"])  # image_mode None: open_image decodes it, checked
                 examples = digit_examples("printed")
                 if examples:
                     gr.Examples([[p] for p in examples], inputs=[image], label="printed test digits",
@@ -1117,14 +1126,14 @@ def toy_tab() -> None:
     )
     with gr.Row():
         with gr.Column():
-            cx = gr.Slider(PARAM_LOW[0], PARAM_HIGH[0], value=0.1, label="disc centre x")
-            cy = gr.Slider(PARAM_LOW[1], PARAM_HIGH[1], value=-0.2, label="disc centre y")
-            r = gr.Slider(PARAM_LOW[2], PARAM_HIGH[2], value=0.3, label="disc radius")
-            steps = gr.Slider(1, 40, value=10, step=1, label="sampling steps")
+            cx = StrictSlider(PARAM_LOW[0], PARAM_HIGH[0], value=0.1, label="disc centre x")
+            cy = StrictSlider(PARAM_LOW[1], PARAM_HIGH[1], value=-0.2, label="disc centre y")
+            r = StrictSlider(PARAM_LOW[2], PARAM_HIGH[2], value=0.3, label="disc radius")
+            steps = StrictSlider(1, 40, value=10, step=1, label="sampling steps")
             sampler, randomness, guidance = sampler_controls(
                 "synthetic", "0 gives the same image every time.",
                 "How strongly sampling is pulled toward the vector (1 = as trained).")
-            seed = gr.Number(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
+            seed = StrictNumber(0, precision=0, label="seed", minimum=0, maximum=MAX_SEED)
             run = gr.Button("Translate", variant="primary")
         with gr.Column():
             with gr.Row():
@@ -1198,10 +1207,19 @@ def preload() -> None:
 
 
 def serve(demo: gr.Blocks, **launch_kwargs):
-    """Queue (bounded), the busy message, the upload limit; then launch."""
-    demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
+    """Queue (bounded, a few slots per client, jobs nobody listens to dropped), the busy message, input
+    errors as sentences, uploads within the disk cap, sessions bounded; then launch."""
+    from starlette.middleware import Middleware
+
+    demo.queue(default_concurrency_limit=HEAVY_AT_ONCE, max_size=QUEUE_SIZE)
     busy_message(demo)
-    return demo.launch(max_file_size=MAX_UPLOAD, **launch_kwargs)
+    listeners = Listeners()
+    guard_queue(demo, listeners)  # after busy_message: its per-client message is the one shown
+    friendly_input_errors()
+    guard = Middleware(RequestGuard, store=result_store(DOWNLOADS), listeners=listeners,
+                       max_upload_request=MAX_UPLOAD_REQUEST)
+    return demo.launch(max_file_size=MAX_UPLOAD, app_kwargs={"middleware": [guard]},
+                       state_session_capacity=MAX_SESSIONS, **launch_kwargs)
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ class ResultStore:
         entries now rather than at the next age-out. True when anything was removed."""
         with self._lock:
             sized = [e for e in self._sized_entries() if keep is None or e[2] != keep]
-            victims = sized[: max(1, len(sized) // 2)] if sized else []
+            victims = sized[: (len(sized) + 1) // 2]  # the oldest half, rounded up
             for _, _, entry in victims:
                 self._remove(entry)
         if victims:
@@ -195,8 +195,9 @@ class ResultStore:
         return tree_bytes(self.root) if self.root.exists() else 0
 
     def sweep(self, now: float | None = None) -> dict:
-        """Remove half-written and empty files, entries older than max_age_s, then the oldest entries
-        until the total is at most max_bytes. Returns what it did."""
+        """Remove half-written, abandoned (upload temporaries over 10 minutes old) and empty files,
+        entries older than max_age_s, then the oldest entries until the total is at most max_bytes.
+        Returns what it did."""
         now = time.time() if now is None else now
         removed = freed = 0
         with self._lock:
@@ -204,7 +205,11 @@ class ResultStore:
                 for name in files:
                     f = Path(dirpath) / name
                     try:
-                        stale = name.startswith(PARTIAL) and now - f.stat().st_mtime > 60
+                        age = now - f.stat().st_mtime
+                        stale = name.startswith(PARTIAL) and age > 60
+                        # Gradio receives uploads into tmp* files at the root; an interrupted or refused
+                        # upload leaves its file there
+                        stale = stale or (Path(dirpath) == self.root and name.startswith("tmp") and age > 600)
                         if stale or f.stat().st_size == 0:
                             f.unlink()
                             removed += 1

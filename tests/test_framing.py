@@ -166,3 +166,31 @@ def test_jpeg_and_photo_like_upload_through_normaliser():
     assert view.found and view.mask_source == "segmented"
     x0, y0, x1, y1 = box_of(np.asarray(view.image)[..., 3])
     assert abs((y1 - y0) - 48) <= 3  # the object, not the whole photo, fills 0.75 of the frame
+
+
+def test_memory_per_view_is_bounded_by_the_working_copy_not_the_upload():
+    """A long strip (within the upload limits) is shrunk to WORK_SIDE before masking and framing, and
+    MaskNet letterboxes after shrinking: no square of the upload's long side is ever made (the padded
+    square of a 16 x 60000 strip was 22 GB). Measured with tracemalloc, which numpy reports to."""
+    import tracemalloc
+
+    from lddbm.framing import WORK_SIDE
+
+    rng = np.random.default_rng(0)
+    strip = rng.integers(0, 255, (600, 7000, 3), dtype=np.uint8)  # 12 MB; its square would be 147 MB
+    net = MaskNet(image_size=64, widths=(8, 8, 8)).eval()
+    seen = []
+
+    class Recording:
+        def segment(self, rgb):
+            seen.append(rgb.shape)
+            return net.segment(rgb)
+
+    tracemalloc.start()
+    p = net.predict(strip)
+    view = normalize_view(Image.fromarray(strip), segmenter=Recording())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert p.shape == strip.shape[:2] and view.image.size == (128, 128)
+    assert max(seen[0][:2]) == WORK_SIDE
+    assert peak < 80 * 2**20, peak / 2**20  # the strip's own float copies (4 bytes x 4.2 MP), nothing square

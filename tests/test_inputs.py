@@ -69,3 +69,67 @@ def test_view_counts(tmp_path):
         open_views([path] * 5, max_views=4)
     with pytest.raises(InputError, match="missing"):
         open_views([tmp_path / "gone.png"], max_views=4)
+
+
+def test_side_and_aspect_are_checked_from_the_header_before_decoding(tmp_path, monkeypatch):
+    """A 16 x 60000 strip is under the pixel limit, but a square framing of it costs side**2 (22 GB):
+    refused from its header, before PIL decodes a pixel."""
+    strip = save(tmp_path, "strip.png", Image.new("L", (16, 60000)))
+    thin = save(tmp_path, "thin.png", Image.new("L", (40, 8000)))
+    wide = save(tmp_path, "wide.png", Image.new("L", (8200, 800)))
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self.size))
+    with pytest.raises(InputError, match="16x60000 pixels; the longer side may be at most 8192"):
+        open_image(strip)
+    with pytest.raises(InputError, match="12 times longer than wide"):
+        open_image(thin)
+    with pytest.raises(InputError, match="longer side may be at most 8192"):
+        open_image(wide)
+    assert decoded == []
+
+
+@pytest.mark.parametrize("content", [b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", b"%PDF-1.4\n%\xe2\xe3"])
+def test_formats_outside_the_photo_formats_are_not_decoded(tmp_path, content):
+    path = tmp_path / "drawing.eps"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="not an image this demo can read") as info:
+        open_image(path)
+    assert "Ghostscript" not in str(info.value) and "corrupt" not in str(info.value)
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "PNG", "GIF", "WEBP"])
+def test_corrupt_files_are_a_message_or_an_image(tmp_path, fmt):
+    """Bytes flipped at random in a two-page file: every decoder error (PIL raises KeyError, TypeError,
+    SyntaxError, struct errors, ... on corrupt TIFFs) is an InputError, and what opens converts."""
+    import random
+    import warnings
+
+    frames = [Image.effect_noise((32, 32), 40).convert("RGB"), Image.new("RGB", (32, 32), "green")]
+    path = tmp_path / f"pages.{fmt.lower()}"
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:])
+    data, rng, kinds = path.read_bytes(), random.Random(0), set()
+    for _ in range(150):
+        broken = bytearray(data)
+        for _ in range(4):
+            broken[rng.randrange(len(broken))] = rng.randrange(256)
+        path.write_bytes(bytes(broken))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                image, _ = open_image(path)
+            except InputError as err:
+                kinds.add(type(err.__cause__).__name__)
+                continue
+            image.convert("RGB")
+    assert kinds  # some corruptions were refused
+
+
+def test_upload_metadata_does_not_travel(tmp_path):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "x" * 100_000)
+    path = tmp_path / "tagged.png"
+    Image.new("RGB", (32, 32)).save(path, pnginfo=info)
+    image, _ = open_image(path)
+    assert image.info == {}

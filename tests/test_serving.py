@@ -180,3 +180,86 @@ def test_the_same_returned_image_twice_never_truncates_a_download_in_progress(ap
         assert save(image, str(tmp_path), format="png") == path
         assert earlier.read() == b"cut" and os.path.getsize(path) == size
     assert not [p for p in os.listdir(os.path.dirname(path)) if p.startswith(PARTIAL)]
+
+
+def test_the_cap_holds_at_write_time_oldest_entries_make_room(tmp_path):
+    store = ResultStore(tmp_path / "store", max_bytes=2500, max_age_s=3600)
+    now = time.time()
+    folders = []
+    for age in (300, 200, 100):
+        folder = store.new_folder()
+        store.save(folder / "r.bin", write_bytes(1000))
+        os.utime(folder, (now - age, now - age))
+        folders.append(folder)
+        assert store.usage() <= 2500  # never over the cap after a write, without waiting for a sweep
+    assert not folders[0].exists() and folders[1].exists() and folders[2].exists()
+    with pytest.raises(StorageFull):  # a result larger than the whole cap is refused, nothing left behind
+        store.save(folders[2] / "huge.bin", write_bytes(3000))
+    assert not list(folders[2].glob("*huge*")) and folders[2].exists()
+
+
+def test_uploads_reserve_room_first_and_concurrent_ones_cannot_overfill(tmp_path):
+    store = ResultStore(tmp_path / "store", max_bytes=3000)
+    old = store.new_folder()
+    store.save(old / "r.bin", write_bytes(1000))
+    with store.reserve(1500):
+        with pytest.raises(StorageFull, match="upload space is full"):
+            with store.reserve(1600):  # even with `old` removed, 1500 held + 1600 > 3000
+                pass
+        assert not old.exists()  # the oldest entry went first, trying to make room
+        with store.reserve(1400):  # fits beside the first upload
+            pass
+    with store.reserve(3000):  # released: the whole cap is free again
+        pass
+
+
+def test_a_full_disk_frees_the_oldest_half_and_the_write_is_tried_again(tmp_path):
+    store = ResultStore(tmp_path / "store", max_bytes=10**9)
+    folders = []
+    for age in (400, 300, 200, 100):
+        folder = store.new_folder()
+        store.save(folder / "r.bin", write_bytes(10))
+        os.utime(folder, (time.time() - age,) * 2)
+        folders.append(folder)
+    attempts = []
+
+    def full_once(tmp):
+        attempts.append(tmp)
+        if len(attempts) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        tmp.write_bytes(b"ok")
+
+    path = store.save(folders[3] / "new.bin", full_once)
+    assert path.read_bytes() == b"ok" and len(attempts) == 2
+    assert [f.exists() for f in folders] == [False, False, True, True]  # the oldest half, never the writer's
+
+
+def test_abandoned_upload_temporaries_are_swept(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    abandoned, fresh = store.root / "tmpabc123", store.root / "tmpdef456"
+    abandoned.write_bytes(b"half an upload")
+    fresh.write_bytes(b"an upload in progress")
+    os.utime(abandoned, (time.time() - 900,) * 2)
+    store.sweep()
+    assert not abandoned.exists() and fresh.exists()
+
+
+def test_heavy_work_never_runs_more_than_its_limit():
+    import threading
+
+    from lddbm.serving import HeavyWork
+
+    heavy, gate = HeavyWork(2), threading.Barrier(2, timeout=5)
+    inside = []
+
+    def work(k):
+        with heavy.slot(f"job {k}"):
+            inside.append(heavy.running)
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert heavy.peak == 2 and max(inside) <= 2 and heavy.running == 0 and len(inside) == 8

@@ -1196,14 +1196,23 @@ def shipped_models() -> list[str]:
 
 
 def preload() -> None:
-    """Load every model before serving: a corrupt or truncated checkpoint stops the start with one
-    message naming the file, instead of failing visitors' requests later."""
+    """Load every model before serving, the digit classifiers that caption the Digits tab included: a
+    corrupt or truncated file stops the start with one message naming it, instead of failing visitors'
+    requests later."""
     for name in shipped_models():
         try:
             pipeline(name)
         except gr.Error as err:
             raise SystemExit(f"error: {err.message} Restore the checkpoint (git checkout -- checkpoints/{name}) "
                              "or retrain it; see its README.md.") from None
+    for modality in digit_models():
+        folder = CHECKPOINTS / "digits" / "classifiers" / modality
+        try:
+            digit_judge(modality)
+        except Exception as err:  # diffusers/safetensors raise several kinds for a damaged folder
+            raise SystemExit(f"error: the {modality}-digit classifier in {folder} could not be loaded ({err}). "
+                             f"Restore it (git checkout -- checkpoints/digits/classifiers/{modality}) or retrain it with "
+                             "python -m lddbm digits-classifiers.") from None
 
 
 def serve(demo: gr.Blocks, **launch_kwargs):

@@ -102,7 +102,80 @@ def make_files(folder: Path) -> dict[str, Path]:
     frames[0].save(f["animated_gif"], save_all=True, append_images=frames[1:], duration=100)
     exif = rgb.copy()
     save("exif_rotated", exif, "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00")
+    # extreme sides and aspects: a few KB each, within the pixel limit (16 x 60000 is under 1 MP)
+    for name, size in EXTREME_SIZES.items():
+        save(name, Image.new("L", size, 200))
+    # corrupt or foreign files
+    pages = [Image.new("RGB", (64, 64), (0, i * 90, 0)) for i in range(2)]
+    two = io.BytesIO()
+    pages[0].save(two, format="TIFF", save_all=True, append_images=pages[1:])
+    f["tiff_multipage_corrupt"] = folder / "two_pages.tif"
+    f["tiff_multipage_corrupt"].write_bytes(scramble_second_ifd(two.getvalue()))
+    qoi = io.BytesIO()
+    rgb.save(qoi, format="QOI")
+    f["qoi_corrupt"] = folder / "corrupt.qoi"  # the header, then a scrap of the pixel stream
+    f["qoi_corrupt"].write_bytes(qoi.getvalue()[:14] + bytes(64))
+    avif = io.BytesIO()
+    rgb.save(avif, format="AVIF")
+    data = bytearray(avif.getvalue())
+    mid = len(data) // 2
+    data[mid:] = os.urandom(len(data) - mid)
+    f["avif_corrupt"] = folder / "corrupt.avif"
+    f["avif_corrupt"].write_bytes(bytes(data))
+    save("lab_tiff", Image.new("LAB", (64, 64), (50, 10, 10)), "TIFF")
+    eps = ("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 20000 20000\n%%EndComments\n"
+           "newpath 0 0 moveto 100 100 lineto stroke showpage\n%%EOF\n")
+    f["eps"] = folder / "drawing.eps"
+    f["eps"].write_text(eps)
+    f["eps_as_png"] = folder / "eps_named.png"  # past the file-type filter: the decoder whitelist must refuse it
+    f["eps_as_png"].write_text(eps)
+    rgb.save(folder / "doc.pdf", format="PDF")
+    f["pdf"] = folder / "doc.pdf"
+    f["pdf_as_png"] = folder / "pdf_named.png"
+    f["pdf_as_png"].write_bytes(f["pdf"].read_bytes())
+    f["psd_header"] = folder / "layers_named.png"  # a Photoshop header claiming 30000 x 30000 x 4 channels
+    f["psd_header"].write_bytes(b"8BPS" + struct.pack(">H6xHIIHH", 1, 4, 30000, 30000, 8, 3) + bytes(64))
+    f["svg"] = folder / "vector.svg"
+    f["svg"].write_text('<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000">'
+                        '<rect width="100000" height="100000" fill="red"/></svg>')
+    f["svg_as_png"] = folder / "vector_named.png"
+    f["svg_as_png"].write_text(f["svg"].read_text())
+    info = PngInfo()
+    info.add_text("comment", "x" * HUGE_TEXT_BYTES)
+    save("png_huge_text", rgb, pnginfo=info)
+    save("jpeg_huge_exif_icc", rgb, "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08" + os.urandom(60_000),
+         icc_profile=os.urandom(4 * 2**20))
+    many = [Image.new("P", (32, 32), i % 256) for i in range(1000)]
+    f["gif_1000_frames"] = folder / "many_frames.gif"
+    many[0].save(f["gif_1000_frames"], save_all=True, append_images=many[1:], duration=20)
+    png = bytearray((folder / "ok_rgb.png").read_bytes())
+    png[29] ^= 0xFF  # the IHDR chunk's CRC (bytes 29-32)
+    f["png_bad_crc"] = folder / "bad_crc.png"
+    f["png_bad_crc"].write_bytes(bytes(png))
     return f
+
+
+def scramble_second_ifd(tiff: bytes) -> bytes:
+    """A little-endian TIFF with the bytes of its second IFD (the second page's directory) scrambled."""
+    assert tiff[:2] == b"II", "PIL writes little-endian TIFF"
+    first = struct.unpack_from("<I", tiff, 4)[0]
+    entries = struct.unpack_from("<H", tiff, first)[0]
+    second = struct.unpack_from("<I", tiff, first + 2 + 12 * entries)[0]
+    data = bytearray(tiff)
+    rng = random.Random(7)
+    for i in range(second + 2, min(second + 2 + 12 * 8, len(data))):
+        data[i] = rng.randrange(256)
+    return bytes(data)
+
+
+def sketch_files(folder: Path) -> dict[str, Path]:
+    """Sketchpad layers: a 9000 x 9000 RGBA layer (a few hundred KB as PNG), a small one, a text file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {"huge": folder / "layer_9000.png", "small": folder / "layer_64.png", "text": folder / "layer_text.png"}
+    Image.new("RGBA", (9000, 9000), (0, 0, 0, 0)).save(out["huge"], compress_level=1)
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(out["small"])
+    out["text"].write_text("not a drawing")
+    return out
 
 
 GOOD_FILE_KINDS = ("ok_rgb", "one_pixel", "palette", "cmyk", "grey16", "la", "one_bit", "webp", "tiff", "bmp",

@@ -320,3 +320,62 @@ def test_toy_bad_inputs_raise_gr_error(app):
                  (0.1, -0.2, 0.3, 2, "fast", 1.0, 0.0, 0), (0.1, -0.2, 0.3, 2, "heun", 1.0, 0.0, -1)]:
         with pytest.raises(gr.Error, match="finite|steps|sampler|seed"):
             app.translate_vector(*args)
+
+
+def test_every_handler_error_is_a_sentence(app, caplog):
+    """The handler boundary (app.guarded): gr.Error as it is, the library's user errors as gr.Error, anything
+    else logged with its trace and shown as a plain sentence, never a bare "Error"."""
+    import gradio as gr
+
+    from lddbm.inputs import InputError
+
+    def broken(*_):
+        raise KeyError("tile_offsets")  # what PIL raises on some corrupt TIFFs
+
+    def refused(*_):
+        raise InputError("x.png is empty (0 bytes); upload a PNG or JPEG image.")
+
+    with pytest.raises(gr.Error, match="Something went wrong on the server while testing; the details were logged"):
+        app.guarded(broken, "testing")()
+    assert "tile_offsets" in caplog.text  # the trace is in the log, not in the message
+    with pytest.raises(gr.Error, match="0 bytes"):
+        app.guarded(refused, "testing", heavy=False)()
+    assert app.guarded(lambda a, progress=None: a + 1, "testing")(1) == 2 and app.HEAVY.running == 0
+
+
+def test_x8_on_a_x4_example_explains_instead_of_failing(app, tmp_path):
+    from types import SimpleNamespace
+
+    hr = tmp_path / "hr.png"
+    Image.new("RGB", (64, 64), "grey").save(hr)
+    same = SimpleNamespace(image=Image.new("RGB", (64, 64), "grey"), bicubic=Image.new("RGB", (64, 64), "white"), scale=4)
+    assert "| LDDBM |" in app.against_original(hr, same)
+    bigger = SimpleNamespace(image=Image.new("RGB", (128, 128)), bicubic=Image.new("RGB", (128, 128)), scale=8)
+    assert "nothing to compare" in app.against_original(hr, bigger) and "choose a ×4 model" in app.against_original(hr, bigger)
+
+
+def test_choosing_a_model_sets_its_checkpoints_sampling(app):
+    steps, sampler, randomness, guidance = app.sr_model_settings("×4")
+    expected = app.checkpoint_sampling("sr4x")
+    assert steps["value"] == app.checkpoint_steps("sr4x") and sampler["value"] == expected[0]
+    assert (randomness, guidance) == expected[1:]
+    assert app.sr_model_settings("×3") == (app.gr.skip(),) * 4
+
+
+def test_a_session_keeps_a_few_bridge_frames(app):
+    trajectory = [np.full((4, 4, 4), k / 80, dtype=np.float32) for k in range(80)]
+    kept = app.kept_frames(trajectory)
+    assert len(kept) == app.MAX_FRAMES and kept[0][0] == 1 and kept[-1][0] == 80  # evaluation numbers, last kept
+    assert kept[-1][1].dtype == np.uint8 and kept[-1][1][0, 0, 0] == int(79 / 80 * 255)
+    assert len(app.kept_frames(trajectory[:3])) == 3 and app.kept_frames([]) == []
+
+
+def test_a_corrupt_digit_classifier_stops_the_start(app):
+    weights = sorted((app.CHECKPOINTS / "digits" / "classifiers" / "printed").glob("*.safetensors"))[0]
+    weights.write_bytes(weights.read_bytes()[:50])
+    app._classifier.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match="printed-digit classifier.*Restore it"):
+            app.preload()
+    finally:
+        app._classifier.cache_clear()

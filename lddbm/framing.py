@@ -33,7 +33,7 @@ FRAME_SIZE = 128  # views are framed at the renders' size, then resized to the m
 WORK_SIDE = 1024  # an upload is shrunk to this longer side before masking and framing (bounds memory per view)
 
 __all__ = [
-    "DEFAULT_FOREGROUND_RATIO", "FRAME_SIZE", "TRAINING_BACKGROUND", "NormalizedView", "flatten", "frame_object",
+    "DEFAULT_FOREGROUND_RATIO", "FRAME_SIZE", "TRAINING_BACKGROUND", "NormalizedView", "flatten", "frame_object", "framing_box",
     "normalize_view", "normalize_views", "segment_foreground", "to_rgba8", "view_warnings",
 ]
 
@@ -138,6 +138,20 @@ def clean_mask(mask: np.ndarray) -> np.ndarray:
     return mask | np.isin(hole_labels, small_holes)
 
 
+def framing_box(mask: np.ndarray, foreground_ratio: float = DEFAULT_FOREGROUND_RATIO,
+                offset: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float, float] | None:
+    """The square ``frame_object`` crops for ``mask`` (H, W) bool: its centre (cx, cy) and side, in
+    pixels (continuous: 0 is the left / top edge); None for an empty mask."""
+    if not 0.05 <= foreground_ratio <= 1.0:
+        raise ValueError(f"foreground_ratio must be in [0.05, 1], got {foreground_ratio}.")
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    side = max(x1 - x0, y1 - y0) / foreground_ratio  # source pixels that map onto the output square
+    return float((x0 + x1) / 2 - offset[0] * side), float((y0 + y1) / 2 - offset[1] * side), float(side)
+
+
 def frame_object(rgba: np.ndarray, foreground_ratio: float = DEFAULT_FOREGROUND_RATIO, size: int = 128,
                  offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray | None:
     """(H, W, 4) uint8 with alpha = mask -> (size, size, 4) uint8 framed; None if the mask is empty.
@@ -145,14 +159,10 @@ def frame_object(rgba: np.ndarray, foreground_ratio: float = DEFAULT_FOREGROUND_
     The alpha's bounding box is centred (plus ``offset``, a fraction of ``size``) and scaled so its
     longer side is ``foreground_ratio * size``; outside the upload the result is transparent.
     """
-    if not 0.05 <= foreground_ratio <= 1.0:
-        raise ValueError(f"foreground_ratio must be in [0.05, 1], got {foreground_ratio}.")
-    ys, xs = np.nonzero(rgba[..., 3] > 127)
-    if len(xs) == 0:
+    found = framing_box(rgba[..., 3] > 127, foreground_ratio, offset)
+    if found is None:
         return None
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    side = max(x1 - x0, y1 - y0) / foreground_ratio  # source pixels that map onto the output square
-    cx, cy = (x0 + x1) / 2 - offset[0] * side, (y0 + y1) / 2 - offset[1] * side
+    cx, cy, side = found
     box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
     # crop only the box plus the resampling filter's reach (crop is transparent outside the upload),
     # then resize with the box argument: antialiased when shrinking, no padded copy of a large photo

@@ -68,6 +68,7 @@ class LossWeights:
     contrastive: float
     predictive: float
     reconstruction: float
+    pose: float = 0.0  # a source encoder's camera estimate (LiftingEncoder), when the source carries true poses
 
 
 class LDDBMObjective(nn.Module):
@@ -115,6 +116,9 @@ class LDDBMObjective(nn.Module):
         denoiser = self.denoiser if labels is None else partial(self.denoiser, class_labels=labels)
         losses["bridge"], denoised = bridge_loss(self.bridge, denoiser, z0_bridged, zT_bridged, t, noise, self.weighting)
         total = w.bridge * losses["bridge"]
+        if w.pose > 0 and isinstance(source, dict) and "pose" in source:
+            losses["pose"] = self.source_encoder.pose_loss(source["pose"])
+            total = total + w.pose * losses["pose"]
         if auxiliary:
             losses["contrastive"] = contrastive_loss(z0, zT, self.temperature)
             losses["predictive"] = data_space_loss(self.target_decoder, denoised, target)

@@ -46,6 +46,9 @@ class MultiViewData:
     foreground_ratio: float | None = 0.75
     augment: bool = True  # furniture train split: random backgrounds, colour, blur/JPEG, imperfect masks, framing jitter
     backgrounds: str = "data/photos"  # photographs (build-data photos; train split) used as backgrounds; "" = none
+    # the source encoder: "pooled" (one vector per view, MultiViewEncoder) or "lifting" (per-view features
+    # back-projected into a volume along estimated cameras, LiftingEncoder; trains a camera estimate)
+    encoder: Literal["pooled", "lifting"] = "pooled"
 
 
 @dataclass
@@ -141,6 +144,7 @@ class LossConfig:
     predictive_weight: float = 1.0
     reconstruction_weight: float = 1.0
     temperature: float = 0.07  # InfoNCE temperature (official value)
+    pose_weight: float = 0.0  # the lifting encoder's camera estimate against the renderer's cameras (objects3d_lift)
     t_sampling: Literal["uniform", "karras", "endpoint"] = "uniform"  # endpoint: t = T, a plain regressor
     weighting: Literal["karras", "uniform"] = "karras"  # lambda(t) of the bridge loss
     # the bridge loss takes z0 as a fixed target (stop-gradient), so only the data-space and contrastive
@@ -284,6 +288,18 @@ def multiview3d_regression() -> Preset:
 
 def multiview3d_diffusion() -> Preset:
     return diffusion_baseline(multiview3d())
+
+
+def objects3d_lift() -> Preset:
+    """``objects3d`` with the lifting source encoder (``lddbm.modalities.lifting``): per-view features
+    back-projected into a 16^3 volume along cameras it estimates (trained against the renderer's), so
+    the source latent lies cell by cell over the voxel latent."""
+    p = objects3d()
+    return dataclasses.replace(
+        p, name="objects3d_lift",
+        data=dataclasses.replace(p.data, encoder="lifting"),
+        loss=dataclasses.replace(p.loss, pose_weight=1.0),
+    )
 
 
 def objects3d_regression() -> Preset:
@@ -447,6 +463,7 @@ def digits_p2h_regression() -> Preset:
 
 PRESETS = {"synthetic": synthetic, "multiview3d": multiview3d, "multiview3d_regression": multiview3d_regression, "multiview3d_diffusion": multiview3d_diffusion,
            "objects3d": objects3d, "objects3d_regression": objects3d_regression, "objects3d_diffusion": objects3d_diffusion,
+           "objects3d_lift": objects3d_lift,
            "shapenet": shapenet, "sr4x": sr4x, "sr4x_regression": sr4x_regression, "sr4x_real": sr4x_real, "sr8x": sr8x,
            "novelview": novelview, "novelview_regression": novelview_regression,
            "digits_h2p": digits_h2p, "digits_p2h": digits_p2h, "digits_h2p_regression": digits_h2p_regression,

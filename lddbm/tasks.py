@@ -154,13 +154,14 @@ def _synthetic_evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: 
 
 
 def _multiview_modalities(preset: Preset) -> dict[str, nn.Module]:
-    from .modalities import MultiViewEncoder, VoxelDecoder, VoxelEncoder
+    from .modalities import LiftingEncoder, MultiViewEncoder, VoxelDecoder, VoxelEncoder
 
     d, lat, b = preset.data, preset.latent, preset.bridge
     common = dict(latent_channels=lat.channels, latent_size=lat.size)
+    encoder = {"pooled": MultiViewEncoder, "lifting": LiftingEncoder}[d.encoder]
     return {
-        "source_encoder": MultiViewEncoder(image_size=d.image_size, width=lat.width, sigma_data=b.sigma_data_end,
-                                           foreground_ratio=d.foreground_ratio if d.kind == "furniture" else None, **common),
+        "source_encoder": encoder(image_size=d.image_size, width=lat.width, sigma_data=b.sigma_data_end,
+                                  foreground_ratio=d.foreground_ratio if d.kind == "furniture" else None, **common),
         "target_encoder": VoxelEncoder(grid=d.grid, width=lat.width, sigma_data=b.sigma_data, **common),
         "target_decoder": VoxelDecoder(grid=d.grid, width=lat.width, **common),
     }
@@ -177,7 +178,8 @@ def _multiview_dataset(preset: Preset, split: str) -> Dataset:
     augment = d.augment and split == "train" and d.foreground_ratio is not None
     return MultiViewVoxels(d.root, split, num_views=d.num_views, image_size=d.image_size,
                            foreground_ratio=d.foreground_ratio, augment=augment,
-                           photos=background_photos(d.backgrounds) if augment else None)
+                           photos=background_photos(d.backgrounds) if augment else None,
+                           poses=d.encoder == "lifting" and split == "train")
 
 
 def background_photos(root: str) -> list | None:

@@ -255,7 +255,8 @@ def build_objective(preset: Preset) -> LDDBMObjective:
         denoiser=build_denoiser(preset),
         bridge=preset.bridge,
         weights=LossWeights(
-            loss_cfg.bridge_weight, loss_cfg.contrastive_weight, loss_cfg.predictive_weight, loss_cfg.reconstruction_weight
+            loss_cfg.bridge_weight, loss_cfg.contrastive_weight, loss_cfg.predictive_weight, loss_cfg.reconstruction_weight,
+            loss_cfg.pose_weight,
         ),
         temperature=loss_cfg.temperature,
         weighting=loss_cfg.weighting,

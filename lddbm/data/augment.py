@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND, flatten, frame_object
+from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND, flatten, frame_object, framing_box
 
 CORRUPTIONS = ("clean", "cutout", "photo", "solid", "gradient", "small_offcentre", "dark_lowcontrast")
 
@@ -162,6 +162,14 @@ def augment_view(view: np.ndarray, mask: np.ndarray, size: int, rng: np.random.G
     given an imperfect mask, then framed with jittered ratio and offset and put on the training
     background, as ``lddbm.framing.normalize_view`` does with an upload.
     """
+    return augment_view_and_box(view, mask, size, rng, photos, foreground_ratio, colour)[0]
+
+
+def augment_view_and_box(view: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator,
+                         photos: list[np.ndarray] | None = None, foreground_ratio: float = DEFAULT_FOREGROUND_RATIO,
+                         colour: bool = True) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """``augment_view`` and the square of the render it framed, (cx, cy, side) in render pixels
+    (``lddbm.framing.framing_box``): what a camera estimate of the framed view is measured against."""
     recolour = rng.random() < 0.8  # drawn either way, so colour=False leaves the other draws as they were
     x = jitter_colour(view, rng) if recolour and colour else view
     if rng.random() < 0.75:
@@ -170,15 +178,25 @@ def augment_view(view: np.ndarray, mask: np.ndarray, size: int, rng: np.random.G
     seen = imperfect_mask(mask, rng) if rng.random() < 0.8 else mask
     rgba = np.dstack([np.asarray(image), seen.astype(np.uint8) * 255])
     ratio = float(np.clip(foreground_ratio * rng.uniform(0.85, 1.12), 0.3, 1.0))
-    framed = frame_object(rgba, ratio, size, offset=tuple(rng.uniform(-0.04, 0.04, 2)))
-    return flatten(framed) if framed is not None else frame_clean(view, mask, size, foreground_ratio)
+    offset = tuple(rng.uniform(-0.04, 0.04, 2))
+    framed = frame_object(rgba, ratio, size, offset=offset)
+    if framed is None:
+        return frame_clean_and_box(view, mask, size, foreground_ratio)
+    return flatten(framed), framing_box(rgba[..., 3] > 127, ratio, offset)
 
 
 def frame_clean(view: np.ndarray, mask: np.ndarray, size: int,
                 foreground_ratio: float = DEFAULT_FOREGROUND_RATIO) -> np.ndarray:
     """An evaluation view: the exact mask, the default framing, no corruption (an empty mask: the
     whole view)."""
-    framed = frame_object(np.dstack([view, mask.astype(np.uint8) * 255]), foreground_ratio, size) if mask.any() else None
-    if framed is None:
-        return np.asarray(Image.fromarray(view).resize((size, size), Image.BICUBIC))
-    return flatten(framed)
+    return frame_clean_and_box(view, mask, size, foreground_ratio)[0]
+
+
+def frame_clean_and_box(view: np.ndarray, mask: np.ndarray, size: int,
+                        foreground_ratio: float = DEFAULT_FOREGROUND_RATIO) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """``frame_clean`` and the square of the render it framed (cx, cy, side)."""
+    s = view.shape[0]
+    box = framing_box(mask, foreground_ratio) if mask.any() else None
+    if box is None:
+        return np.asarray(Image.fromarray(view).resize((size, size), Image.BICUBIC)), (s / 2, s / 2, float(s))
+    return flatten(frame_object(np.dstack([view, mask.astype(np.uint8) * 255]), foreground_ratio, size)), box

@@ -698,8 +698,8 @@ class MultiViewVoxels(Dataset):
 
     def __init__(self, root: str | Path, split: str = "train", num_views: int = 4, image_size: int = 64,
                  random_views: bool | None = None, foreground_ratio: float | None = None, augment: bool = False,
-                 photos: list[np.ndarray] | None = None):
-        from .augment import frame_clean
+                 photos: list[np.ndarray] | None = None, poses: bool = False):
+        from .augment import frame_clean_and_box
 
         root = Path(root)
         self.ids = built_ids(root, split)
@@ -715,8 +715,10 @@ class MultiViewVoxels(Dataset):
             self.renders = np.stack([o["views"] for o in objects])  # (N, V_all, S0, S0, 3) uint8
             self.masks = np.stack([o["masks"] for o in objects])  # (N, V_all, S0, S0) bool
         elif foreground_ratio is not None:
-            framed = [np.stack([frame_clean(v, m, image_size, foreground_ratio) for v, m in zip(o["views"], o["masks"])]) for o in objects]
-            views = [torch.from_numpy(f).permute(0, 3, 1, 2).contiguous() for f in framed]
+            framed = [[frame_clean_and_box(v, m, image_size, foreground_ratio) for v, m in zip(o["views"], o["masks"])]
+                      for o in objects]
+            views = [torch.from_numpy(np.stack([f for f, _ in obj])).permute(0, 3, 1, 2).contiguous() for obj in framed]
+            self.boxes = np.array([[box for _, box in obj] for obj in framed], dtype=np.float32)  # (N, V_all, 3)
         else:
             views = [_resize_views(o["views"], image_size) for o in objects]
         if not self.augment:
@@ -725,6 +727,13 @@ class MultiViewVoxels(Dataset):
         self.categories_of = [o["meta"]["category"] for o in objects]
         self.categories = sorted(set(self.categories_of))
         self.total_views = len(objects[0]["views"])
+        # poses: the source carries each view's camera as the lifting encoder estimates it (training signal)
+        self.poses = poses and foreground_ratio is not None
+        if self.poses:
+            if any(o["cameras"].shape[-1] < 4 for o in objects):
+                raise ValueError(f"{root} stores no field of view per camera; rebuild it to train a camera estimate.")
+            self.cameras = np.stack([o["cameras"][:, :4] for o in objects])  # (N, V_all, 4)
+            self.render_size = objects[0]["views"].shape[1]
         if num_views > self.total_views:
             raise ValueError(f"num_views={num_views} but the objects have {self.total_views} views.")
 
@@ -739,17 +748,27 @@ class MultiViewVoxels(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         picks = self.view_indices(i)
+        boxes = None
         if self.augment:
-            from .augment import augment_view
+            from .augment import augment_view_and_box
 
             rng = np.random.default_rng(int(torch.randint(2**62, ())))  # from the trainer's seeded global RNG
-            views = np.stack([augment_view(self.renders[i, k], self.masks[i, k], self.image_size, rng, self.photos,
-                                           self.foreground_ratio) for k in picks.tolist()])
-            views = torch.from_numpy(views).permute(0, 3, 1, 2)
+            made = [augment_view_and_box(self.renders[i, k], self.masks[i, k], self.image_size, rng, self.photos,
+                                         self.foreground_ratio) for k in picks.tolist()]
+            views = torch.from_numpy(np.stack([v for v, _ in made])).permute(0, 3, 1, 2)
+            boxes = [b for _, b in made]
         else:
             views = self.views[i, picks]
-        return {"source": to_unit(views),  # (V, 3, S, S) in [-1, 1]
-                "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
+            if self.poses:
+                boxes = self.boxes[i, picks.numpy()]
+        source = to_unit(views)  # (V, 3, S, S) in [-1, 1]
+        if self.poses:
+            from ..modalities.lifting import pose_targets
+
+            cameras = self.cameras[i, picks.numpy()]
+            pose = np.stack([pose_targets(c, b, self.render_size) for c, b in zip(cameras, boxes)])
+            source = {"views": source, "pose": torch.from_numpy(pose)}  # pose (V, 7): lddbm.modalities.lifting.POSE
+        return {"source": source, "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
 
 
 def _resize_views(views: np.ndarray, size: int) -> torch.Tensor:

@@ -1,10 +1,11 @@
 """Modality encoders and decoders into the shared latent shape (one file per modality)."""
 
 from .image import ImageDecoder, ImageEncoder
+from .lifting import LiftingEncoder
 from .multiview import MultiViewEncoder
 from .posedviews import PosedViewsEncoder
 from .superres import AnchoredImageDecoder, AnchoredImageEncoder, LowResEncoder
 from .vector import VectorEncoder
 from .voxel import VoxelDecoder, VoxelEncoder
 
-__all__ = ["AnchoredImageDecoder", "AnchoredImageEncoder", "ImageDecoder", "ImageEncoder", "LowResEncoder", "MultiViewEncoder", "PosedViewsEncoder", "VectorEncoder", "VoxelDecoder", "VoxelEncoder"]
+__all__ = ["AnchoredImageDecoder", "AnchoredImageEncoder", "ImageDecoder", "ImageEncoder", "LiftingEncoder", "LowResEncoder", "MultiViewEncoder", "PosedViewsEncoder", "VectorEncoder", "VoxelDecoder", "VoxelEncoder"]

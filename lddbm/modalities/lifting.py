@@ -1,0 +1,172 @@
+"""Multi-view images lifted into 3D: per-view features back-projected along estimated rays.
+
+The pooled encoder (``MultiViewEncoder``) squeezes each view to one vector and has to learn geometry
+from the voxel loss alone; on two CPU cores it does not (README, "Views -> 3D"). This encoder gives
+the model the geometry the silhouettes hold, told no cameras at test time:
+
+1. a shared CNN maps each framed view to a (F, S/4, S/4) feature map;
+2. a small pose head estimates that view's camera as seven numbers (``POSE``): the azimuth (as sine
+   and cosine) and elevation in the object's frame, and the projection of the framed image,
+   ``u = A * x_c / (1 - q * d_c) + u0`` (``v`` alike, downwards) with x_c, y_c the point across and up
+   the image, d_c its distance towards the camera, A the scale at the origin, q = 1 / the camera
+   distance and (u0, v0) where the origin lands; trained against the renderer's cameras and the
+   framing actually applied (``pose_targets``);
+3. every cell of a (volume)^3 grid over the object's cube is projected into every view with its
+   camera and samples the features there (``grid_sample``); the views are fused by masked mean and
+   max (any 1-12 views, any order);
+4. 3D convolutions bring the volume to the voxel autoencoder's latent layout, (c3, g, g, g) folded
+   into (c3 * g, g, g) exactly as ``VoxelEncoder`` folds it, so the source latent lies cell by cell
+   over the target latent the bridge moves it to.
+
+In training, the rays use the true cameras for a share of the samples (``teacher_share``) and the
+estimated ones otherwise (detached: the pose head learns from its own loss only).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+
+from .common import ResBlock, check_latent_layout, standardize_latent
+from .multiview import MultiViewEncoder
+from .voxel import _fold
+
+__all__ = ["POSE", "LiftingEncoder", "pose_targets", "project_to_frame"]
+
+POSE = ("sin_azimuth", "cos_azimuth", "elevation", "log_scale", "inverse_distance", "u0", "v0")
+
+
+def _rotation(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The camera's right, up and towards-camera unit vectors (each (..., 3)) from a pose (..., 7),
+    as ``lddbm.data.render.look_at`` builds them (y up; the camera looks at the origin)."""
+    sa, ca = pose[..., 0], pose[..., 1]
+    norm = torch.sqrt(sa**2 + ca**2).clamp_min(1e-6)
+    sa, ca = sa / norm, ca / norm
+    se, ce = torch.sin(pose[..., 2]), torch.cos(pose[..., 2])
+    zero = torch.zeros_like(sa)
+    right = torch.stack([ca, zero, -sa], dim=-1)
+    up = torch.stack([-sa * se, ce, -ca * se], dim=-1)
+    towards = torch.stack([sa * ce, se, ca * ce], dim=-1)
+    return right, up, towards
+
+
+def project_to_frame(points: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    """World points (N, 3) seen by cameras ``pose`` (..., 7) -> (..., N, 2) framed-image coordinates
+    (u across, v down, the frame spanning [-1, 1]: ``grid_sample``'s convention)."""
+    right, up, towards = (r[..., None, :] for r in _rotation(pose))  # (..., 1, 3)
+    x, y, d = (points * right).sum(-1), (points * up).sum(-1), (points * towards).sum(-1)  # (..., N)
+    scale, q = pose[..., 3:4].exp(), pose[..., 4:5]
+    w = (1 - q * d).clamp_min(0.05)  # points behind the camera cannot occur for the object's cube
+    return torch.stack([scale * x / w + pose[..., 5:6], -scale * y / w + pose[..., 6:7]], dim=-1)
+
+
+def pose_targets(camera: np.ndarray, box: tuple[float, float, float], render_size: int) -> np.ndarray:
+    """The seven pose numbers (``POSE``) of one framed view: ``camera`` = (azimuth, elevation, distance,
+    fov) as the builder stores them (degrees), ``box`` = (cx, cy, side) of the framing crop in render
+    pixels (``lddbm.framing.framing_box``), in a ``render_size`` square render."""
+    azimuth, elevation, distance, fov = (float(v) for v in camera[:4])
+    f = 1.0 / math.tan(math.radians(fov) / 2)
+    cx, cy, side = box
+    s = render_size / side  # framed units per render NDC unit
+    a = math.radians(azimuth)
+    return np.array([math.sin(a), math.cos(a), math.radians(elevation), math.log(s * f / distance), 1.0 / distance,
+                     (render_size / 2 - cx) / (side / 2), (render_size / 2 - cy) / (side / 2)], dtype=np.float32)
+
+
+def _cube(volume: int) -> torch.Tensor:
+    """(volume^3, 3) cell centres over [-0.5, 0.5]^3, indexed [x, y, z] (``lddbm.hull.voxel_centres``)."""
+    c = (torch.arange(volume, dtype=torch.float32) + 0.5) / volume - 0.5
+    return torch.stack(torch.meshgrid(c, c, c, indexing="ij"), dim=-1).reshape(-1, 3)
+
+
+class LiftingEncoder(ModelMixin, ConfigMixin):
+    """(B, V, 3, S, S) views in [-1, 1] (or {"views": ..., "pose": (B, V, 7)} in training) -> (B, C, h, h)
+    latent of std sigma_data, laid out like ``VoxelEncoder``'s. ``last_pose`` holds the estimated
+    cameras of the last call, ``pose_loss(true)`` scores them."""
+
+    preprocess = MultiViewEncoder.preprocess  # the same framing of uploads as the pooled encoder
+    _views_tensor = MultiViewEncoder._views_tensor
+
+    @register_to_config
+    def __init__(
+        self,
+        image_size: int = 64,
+        max_views: int = 12,
+        latent_channels: int = 16,
+        latent_size: int = 8,
+        width: int = 16,  # channels of the first 2D stage (doubled once)
+        features: int = 16,  # channels sampled into the volume per view
+        volume: int = 16,  # cells per side of the lifted volume (2 x latent_size)
+        view_dropout: float = 0.25,  # training only
+        teacher_share: float = 0.5,  # training only: share of samples lifted with the true cameras
+        sigma_data: float = 0.5,
+        foreground_ratio: float | None = 0.75,
+    ):
+        super().__init__()
+        check_latent_layout(latent_channels, latent_size)
+        if latent_channels % latent_size or volume != 2 * latent_size or image_size % 16:
+            raise ValueError("LiftingEncoder needs latent_channels a multiple of latent_size, volume = 2 * latent_size "
+                             f"and image_size a multiple of 16; got {latent_channels}, {latent_size}, {volume}, {image_size}.")
+        w = width
+        self.view_net = nn.Sequential(  # (3, S, S) -> (2w, S/4, S/4)
+            nn.Conv2d(3, w, 3, padding=1), nn.GroupNorm(min(8, w), w), nn.SiLU(),
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.GroupNorm(8, 2 * w), nn.SiLU(),
+            nn.Conv2d(2 * w, 2 * w, 4, stride=2, padding=1), ResBlock(2 * w))
+        self.to_features = nn.Conv2d(2 * w, features, 1)
+        self.pose_head = nn.Sequential(  # (2w, S/4, S/4) -> 7
+            nn.GroupNorm(8, 2 * w), nn.SiLU(), nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(4 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(), nn.Flatten(),
+            nn.Linear(4 * w * (image_size // 16) ** 2, 128), nn.SiLU(), nn.Linear(128, len(POSE)))
+        c3 = latent_channels // latent_size
+        self.volume_net = nn.Sequential(  # (2F + 3, V, V, V) -> (c3, V/2, V/2, V/2)
+            nn.Conv3d(2 * features + 3, 2 * features, 3, padding=1), ResBlock(2 * features, dims=3),
+            nn.Conv3d(2 * features, 4 * features, 4, stride=2, padding=1), ResBlock(4 * features, dims=3),
+            nn.GroupNorm(8, 4 * features), nn.SiLU(), nn.Conv3d(4 * features, c3, 1))
+        self.register_buffer("cube", _cube(volume), persistent=False)  # (V^3, 3)
+        self.last_pose: torch.Tensor | None = None
+
+    def forward(self, views) -> torch.Tensor:
+        true_pose = None
+        if isinstance(views, dict):
+            views, true_pose = views["views"], views.get("pose")
+        B, V = views.shape[:2]
+        maps = self.view_net(views.flatten(0, 1))  # (B*V, 2w, S/4, S/4)
+        pose = self.pose_head(maps).reshape(B, V, len(POSE)) + self._pose_prior(maps)
+        self.last_pose = pose
+        rays = pose.detach()
+        if self.training and true_pose is not None and self.config.teacher_share > 0:
+            teach = torch.rand(B, 1, 1, device=views.device) < self.config.teacher_share
+            rays = torch.where(teach, true_pose.to(pose.dtype), rays)
+        features = self.to_features(maps)  # (B*V, F, h, h)
+        g = self.config.volume
+        grid = project_to_frame(self.cube, rays.flatten(0, 1))  # (B*V, g^3, 2)
+        sampled = F.grid_sample(features, grid[:, None], mode="bilinear", padding_mode="zeros", align_corners=False)
+        sampled = sampled.reshape(B, V, -1, g, g, g)  # (B, V, F, g, g, g): cell [x, y, z]
+        keep = torch.ones(B, V, device=views.device, dtype=torch.bool)
+        if self.training and self.config.view_dropout > 0 and V > 1:
+            keep = torch.rand(B, V, device=views.device) >= self.config.view_dropout
+            keep[torch.arange(B), torch.randint(V, (B,), device=views.device)] = True
+        k = keep[:, :, None, None, None, None]
+        mean = (sampled * k).sum(1) / k.sum(1).clamp_min(1)
+        peak = sampled.masked_fill(~k, float("-inf")).amax(1)
+        where = self.cube.T.reshape(1, 3, g, g, g).expand(B, -1, -1, -1, -1).to(mean.dtype)
+        volume = self.volume_net(torch.cat([mean, peak, where], dim=1))  # (B, c3, g/2, g/2, g/2)
+        return standardize_latent(_fold(volume), self.config.sigma_data)
+
+    @staticmethod
+    def _pose_prior(maps: torch.Tensor) -> torch.Tensor:
+        """Where the head's outputs start (it learns offsets): facing the object, 25 degrees up, the
+        fixed studio's 40-degree lens two units away, the origin at the frame's centre."""
+        return torch.tensor([0.0, 1.0, 0.44, 0.4, 0.5, 0.0, 0.0], device=maps.device, dtype=maps.dtype)
+
+    def pose_loss(self, true_pose: torch.Tensor) -> torch.Tensor:
+        """Mean squared error of the last call's estimated cameras (B, V, 7) against the true ones."""
+        if self.last_pose is None:
+            raise RuntimeError("pose_loss needs a forward call first.")
+        return F.mse_loss(self.last_pose.float(), true_pose.float())

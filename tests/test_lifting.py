@@ -1,0 +1,77 @@
+"""The lifting source encoder (lddbm.modalities.lifting): its camera model against the renderer's and
+the framing's, the volume's layout against the voxel autoencoder's, shapes and the pose loss."""
+
+import numpy as np
+import pytest
+import torch
+
+from lddbm.framing import framing_box
+from lddbm.hull import project, voxel_centres
+from lddbm.modalities.lifting import LiftingEncoder, pose_targets, project_to_frame
+
+
+@pytest.mark.parametrize("camera", [(30.0, 25.0, 2.0, 40.0), (200.0, 5.0, 1.6, 68.0), (315.0, 58.0, 3.1, 31.0)])
+def test_the_pose_projects_points_where_the_renderer_and_the_framing_put_them(camera):
+    """hull.project (the renderer's pinhole camera) then the framing crop, against project_to_frame
+    of the seven pose numbers: the same framed coordinates for every point of the object's cube."""
+    size = 128
+    points = voxel_centres(8)
+    rows, cols = project(points, camera, size)
+    mask = np.zeros((size, size), dtype=bool)
+    r, c = np.clip(rows.astype(int), 0, size - 1), np.clip(cols.astype(int), 0, size - 1)
+    mask[r, c] = True
+    cx, cy, side = box = framing_box(mask, 0.7, (0.03, -0.02))
+    expected = np.stack([(cols - cx) / (side / 2), (rows - cy) / (side / 2)], axis=1)
+    got = project_to_frame(torch.from_numpy(points).float(), torch.from_numpy(pose_targets(np.array(camera), box, size)))
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-4)
+
+
+def test_a_lifted_silhouette_lands_in_the_voxels_that_cast_it():
+    """Sampling a view's own silhouette at the cube's cells with the true camera marks exactly the cells
+    that project inside it: the visual hull of one view, as lddbm.hull computes it."""
+    from lddbm.hull import visual_hull
+
+    size, camera = 64, np.array([40.0, 20.0, 2.0, 40.0])
+    occupied = voxel_centres(16)[np.linspace(0, 4095, 300).astype(int)]  # some cells
+    rows, cols = project(occupied, camera, size)
+    inside = (rows >= 0) & (rows < size) & (cols >= 0) & (cols < size)
+    mask = np.zeros((size, size), dtype=bool)
+    mask[rows[inside].astype(int), cols[inside].astype(int)] = True
+    box = (size / 2, size / 2, float(size))  # the whole render, unframed
+    grid = project_to_frame(torch.from_numpy(voxel_centres(16)).float(),
+                            torch.from_numpy(pose_targets(camera, box, size)))
+    sampled = torch.nn.functional.grid_sample(torch.from_numpy(mask).float()[None, None], grid[None, None],
+                                              mode="nearest", align_corners=False)[0, 0, 0]
+    hull = visual_hull(mask[None], camera[None], grid=16).reshape(-1)
+    assert (sampled.numpy() > 0.5).tolist() == hull.tolist()
+
+
+def test_shapes_any_view_count_and_the_pose_loss():
+    enc = LiftingEncoder(image_size=32, latent_channels=8, latent_size=4, volume=8, width=8, features=8)
+    for views in (1, 3, 12):
+        z = enc(torch.randn(2, views, 3, 32, 32))
+        assert z.shape == (2, 8, 4, 4) and enc.last_pose.shape == (2, views, 7)
+    enc.train()
+    pose = torch.randn(2, 4, 7)
+    z = enc({"views": torch.randn(2, 4, 3, 32, 32), "pose": pose})
+    loss = enc.pose_loss(pose) + z.square().mean()
+    loss.backward()
+    assert torch.isfinite(loss) and enc.pose_head[-1].weight.grad.abs().sum() > 0
+    assert z.std().item() == pytest.approx(0.5, rel=0.05)  # standardised like every source latent
+
+
+def test_the_lift_preset_trains_a_step_and_loads_as_a_pipeline(tmp_path):
+    """objects3d_lift: a dataset with cameras gives the pose loss; the saved pipeline samples from views."""
+    from lddbm.presets import get_preset
+    from lddbm.tasks import get_task
+    from lddbm.train import build_objective
+
+    preset = get_preset("objects3d_lift")
+    objective = build_objective(preset)
+    assert type(objective.source_encoder).__name__ == "LiftingEncoder" and objective.weights.pose == 1.0
+    B = 2
+    source = {"views": torch.randn(B, 4, 3, 64, 64), "pose": torch.randn(B, 4, 7)}
+    target = (torch.rand(B, 1, 32, 32, 32) > 0.7).float()
+    losses = objective(source, target, torch.full((B,), 0.5), torch.randn(B, 16, 8, 8), auxiliary=True)
+    assert "pose" in losses and torch.isfinite(losses["total"])
+    assert get_task(preset).name == "multiview3d"

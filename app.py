@@ -33,8 +33,8 @@ from lddbm.data.synthetic import PARAM_HIGH, PARAM_LOW, render_discs, source_mat
 from lddbm.digits import DigitClassifier, load_judge, photo_to_printed, sketch_to_handwritten
 from lddbm.errors import ConfigError, DataError
 from lddbm.export import export_mesh, plotly_figure, plotly_side_by_side, voxels_to_mesh
-from lddbm.hosting import (BoundedSketchpad, Listeners, RequestGuard, StrictCheckbox, StrictNumber, StrictSlider,
-                            friendly_input_errors, guard_queue)
+from lddbm.hosting import (BoundedSketchpad, CheckedImage, Listeners, RequestGuard, StrictCheckbox, StrictNumber,
+                           StrictSlider, friendly_input_errors, guard_queue)
 from lddbm.framing import DEFAULT_FOREGROUND_RATIO, NormalizedView, normalize_views, view_warnings
 from lddbm.images import tensor_to_pil
 from lddbm.inputs import HIGH_BIT_MODES, MAX_PIXELS, InputError, open_image, open_views
@@ -1072,7 +1072,7 @@ def digits_tab() -> None:
         if "handwritten" in models:
             with gr.Column():
                 gr.Markdown("### Printed digit → handwriting")
-                image = gr.Image(type="filepath", image_mode=None, label="a printed digit (photo or crop)",
+                image = CheckedImage(type="filepath", image_mode=None, label="a printed digit (photo or crop)",
                                  sources=["upload", "clipboard"])  # image_mode None: open_image decodes it, checked
                 examples = digit_examples("printed")
                 if examples:

@@ -5,7 +5,8 @@ Gradio 6.31 as it ships lets one client do a lot (each found by a hostile-client
 - a string or NaN in a number field, a file path that is not an upload, a body that does not validate
   fail *before* the handler runs and reach the visitor as a bare "Error" (``friendly_input_errors``);
 - a Checkbox passes any value through (``"false"`` is truthy), a Slider passes NaN
-  (``StrictNumber``, ``StrictSlider``, ``StrictCheckbox`` refuse both with a sentence);
+  (``StrictNumber``, ``StrictSlider``, ``StrictCheckbox`` refuse both with a sentence); an image
+  upload it cannot read gets a generic sentence (``CheckedImage`` says what is wrong with the file);
 - the Sketchpad decodes every layer a client sends, in any number and at any size, and stores
   blobs under ids the client picks (``BoundedSketchpad``);
 - gr.Image and gr.Gallery accept ``{"path": ...}`` without Gradio's file meta, so an API client can
@@ -34,7 +35,7 @@ from urllib.parse import parse_qs
 import gradio as gr
 from PIL import Image
 
-from .inputs import MAX_PIXELS, MAX_SIDE, InputError, check_size
+from .inputs import MAX_PIXELS, MAX_SIDE, InputError, check_size, open_image
 from .serving import ResultStore, StorageFull
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ MAX_LAYERS = 4  # sketch layers (the canvas draws on one)
 MAX_BLOB_BYTES = 4 * 2**20  # one sketch layer as the browser sends it (a 280 px canvas is ~10 KB)
 MAX_BLOB_IDS = 64  # sketches received but not yet used, kept per component
 MAX_COMPONENT_BODY = 8 * 2**20  # a component-server request (sketch blobs)
+MAX_MESSAGE = 300  # characters of an error message shown; Gradio's choice errors echo the value whole
 
 
 # ---- input values ---------------------------------------------------------------------------------
@@ -101,6 +103,26 @@ class StrictCheckbox(gr.Checkbox):
         return super().preprocess(payload)
 
 
+class CheckedImage(gr.Image):
+    """gr.Image whose upload is opened by ``lddbm.inputs.open_image`` before Gradio touches it: a file
+    it cannot read (or one over the limits) is refused with that function's sentence, not Gradio's
+    generic one."""
+
+    def get_block_name(self) -> str:
+        return "image"
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        path = getattr(payload, "path", None)
+        if path:
+            try:
+                open_image(path)
+            except InputError as err:
+                raise gr.Error(str(err)) from err
+        return super().preprocess(payload)
+
+
 class BoundedSketchpad(gr.Sketchpad):
     """gr.Sketchpad whose layers are size-checked from their headers before any is decoded, at most
     MAX_LAYERS of them, and whose blob store (``accept_blobs``, which Gradio 6.31 leaves unbounded in
@@ -122,6 +144,9 @@ class BoundedSketchpad(gr.Sketchpad):
                 check_size(*size, "The drawing", MAX_PIXELS // 4, MAX_SIDE // 2)
             except InputError as err:
                 raise gr.Error(str(err)) from err
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+                raise gr.Error("The drawing is too large (over the pixel limit); clear the canvas and draw "
+                               "again.") from err
             except Exception as err:
                 raise gr.Error("The drawing could not be read; clear the canvas and draw again.") from err
         return super().convert_and_format_image(file, flatten_on_white)
@@ -172,10 +197,16 @@ def friendly_input_errors() -> None:
             logger.info("input refused before the handler: %s", type(error).__name__)
             error = gr.Error("An input could not be read: check each value's type (numbers as numbers, files "
                              "uploaded to this server first) and try again.")
+        elif isinstance(error, ValueError) and "didn't receive enough input values" in str(error):
+            error = gr.Error("The request has too few values for this endpoint; see /gradio_api/info for its "
+                             "parameters.")
         elif error is not None and not isinstance(error, AppError):
             logger.error("request failed outside a handler", exc_info=error)
             error = gr.Error("Something went wrong on the server while handling this request; the details were "
                              "logged. Please try again.")
+        elif isinstance(error, AppError) and len(str(error.message)) > MAX_MESSAGE:
+            # Gradio's own refusals repeat the value sent (a 5 MiB "choice"): cut, keep the sentence's start
+            error = gr.Error(str(error.message)[:MAX_MESSAGE] + "… (the value sent was too long to repeat)")
         return original(error, show_error)
 
     error_payload.original = original
@@ -274,7 +305,10 @@ def guard_queue(demo: gr.Blocks, listeners: Listeners, per_client: int = PER_CLI
         if held(client_key(request)) >= per_client:
             return False, (f"You already have {per_client} requests waiting or running; wait for them to finish, "
                            "then try again."), "queue_full"
-        ok, event_id, kind = await push(body, request, username)
+        try:
+            ok, event_id, kind = await push(body, request, username)
+        except (KeyError, IndexError):  # Gradio looks the fn_index up unchecked
+            return False, "No such endpoint (unknown fn_index); see /gradio_api/info for the endpoints.", "error"
         if ok:
             asyncio.get_running_loop().create_task(reap(event_id))
         return ok, event_id, kind
@@ -313,14 +347,14 @@ class RequestGuard:
                 return await _reply(send, 413, "The request is too large (or has no Content-Length).")
         if method == "POST" and path.rstrip("/").endswith("/upload"):
             return await self._upload(scope, receive, send, length)
-        return await self.app(scope, receive, send)
+        return await self._answered(scope, receive, send)
 
-    async def _upload(self, scope, receive, send, length: int | None):
-        if length is None:
-            return await _reply(send, 411, "Send uploads with a Content-Length header.")
-        if length > self.max_upload_request:
-            return await _reply(send, 413, f"The upload is too large: at most {self.max_upload_request // 2**20} MB "
-                                           "in one request. Upload fewer or smaller files.")
+    async def _answered(self, scope, receive, send,
+                        fallback: str = "The request could not be handled; check the endpoint and its values "
+                                        "(see /gradio_api/info).") -> None:
+        """The app's answer; an exception before it started answering (Gradio raises on an unknown
+        endpoint name, on a form part without a file name, ...) becomes a 4xx with a sentence
+        (``fallback``) instead of a 500 and a dropped connection."""
         started = False
 
         async def tracked_send(message):
@@ -329,16 +363,27 @@ class RequestGuard:
             await send(message)
 
         try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as err:
+            if started:
+                raise
+            if type(err).__name__ == "FnIndexInferError":
+                return await _reply(send, 404, "No such endpoint; see /gradio_api/info for the endpoints.")
+            logger.info("request refused after an exception: %s %s", scope["method"], scope["path"], exc_info=True)
+            await _reply(send, 400, fallback)
+
+    async def _upload(self, scope, receive, send, length: int | None):
+        if length is None:
+            return await _reply(send, 411, "Send uploads with a Content-Length header.")
+        if length > self.max_upload_request:
+            return await _reply(send, 413, f"The upload is too large: at most {self.max_upload_request // 2**20} MB "
+                                           "in one request. Upload fewer or smaller files.")
+        try:
             with self.store.reserve(length):
-                await self.app(scope, receive, tracked_send)
-        except StorageFull as err:
-            if not started:
-                await _reply(send, 507, str(err))
-        except Exception:
-            logger.info("malformed upload refused", exc_info=True)
-            if not started:
-                await _reply(send, 400, "The upload could not be read: send each image as a 'files' form field "
-                                        "with a file name.")
+                await self._answered(scope, receive, send, "The upload could not be read: send each image as a "
+                                                           "'files' form field with a file name.")
+        except StorageFull as err:  # raised on entering reserve(), before anything was sent
+            await _reply(send, 507, str(err))
 
 
 def _content_length(scope) -> int | None:

@@ -226,11 +226,16 @@ class ResultStore:
         return {"removed": removed, "freed_bytes": freed, "bytes": total}
 
     def _sized_entries(self) -> list[tuple[float, int, Path]]:
-        """(mtime, bytes, entry) of every entry, oldest first."""
-        sized = []
+        """(mtime, bytes, entry) of every entry, oldest first; not an upload being received (Gradio's
+        ``tmp*`` file at the root, under 10 minutes old: its bytes are held by ``reserve``, and removing
+        it would break the upload)."""
+        sized, now = [], time.time()
         for entry in self.entries():
             try:
-                sized.append((entry.stat().st_mtime, tree_bytes(entry), entry))
+                mtime = entry.stat().st_mtime
+                if entry.parent == self.root and entry.name.startswith("tmp") and now - mtime < 600 and entry.is_file():
+                    continue
+                sized.append((mtime, tree_bytes(entry), entry))
             except OSError:
                 continue
         return sorted(sized, key=lambda e: e[0])

@@ -263,3 +263,17 @@ def test_heavy_work_never_runs_more_than_its_limit():
     for t in threads:
         t.join()
     assert heavy.peak == 2 and max(inside) <= 2 and heavy.running == 0 and len(inside) == 8
+
+
+def test_room_is_never_made_by_removing_an_upload_being_received(tmp_path):
+    """Gradio receives an upload into a tmp* file at the store's root; its bytes are held by the
+    upload's reservation, so making room for another write must not delete it (the soak saw an upload
+    fail with FileNotFoundError when it did)."""
+    store = ResultStore(tmp_path / "store", max_bytes=1500)
+    receiving = store.root / "tmpupload1"
+    receiving.write_bytes(b"u" * 1000)
+    with store.reserve(1000):
+        folder = store.new_folder()
+        with pytest.raises(StorageFull):
+            store.save(folder / "r.bin", write_bytes(1000))  # 1000 reserved + 1000 > 1500: refused
+        assert receiving.exists()

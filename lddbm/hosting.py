@@ -41,7 +41,7 @@ from .serving import ResultStore, StorageFull
 logger = logging.getLogger(__name__)
 
 PER_CLIENT = 4  # queue slots (waiting or running) one client may hold
-LISTEN_GRACE_S = 15.0  # a queued job whose client opened no result stream this long after joining is dropped
+LISTEN_GRACE_S = 5.0  # a queued job whose client opened no result stream this long after joining is dropped
 MAX_LAYERS = 4  # sketch layers (the canvas draws on one)
 MAX_BLOB_BYTES = 4 * 2**20  # one sketch layer as the browser sends it (a 280 px canvas is ~10 KB)
 MAX_BLOB_IDS = 64  # sketches received but not yet used, kept per component

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--bf16", action="store_true", help="forward under CPU autocast to bfloat16 (train.mixed_precision bf16)")
     ap.add_argument("--json")
     args, extra = ap.parse_known_args(argv)
     if args.threads:
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
         t1 = time.perf_counter()
         source, target = batch["source"], batch["target"]
         t, noise = bridge_draws(preset, step * batch_size, batch_len(source), "cpu")
-        losses = objective(source, target, t, noise, auxiliary=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            losses = objective(source, target, t, noise, auxiliary=True)
         t2 = time.perf_counter()
         losses["total"].backward()
         t3 = time.perf_counter()
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     per_step = {k: round(v / n, 4) for k, v in totals.items() if not k.startswith("_")}
     per_step["other forward"] = round(per_step["forward"] - sum(per_step.get(m, 0) for m in MODULES), 4)
     step_s = per_step["batch"] + per_step["forward"] + per_step["backward"] + per_step["optimizer"]
-    report = {"preset": preset.name, "batch_size": batch_size, "threads": torch.get_num_threads(), "steps": n,
+    report = {"preset": preset.name, "bf16": args.bf16, "batch_size": batch_size, "threads": torch.get_num_threads(), "steps": n,
               "dataset_setup_seconds": round(setup_s, 1), "seconds_per_step": round(step_s, 3),
               "samples_per_second": round(batch_size / step_s, 2), "per_step_seconds": per_step,
               "parameters_m": {m: round(sum(p.numel() for p in getattr(objective, m).parameters()) / 1e6, 3)

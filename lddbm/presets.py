@@ -45,6 +45,7 @@ class MultiViewData:
     # stored in the encoder's config, so the pipeline frames users' views the same way. None: raw renders
     foreground_ratio: float | None = 0.75
     augment: bool = True  # furniture train split: random backgrounds, colour, blur/JPEG, imperfect masks, framing jitter
+    augment_pool: int = 0  # > 0: that many augmented variants per training view, made once and cached (speed)
     backgrounds: str = "data/photos"  # photographs (build-data photos; train split) used as backgrounds; "" = none
     # the source encoder: "pooled" (one vector per view, MultiViewEncoder) or "lifting" (per-view features
     # back-projected into a volume along estimated cameras, LiftingEncoder; trains a camera estimate)
@@ -293,12 +294,15 @@ def multiview3d_diffusion() -> Preset:
 def objects3d_lift() -> Preset:
     """``objects3d`` with the lifting source encoder (``lddbm.modalities.lifting``): per-view features
     back-projected into a 16^3 volume along cameras it estimates (trained against the renderer's), so
-    the source latent lies cell by cell over the voxel latent."""
+    the source latent lies cell by cell over the voxel latent. Trained for speed on 2 cores: augmented
+    views from a pool of 4 per view (``lddbm.data.pool``) and bfloat16 autocast
+    (benchmarks/train_profile.py)."""
     p = objects3d()
     return dataclasses.replace(
         p, name="objects3d_lift",
-        data=dataclasses.replace(p.data, encoder="lifting"),
+        data=dataclasses.replace(p.data, encoder="lifting", augment_pool=4),
         loss=dataclasses.replace(p.loss, pose_weight=1.0),
+        train=dataclasses.replace(p.train, mixed_precision="bf16"),
     )
 
 

@@ -179,7 +179,8 @@ def _multiview_dataset(preset: Preset, split: str) -> Dataset:
     return MultiViewVoxels(d.root, split, num_views=d.num_views, image_size=d.image_size,
                            foreground_ratio=d.foreground_ratio, augment=augment,
                            photos=background_photos(d.backgrounds) if augment else None,
-                           poses=d.encoder == "lifting" and split == "train")
+                           poses=d.encoder == "lifting" and split == "train", pool=d.augment_pool,
+                           pool_seed=preset.train.seed)
 
 
 def background_photos(root: str) -> list | None:

@@ -693,12 +693,14 @@ class MultiViewVoxels(Dataset):
     the upload normaliser's rule (``lddbm.framing``) from its exact mask; ``augment`` (train only)
     also puts objects on random backgrounds (``photos``: photographs as (H, W, 3) uint8 arrays),
     jitters colour and framing, blurs, compresses and spoils the mask (``lddbm.data.augment``).
-    Without ``foreground_ratio`` the views are the renders, resized.
+    Without ``foreground_ratio`` the views are the renders, resized. ``pool`` k > 0 draws each augmented
+    view from k variants made once (``lddbm.data.pool``, cached under ROOT/_pools) instead of per item;
+    ``poses`` adds each view's camera (``lddbm.modalities.lifting.pose_targets``) to the source.
     """
 
     def __init__(self, root: str | Path, split: str = "train", num_views: int = 4, image_size: int = 64,
                  random_views: bool | None = None, foreground_ratio: float | None = None, augment: bool = False,
-                 photos: list[np.ndarray] | None = None, poses: bool = False):
+                 photos: list[np.ndarray] | None = None, poses: bool = False, pool: int = 0, pool_seed: int = 0):
         from .augment import frame_clean_and_box
 
         root = Path(root)
@@ -711,7 +713,14 @@ class MultiViewVoxels(Dataset):
             raise ValueError(f"{root} was built without masks; rebuild it (`python -m lddbm build-data furniture "
                              f"--out {root}`) or set data.foreground_ratio to null.")
         self.augment = augment and foreground_ratio is not None
-        if self.augment:  # keep the renders and masks; views are made per item
+        self.pool = None
+        if self.augment and pool > 0:  # k augmented variants per view, made once (lddbm.data.pool)
+            from .pool import augmentation_pool
+
+            self.pool, self.pool_boxes = augmentation_pool(
+                np.stack([o["views"] for o in objects]), np.stack([o["masks"] for o in objects]), self.ids, image_size,
+                foreground_ratio, pool, root / "_pools", seed=pool_seed, photos=photos)
+        elif self.augment:  # keep the renders and masks; views are made per item
             self.renders = np.stack([o["views"] for o in objects])  # (N, V_all, S0, S0, 3) uint8
             self.masks = np.stack([o["masks"] for o in objects])  # (N, V_all, S0, S0) bool
         elif foreground_ratio is not None:
@@ -749,7 +758,12 @@ class MultiViewVoxels(Dataset):
     def __getitem__(self, i: int) -> dict:
         picks = self.view_indices(i)
         boxes = None
-        if self.augment:
+        if self.pool is not None:
+            k = picks.numpy()
+            j = torch.randint(self.pool.shape[2], (len(k),)).numpy()  # the trainer's seeded global RNG
+            views = torch.from_numpy(np.ascontiguousarray(self.pool[i, k, j])).permute(0, 3, 1, 2)
+            boxes = self.pool_boxes[i, k, j]
+        elif self.augment:
             from .augment import augment_view_and_box
 
             rng = np.random.default_rng(int(torch.randint(2**62, ())))  # from the trainer's seeded global RNG

@@ -14,7 +14,8 @@ the model the geometry the silhouettes hold, told no cameras at test time:
 3. every cell of a (volume)^3 grid over the object's cube is projected into every view with its
    camera and samples the features there (``grid_sample``); the views are fused by masked mean and
    max (any 1-12 views, any order);
-4. 3D convolutions bring the volume to the voxel autoencoder's latent layout, (c3, g, g, g) folded
+4. each 2^3 block of cells is folded into one cell's channels and 3D convolutions at the latent's
+   resolution (cheap on a CPU) bring the volume to the voxel autoencoder's layout, (c3, g, g, g) folded
    into (c3 * g, g, g) exactly as ``VoxelEncoder`` folds it, so the source latent lies cell by cell
    over the target latent the bridge moves it to.
 
@@ -79,6 +80,13 @@ def pose_targets(camera: np.ndarray, box: tuple[float, float, float], render_siz
                      (render_size / 2 - cx) / (side / 2), (render_size / 2 - cy) / (side / 2)], dtype=np.float32)
 
 
+def _space_to_depth(x: torch.Tensor) -> torch.Tensor:
+    """(B, c, X, Y, Z) -> (B, 8c, X/2, Y/2, Z/2): each 2^3 block of cells becomes one cell's channels."""
+    B, c, X, Y, Z = x.shape
+    x = x.reshape(B, c, X // 2, 2, Y // 2, 2, Z // 2, 2).permute(0, 1, 3, 5, 7, 2, 4, 6)
+    return x.reshape(B, 8 * c, X // 2, Y // 2, Z // 2)
+
+
 def _cube(volume: int) -> torch.Tensor:
     """(volume^3, 3) cell centres over [-0.5, 0.5]^3, indexed [x, y, z] (``lddbm.hull.voxel_centres``)."""
     c = (torch.arange(volume, dtype=torch.float32) + 0.5) / volume - 0.5
@@ -101,8 +109,9 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         latent_channels: int = 16,
         latent_size: int = 8,
         width: int = 16,  # channels of the first 2D stage (doubled once)
-        features: int = 16,  # channels sampled into the volume per view
+        features: int = 8,  # channels sampled into the volume per view
         volume: int = 16,  # cells per side of the lifted volume (2 x latent_size)
+        volume_width: int = 32,  # channels of the 3D stage (at latent_size^3: 2^3 lifted cells folded into each)
         view_dropout: float = 0.25,  # training only
         teacher_share: float = 0.5,  # training only: share of samples lifted with the true cameras
         sigma_data: float = 0.5,
@@ -114,20 +123,18 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
             raise ValueError("LiftingEncoder needs latent_channels a multiple of latent_size, volume = 2 * latent_size "
                              f"and image_size a multiple of 16; got {latent_channels}, {latent_size}, {volume}, {image_size}.")
         w = width
-        self.view_net = nn.Sequential(  # (3, S, S) -> (2w, S/4, S/4)
-            nn.Conv2d(3, w, 3, padding=1), nn.GroupNorm(min(8, w), w), nn.SiLU(),
-            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.GroupNorm(8, 2 * w), nn.SiLU(),
-            nn.Conv2d(2 * w, 2 * w, 4, stride=2, padding=1), ResBlock(2 * w))
+        self.view_net = nn.Sequential(  # (3, S, S) -> (2w, S/4, S/4); no full-resolution stage (CPU memory traffic)
+            nn.Conv2d(3, w, 4, stride=2, padding=1), nn.GroupNorm(min(8, w), w), nn.SiLU(),
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), ResBlock(2 * w))
         self.to_features = nn.Conv2d(2 * w, features, 1)
         self.pose_head = nn.Sequential(  # (2w, S/4, S/4) -> 7
             nn.GroupNorm(8, 2 * w), nn.SiLU(), nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(),
             nn.Conv2d(4 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(), nn.Flatten(),
             nn.Linear(4 * w * (image_size // 16) ** 2, 128), nn.SiLU(), nn.Linear(128, len(POSE)))
-        c3 = latent_channels // latent_size
-        self.volume_net = nn.Sequential(  # (2F + 3, V, V, V) -> (c3, V/2, V/2, V/2)
-            nn.Conv3d(2 * features + 3, 2 * features, 3, padding=1), ResBlock(2 * features, dims=3),
-            nn.Conv3d(2 * features, 4 * features, 4, stride=2, padding=1), ResBlock(4 * features, dims=3),
-            nn.GroupNorm(8, 4 * features), nn.SiLU(), nn.Conv3d(4 * features, c3, 1))
+        c3, cin = latent_channels // latent_size, 8 * (2 * features + 3)
+        self.volume_net = nn.Sequential(  # (8 (2F + 3), V/2, V/2, V/2) after space-to-depth -> (c3, V/2, V/2, V/2)
+            nn.Conv3d(cin, volume_width, 1), ResBlock(volume_width, dims=3), ResBlock(volume_width, dims=3),
+            nn.GroupNorm(8, volume_width), nn.SiLU(), nn.Conv3d(volume_width, c3, 1))
         self.register_buffer("cube", _cube(volume), persistent=False)  # (V^3, 3)
         self.last_pose: torch.Tensor | None = None
 
@@ -156,7 +163,7 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         mean = (sampled * k).sum(1) / k.sum(1).clamp_min(1)
         peak = sampled.masked_fill(~k, float("-inf")).amax(1)
         where = self.cube.T.reshape(1, 3, g, g, g).expand(B, -1, -1, -1, -1).to(mean.dtype)
-        volume = self.volume_net(torch.cat([mean, peak, where], dim=1))  # (B, c3, g/2, g/2, g/2)
+        volume = self.volume_net(_space_to_depth(torch.cat([mean, peak, where], dim=1)))  # (B, c3, g/2, g/2, g/2)
         return standardize_latent(_fold(volume), self.config.sigma_data)
 
     @staticmethod

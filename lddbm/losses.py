@@ -116,7 +116,7 @@ class LDDBMObjective(nn.Module):
         denoiser = self.denoiser if labels is None else partial(self.denoiser, class_labels=labels)
         losses["bridge"], denoised = bridge_loss(self.bridge, denoiser, z0_bridged, zT_bridged, t, noise, self.weighting)
         total = w.bridge * losses["bridge"]
-        if w.pose > 0 and isinstance(source, dict) and "pose" in source:
+        if isinstance(source, dict) and "pose" in source:  # scored (and logged) even at weight 0
             losses["pose"] = self.source_encoder.pose_loss(source["pose"])
             total = total + w.pose * losses["pose"]
         if auxiliary:

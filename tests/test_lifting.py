@@ -57,6 +57,11 @@ def test_shapes_any_view_count_and_the_pose_loss():
     loss = enc.pose_loss(pose) + z.square().mean()
     loss.backward()
     assert torch.isfinite(loss) and enc.pose_head[-1].weight.grad.abs().sum() > 0
+    import copy
+
+    copy.deepcopy(enc)  # no graph kept (the trainer's EMA copies the modules)
+    with pytest.raises(RuntimeError, match="pose_loss needs"):
+        enc.pose_loss(pose)
     assert z.std().item() == pytest.approx(0.5, rel=0.05)  # standardised like every source latent
 
 

@@ -96,7 +96,7 @@ def _cube(volume: int) -> torch.Tensor:
 class LiftingEncoder(ModelMixin, ConfigMixin):
     """(B, V, 3, S, S) views in [-1, 1] (or {"views": ..., "pose": (B, V, 7)} in training) -> (B, C, h, h)
     latent of std sigma_data, laid out like ``VoxelEncoder``'s. ``last_pose`` holds the estimated
-    cameras of the last call, ``pose_loss(true)`` scores them."""
+    cameras of the last call; after a call given true cameras, ``pose_loss(true)`` scores them."""
 
     preprocess = MultiViewEncoder.preprocess  # the same framing of uploads as the pooled encoder
     _views_tensor = MultiViewEncoder._views_tensor
@@ -136,7 +136,8 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
             nn.Conv3d(cin, volume_width, 1), ResBlock(volume_width, dims=3), ResBlock(volume_width, dims=3),
             nn.GroupNorm(8, volume_width), nn.SiLU(), nn.Conv3d(volume_width, c3, 1))
         self.register_buffer("cube", _cube(volume), persistent=False)  # (V^3, 3)
-        self.last_pose: torch.Tensor | None = None
+        self.last_pose: torch.Tensor | None = None  # (B, V, 7) estimated by the last call, detached
+        self._pose_to_score: torch.Tensor | None = None
 
     def forward(self, views) -> torch.Tensor:
         true_pose = None
@@ -145,7 +146,8 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         B, V = views.shape[:2]
         maps = self.view_net(views.flatten(0, 1))  # (B*V, 2w, S/4, S/4)
         pose = self.pose_head(maps).reshape(B, V, len(POSE)) + self._pose_prior(maps)
-        self.last_pose = pose
+        self.last_pose = pose.detach()
+        self._pose_to_score = pose if true_pose is not None else None  # pose_loss takes it (and its graph)
         rays = pose.detach()
         if self.training and true_pose is not None and self.config.teacher_share > 0:
             teach = torch.rand(B, 1, 1, device=views.device) < self.config.teacher_share
@@ -173,7 +175,10 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         return torch.tensor([0.0, 1.0, 0.44, 0.4, 0.5, 0.0, 0.0], device=maps.device, dtype=maps.dtype)
 
     def pose_loss(self, true_pose: torch.Tensor) -> torch.Tensor:
-        """Mean squared error of the last call's estimated cameras (B, V, 7) against the true ones."""
-        if self.last_pose is None:
-            raise RuntimeError("pose_loss needs a forward call first.")
-        return F.mse_loss(self.last_pose.float(), true_pose.float())
+        """Mean squared error of the cameras (B, V, 7) estimated by the last call that was given true ones
+        (``{"views", "pose"}``) against them. Taken once: the module keeps no graph afterwards (EMA copies
+        it)."""
+        pose, self._pose_to_score = self._pose_to_score, None
+        if pose is None:
+            raise RuntimeError("pose_loss needs a forward call given {'views': ..., 'pose': ...} first.")
+        return F.mse_loss(pose.float(), true_pose.float())

@@ -299,12 +299,12 @@ def cmd_sample(args, extra) -> int:
     from .export import export_mesh, voxels_to_mesh
     from .framing import normalize_views, view_warnings
     from .inputs import open_views
-    from .modalities import MultiViewEncoder
+    from .modalities import LiftingEncoder, MultiViewEncoder
     from .pipeline import LDDBMPipeline
     from .shapes import predict_shape
 
     pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
-    if not isinstance(pipe.source_encoder, MultiViewEncoder):
+    if not isinstance(pipe.source_encoder, (MultiViewEncoder, LiftingEncoder)):
         raise ConfigError(f"{args.checkpoint} is not a views -> 3D model (its source is a "
                           f"{type(pipe.source_encoder).__name__}); `sample` needs one such as checkpoints/multiview3d "
                           "(super-resolution: `python -m lddbm upscale`).")

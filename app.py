@@ -35,7 +35,7 @@ from lddbm.errors import ConfigError, DataError
 from lddbm.export import export_mesh, plotly_figure, plotly_side_by_side, voxels_to_mesh
 from lddbm.hosting import (BoundedSketchpad, CheckedImage, Listeners, RequestGuard, StrictCheckbox, StrictNumber,
                            StrictSlider, friendly_input_errors, guard_queue)
-from lddbm.framing import DEFAULT_FOREGROUND_RATIO, NormalizedView, normalize_views, view_warnings
+from lddbm.framing import DEFAULT_FOREGROUND_RATIO, WORK_SIDE, NormalizedView, normalize_views, view_warnings
 from lddbm.images import tensor_to_pil
 from lddbm.inputs import HIGH_BIT_MODES, MAX_PIXELS, InputError, open_image, open_views
 from lddbm.pipeline import CheckpointError, LDDBMPipeline
@@ -377,7 +377,7 @@ def opened_views(pipe: LDDBMPipeline, views, object_size) -> tuple[list[str], li
     (paths, images, notes about the files, ratio); a gr.Error that says what to do otherwise."""
     paths = gallery_paths(views)
     try:
-        images, notes = open_views(paths, pipe.source_encoder.config.max_views)
+        images, notes = open_views(paths, pipe.source_encoder.config.max_views, shrink_to=WORK_SIDE)
     except InputError as err:
         raise gr.Error(str(err)) from err
     ratio = as_number(object_size)

@@ -297,7 +297,7 @@ def cmd_sample(args, extra) -> int:
     import numpy as np
 
     from .export import export_mesh, voxels_to_mesh
-    from .framing import normalize_views, view_warnings
+    from .framing import WORK_SIDE, normalize_views, view_warnings
     from .inputs import open_views
     from .modalities import LiftingEncoder, MultiViewEncoder
     from .pipeline import LDDBMPipeline
@@ -308,7 +308,7 @@ def cmd_sample(args, extra) -> int:
         raise ConfigError(f"{args.checkpoint} is not a views -> 3D model (its source is a "
                           f"{type(pipe.source_encoder).__name__}); `sample` needs one such as checkpoints/multiview3d "
                           "(super-resolution: `python -m lddbm upscale`).")
-    images, notes = open_views(args.views, pipe.source_encoder.config.max_views)
+    images, notes = open_views(args.views, pipe.source_encoder.config.max_views, shrink_to=WORK_SIDE)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     framed = normalize_views(images, not args.keep_background, args.foreground_ratio, segmenter=pipe.segmenter)

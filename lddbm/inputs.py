@@ -42,13 +42,16 @@ def check_size(width: int, height: int, name: str = "The image", max_pixels: int
                          "crop it to the part you want and upload again.")
 
 
-def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS) -> tuple[Image.Image, list[str]]:
+def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS,
+               shrink_to: int | None = None) -> tuple[Image.Image, list[str]]:
     """Open and fully decode one image; returns it with notes for the user (e.g. "first frame used").
 
     Only the formats in ``FORMATS`` are decoded, and only after the header's size passed
     ``check_size``. 16-bit, palette, grey and alpha images are returned as they are (callers
     convert); EXIF orientation is applied; metadata other than ``KEPT_INFO`` is dropped, so nothing
-    an upload carries (text chunks, EXIF, ICC) travels into the results.
+    an upload carries (text chunks, EXIF, ICC) travels into the results. ``shrink_to``: the longer side
+    is brought down to about that many pixels (a JPEG is decoded at a reduced scale, not shrunk after),
+    for callers that use no more: a 16-megapixel photo then costs a few MB, not 64.
     """
     path = Path(path)
     name = path.name
@@ -66,7 +69,11 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE, max_pixels: in
             if getattr(image, "n_frames", 1) > 1:
                 notes.append(f"{name} is animated; its first frame was used.")
                 image.seek(0)
+            if shrink_to and image.format in ("JPEG", "MPO"):
+                image.draft(image.mode, (shrink_to, shrink_to))  # DCT scaling: decodes at 1/2, 1/4 or 1/8 size
             image.load()
+            if shrink_to and max(image.size) > 2 * shrink_to:
+                image = normalise_mode(image).reduce(max(image.size) // shrink_to)  # box average; >= shrink_to kept
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -102,8 +109,9 @@ def as_image(item: Image.Image | str | os.PathLike) -> Image.Image:
     return open_image(item)[0] if isinstance(item, (str, os.PathLike)) else item
 
 
-def open_views(paths, max_views: int) -> tuple[list[Image.Image], list[str]]:
-    """Open 1 to max_views view images; raises InputError for none, too many, or any bad file."""
+def open_views(paths, max_views: int, shrink_to: int | None = None) -> tuple[list[Image.Image], list[str]]:
+    """Open 1 to max_views view images; raises InputError for none, too many, or any bad file.
+    ``shrink_to``: as for ``open_image`` (views are framed at 128 px: 1024 leaves room for cropping)."""
     paths = [p for p in (paths or []) if p]
     if not paths:
         raise InputError(f"No views: upload 1 to {max_views} images of the object, or pick an example.")
@@ -111,7 +119,7 @@ def open_views(paths, max_views: int) -> tuple[list[Image.Image], list[str]]:
         raise InputError(f"{len(paths)} images uploaded; the model takes at most {max_views} views of one object.")
     images, notes = [], []
     for p in paths:
-        image, n = open_image(p)
+        image, n = open_image(p, shrink_to=shrink_to)
         images.append(image)
         notes += n
     return images, notes

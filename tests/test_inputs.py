@@ -133,3 +133,14 @@ def test_upload_metadata_does_not_travel(tmp_path):
     Image.new("RGB", (32, 32)).save(path, pnginfo=info)
     image, _ = open_image(path)
     assert image.info == {}
+
+
+def test_views_are_opened_no_larger_than_they_are_used(tmp_path):
+    """A 4000 x 3000 JPEG opened for views -> 3D is decoded at half scale (DCT scaling), a PNG
+    box-reduced: under twice the working side each, a 12-view request holds a few MB per view, not 48."""
+    big = Image.effect_noise((4000, 3000), 40).convert("RGB")
+    jpeg = save(tmp_path, "big.jpg", big, quality=80)
+    png = save(tmp_path, "big.png", Image.new("P", (4000, 3000)))
+    images, _ = open_views([jpeg, png], max_views=4, shrink_to=1024)
+    assert images[0].size == (2000, 1500) and images[1].size == (1334, 1000)
+    assert open_image(jpeg)[0].size == (4000, 3000)  # others (super-resolution) get every pixel

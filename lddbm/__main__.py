@@ -39,7 +39,9 @@ def cmd_train(args, extra) -> int:
     saved = run / "preset.json"
     base = load_preset(saved) if args.resume and saved.is_file() else get_preset(args.preset)
     preset = apply_overrides(base, _overrides(extra))
-    result = train(preset, run, resume=args.resume, progress=not args.no_progress, init_from=args.init_from)
+    components = tuple(c.strip() for c in args.init_components.split(",") if c.strip())
+    result = train(preset, run, resume=args.resume, progress=not args.no_progress, init_from=args.init_from,
+                   init_components=components)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -423,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true", help="continue from the run folder's saved state")
     p.add_argument("--init-from", metavar="PIPELINE",
                    help="start a new run from a pipeline folder's weights (e.g. a shipped checkpoint) to fine-tune it")
+    p.add_argument("--init-components", default="source_encoder,target_encoder,target_decoder,denoiser",
+                   help="with --init-from: which modules start from it, comma-separated (e.g. "
+                        "target_encoder,target_decoder,denoiser for a new source encoder)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_train)
 

@@ -47,6 +47,7 @@ from .presets import Preset, TrainConfig, save_preset
 from .tasks import SampleOptions, build_denoiser, build_scheduler, get_task
 
 logger = logging.getLogger(__name__)
+INIT_COMPONENTS = ("source_encoder", "target_encoder", "target_decoder", "denoiser")  # what --init-from loads
 
 
 class RunFolderError(LDDBMError, RuntimeError):
@@ -219,12 +220,13 @@ def export(pipe: LDDBMPipeline, preset: Preset, folder: Path) -> None:
 
 
 def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          init_from: str | Path | None = None) -> dict:
+          init_from: str | Path | None = None, init_components: tuple[str, ...] = INIT_COMPONENTS) -> dict:
     """Train ``preset`` into ``run_dir``; returns the final step, wall time and evaluation.
 
     ``init_from``: a pipeline folder (a shipped checkpoint or a run's ``pipeline/``, with its
     ``target_encoder/``) whose weights the modules start from, to fine-tune a model whose training
-    state is gone; the optimiser, EMA and step count start fresh.
+    state is gone; the optimiser, EMA and step count start fresh. ``init_components``: only those
+    modules start from it (the others from the preset's initialisation).
 
     SIGTERM or SIGINT, received by any process, stops every process after the current step; they
     save the training state, then raise KeyboardInterrupt (``--resume`` continues).
@@ -233,7 +235,7 @@ def train(preset: Preset, run_dir: str | Path, resume: bool = False, progress: b
         raise RunFolderError("--resume continues a run from its own state; --init-from starts a new run. Pass one of them.")
     run = Path(run_dir)
     _check_run_folder(run, resume)
-    session = _Session(preset, run, init_from)
+    session = _Session(preset, run, init_from, init_components)
     session.start(resume)
     with StopSignals() as signals:
         session.fit(signals, progress)
@@ -264,15 +266,16 @@ def build_objective(preset: Preset) -> LDDBMObjective:
     )
 
 
-INIT_COMPONENTS = ("source_encoder", "target_encoder", "target_decoder", "denoiser")
-
-
-def load_weights(objective: LDDBMObjective, folder: str | Path) -> None:
-    """Copy a pipeline folder's weights (any stored dtype) into ``objective``'s modules, in place."""
+def load_weights(objective: LDDBMObjective, folder: str | Path, components: tuple[str, ...] = INIT_COMPONENTS) -> None:
+    """Copy a pipeline folder's weights (any stored dtype) into ``objective``'s modules, in place: all of
+    them, or only ``components`` (a new source encoder beside a trained voxel autoencoder, say)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
-    for name in INIT_COMPONENTS:
+    unknown = set(components) - set(INIT_COMPONENTS)
+    if unknown or not components:
+        raise RunFolderError(f"--init-components takes some of {', '.join(INIT_COMPONENTS)}; got {', '.join(components)}.")
+    for name in components:
         file = folder / name / SAFETENSORS_WEIGHTS_NAME
         if not file.is_file():
             hint = " (only a run's pipeline/ or a checkpoint exported with it holds target_encoder/)" \
@@ -308,8 +311,10 @@ def build_optimizer(objective: LDDBMObjective, cfg: TrainConfig) -> tuple[torch.
 class _Session:
     """One session of a run: the prepared modules, EMA and progress, and the steps train() takes."""
 
-    def __init__(self, preset: Preset, run: Path, init_from: str | Path | None = None):
+    def __init__(self, preset: Preset, run: Path, init_from: str | Path | None = None,
+                 init_components: tuple[str, ...] = INIT_COMPONENTS):
         self.preset, self.run, self.cfg, self.init_from = preset, run, preset.train, init_from
+        self.init_components = tuple(init_components)
         self.accelerator = Accelerator(
             mixed_precision=self.cfg.mixed_precision,
             step_scheduler_with_optimizer=False,
@@ -319,7 +324,7 @@ class _Session:
         self.task = get_task(preset)
         objective = build_objective(preset)
         if init_from is not None:
-            load_weights(objective, init_from)
+            load_weights(objective, init_from, self.init_components)
         optimizer, lr_schedule = build_optimizer(objective, self.cfg)
         self.objective, self.optimizer, self.lr_schedule = self.accelerator.prepare(objective, optimizer, lr_schedule)
         self.raw = self.accelerator.unwrap_model(self.objective)
@@ -344,7 +349,10 @@ class _Session:
             self.run.mkdir(parents=True, exist_ok=True)
             save_preset(self.preset, self.run / "preset.json")
             if self.init_from is not None:
-                self.log({"step": 0, "init_from": str(self.init_from)})
+                record = {"step": 0, "init_from": str(self.init_from)}
+                if self.init_components != INIT_COMPONENTS:
+                    record["init_components"] = list(self.init_components)
+                self.log(record)
 
     def fit(self, signals: StopSignals, progress: bool) -> None:
         """Train from the current step to train.steps, or until the processes agree to stop."""

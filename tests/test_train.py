@@ -259,6 +259,13 @@ def test_init_from_starts_a_new_run_from_a_pipelines_weights(tmp_path):
         train(tiny(**{"denoiser.hidden_size": 16}), tmp_path / "wrong", progress=False, init_from=shipped)
     with pytest.raises(RunFolderError, match="Pass one of them"):
         train(tiny(), tmp_path / "tuned", resume=True, progress=False, init_from=shipped)
+    # only some modules: a new source encoder beside the trained autoencoder and denoiser
+    partial = train_mod.build_objective(tiny())
+    train_mod.load_weights(partial, shipped, ("target_encoder", "target_decoder", "denoiser"))
+    for key, value in saved.denoiser.state_dict().items():
+        torch.testing.assert_close(partial.denoiser.state_dict()[key], value.float(), rtol=0, atol=0, msg=key)
+    with pytest.raises(RunFolderError, match="takes some of"):
+        train_mod.load_weights(partial, shipped, ("decoder",))
     (shipped / "target_encoder" / "diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(RunFolderError, match="no target_encoder/ weights"):
         train(tiny(), tmp_path / "other", progress=False, init_from=shipped)

@@ -38,13 +38,18 @@ def orbit_azimuths(count: int, start: float = 0.0) -> list[float]:
 
 
 def view_features(encoder_folder: str | Path, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """(N, 3, S, S) images in [-1, 1] -> (N, 512) embeddings of a views -> 3D source encoder's view CNN
-    (``MultiViewEncoder.view_net``), the images resized to its input size."""
+    """(N, 3, S, S) images in [-1, 1] -> (N, E) embeddings of a views -> 3D source encoder's view CNN, the
+    images resized to its input size: ``MultiViewEncoder.view_net`` (E = 512), or a ``LiftingEncoder``'s
+    feature maps averaged and maxed over the image (E = 4 x its width)."""
+    import json
+
     import torch.nn.functional as F
 
-    from .modalities import MultiViewEncoder
+    from .modalities import LiftingEncoder, MultiViewEncoder
 
-    encoder = MultiViewEncoder.from_pretrained(Path(encoder_folder)).float().eval()
+    kind = json.loads((Path(encoder_folder) / "config.json").read_text()).get("_class_name")
+    cls = LiftingEncoder if kind == "LiftingEncoder" else MultiViewEncoder
+    encoder = cls.from_pretrained(Path(encoder_folder)).float().eval()
     size = encoder.config.image_size
     out = []
     with torch.no_grad():
@@ -52,7 +57,8 @@ def view_features(encoder_folder: str | Path, images: torch.Tensor, batch: int =
             x = images[i : i + batch].float()
             if x.shape[-1] != size:
                 x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-            out.append(encoder.view_net(x))
+            y = encoder.view_net(x)
+            out.append(y if y.ndim == 2 else torch.cat([y.mean((2, 3)), y.amax((2, 3))], dim=1))
     return torch.cat(out)
 
 

@@ -20,7 +20,9 @@ the model the geometry the silhouettes hold, told no cameras at test time:
    over the target latent the bridge moves it to.
 
 In training, the rays use the true cameras for a share of the samples (``teacher_share``) and the
-estimated ones otherwise (detached: the pose head learns from its own loss only).
+estimated ones otherwise (detached: the pose head learns from its own loss only). Outside training the
+rays follow the estimate, unless true cameras are passed (``{"views", "pose"}``): an oracle for
+benchmarks (benchmarks/lifting_pose.py), never what the pipeline or the demo does.
 """
 
 from __future__ import annotations
@@ -149,7 +151,9 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         self.last_pose = pose.detach()
         self._pose_to_score = pose if true_pose is not None else None  # pose_loss takes it (and its graph)
         rays = pose.detach()
-        if self.training and true_pose is not None and self.config.teacher_share > 0:
+        if true_pose is not None and not self.training:  # an oracle for benchmarks: the true cameras' rays
+            rays = true_pose.to(pose.dtype)
+        elif true_pose is not None and self.config.teacher_share > 0:
             teach = torch.rand(B, 1, 1, device=views.device) < self.config.teacher_share
             rays = torch.where(teach, true_pose.to(pose.dtype), rays)
         features = self.to_features(maps)  # (B*V, F, h, h)

@@ -1,0 +1,81 @@
+"""How well a lifting encoder (lddbm.modalities.lifting) estimates the cameras of framed views it was
+never told: median azimuth and elevation errors in degrees, and the framing numbers' errors, on clean
+renders of a split; beside them, what always guessing the training mean would score.
+
+    python benchmarks/lifting_pose.py runs/objects3d_lift/pipeline --data data/objects --split val --limit 200 \
+        --json results/lifting_pose_val.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lddbm.data.furniture import MultiViewVoxels  # noqa: E402
+from lddbm.modalities.lifting import POSE  # noqa: E402
+from lddbm.pipeline import LDDBMPipeline  # noqa: E402
+
+
+def angle_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Absolute difference of angles in degrees, wrapped to [0, 180]."""
+    return np.abs((a - b + 180) % 360 - 180)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pipeline")
+    ap.add_argument("--data", default="data/objects")
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--limit", type=int, default=200)
+    ap.add_argument("--views", type=int, default=4)
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    pipe = LDDBMPipeline.load(args.pipeline)
+    encoder = pipe.source_encoder.float().eval()
+    data = MultiViewVoxels(args.data, args.split, num_views=args.views, image_size=encoder.config.image_size,
+                           foreground_ratio=encoder.config.foreground_ratio, poses=True)
+    n = min(args.limit, len(data))
+    estimated, true = [], []
+    with torch.no_grad():
+        for start in range(0, n, 32):
+            items = [data[i]["source"] for i in range(start, min(start + 32, n))]
+            views = torch.stack([it["views"] for it in items])
+            encoder(views)
+            estimated.append(encoder.last_pose.reshape(-1, len(POSE)).numpy())
+            true.append(torch.stack([it["pose"] for it in items]).reshape(-1, len(POSE)).numpy())
+    est, tru = np.concatenate(estimated), np.concatenate(true)
+
+    def azimuth(p):
+        return np.degrees(np.arctan2(p[:, 0], p[:, 1]))
+
+    az_err = angle_error(azimuth(est), azimuth(tru))
+    el_err = np.abs(np.degrees(est[:, 2] - tru[:, 2]))
+    mean_guess = tru.mean(0, keepdims=True)
+    report = {
+        "pipeline": args.pipeline, "split": args.split, "objects": n, "views": int(len(est)),
+        "azimuth_error_deg": {"median": float(np.median(az_err)), "within_15": float((az_err <= 15).mean()),
+                              "within_45": float((az_err <= 45).mean())},
+        "elevation_error_deg_median": float(np.median(el_err)),
+        "framing_mae": {name: float(np.abs(est[:, k] - tru[:, k]).mean()) for k, name in enumerate(POSE) if k >= 3},
+        "constant_guess": {"azimuth_error_deg_median": float(np.median(angle_error(
+            np.full(len(tru), float(azimuth(mean_guess)[0])), azimuth(tru)))),
+            "elevation_error_deg_median": float(np.median(np.abs(np.degrees(mean_guess[0, 2] - tru[:, 2]))))},
+    }
+    text = json.dumps(report, indent=1)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n")
+    print(text)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -615,13 +615,13 @@ def new_view(views, remove_background, object_size, azimuth, elevation, steps, s
                                                 sampler=sampler, **options)
     except (ConfigError, ValueError) as err:
         raise gr.Error(str(err)) from err
-    shown = images[0].resize((256, 256), Image.BICUBIC)
+    generated = images[0].resize((256, 256), Image.BICUBIC)
     truth = nv_ground_truth(paths, turn, height)
     info = (f"{len(framed)} view(s) · Δazimuth {turn:+.0f}°, elevation {height:.0f}° · {sampler} · {nfe} NFE · "
             f"{seconds:.2f} s on {DEVICE} · seed {seed}")
     if truth is not None:
         info += f" · right: the {truth[1]}"
-    return shown, truth[0].resize((256, 256), Image.BICUBIC) if truth else None, info, [on_checkerboard(v) for v in framed]
+    return generated, truth[0].resize((256, 256), Image.BICUBIC) if truth else None, info, [on_checkerboard(v) for v in framed]
 
 
 def orbit(views, remove_background, object_size, elevation, count, steps, sampler, guidance, randomness, seed,

@@ -21,8 +21,9 @@ PROJECT = PYPROJECT["project"]
 
 
 def data_files() -> list[Path]:
-    """The package's files that are not Python source (what package-data must list)."""
-    return [p for p in (ROOT / "lddbm").rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+    """The package's files that are not Python source (what package-data must list). Type stubs count as
+    source: Gradio writes one (git-ignored) beside a module that subclasses its components (lddbm/hosting.py)."""
+    return [p for p in (ROOT / "lddbm").rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc", ".pyi")
             and "__pycache__" not in p.parts and not p.name.startswith(".")]
 
 

@@ -70,10 +70,11 @@ class ResultStore:
     """One folder tree for a server's results and uploads, bounded in age and bytes."""
 
     def __init__(self, root: str | Path, max_bytes: int = 1 << 30, max_age_s: float = 3600.0,
-                 sweep_every_s: float = 300.0):
+                 sweep_every_s: float = 300.0, min_age_s: float = 60.0):
         self.root = Path(root)
         self.results = self.root / "results"
         self.max_bytes, self.max_age_s, self.sweep_every_s = int(max_bytes), float(max_age_s), float(sweep_every_s)
+        self.min_age_s = float(min_age_s)  # making room never removes an entry younger than this
         self.results.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._reserved = 0  # bytes held by uploads being received (reserve())
@@ -130,19 +131,20 @@ class ResultStore:
     # ---- the cap at write time -------------------------------------------------------------------------
 
     def make_room(self, nbytes: int, keep: Path | None = None) -> bool:
-        """Remove the oldest entries (never ``keep``) until what is stored, what uploads in flight have
-        reserved and ``nbytes`` more fit under max_bytes. False when that is impossible."""
+        """Remove the oldest entries (never ``keep``, never one younger than ``min_age_s``: a result just
+        handed out is still being downloaded) until what is stored, what uploads in flight have reserved
+        and ``nbytes`` more fit under max_bytes. False when that is impossible (the write is refused)."""
         with self._lock:
             return self._make_room(nbytes, keep)
 
     def _make_room(self, nbytes: int, keep: Path | None) -> bool:
-        sized = self._sized_entries()
+        sized, now = self._sized_entries(), time.time()
         total = sum(size for _, size, _ in sized)
-        for _, size, entry in sized:
+        for mtime, size, entry in sized:
             if total + self._reserved + nbytes <= self.max_bytes:
                 break
-            if keep is not None and entry == keep:
-                continue
+            if (keep is not None and entry == keep) or now - mtime < self.min_age_s:
+                continue  # just handed out (its visitor may still be downloading it), or the writer's own
             self._remove(entry)
             total -= size
         return total + self._reserved + nbytes <= self.max_bytes

@@ -796,7 +796,8 @@ class Soak:
                                f"HTTP {r.status_code}")
             if req.task == "upload":
                 r = http.post("gradio_api/upload", files={"files": ("big.png", b"\x89PNG" + b"0" * req.args[0], "image/png")})
-                ok = r.status_code == 413 and "size" in r.text.lower()
+                # over the per-file limit (413), or over what the disk cap has room for right now (507)
+                ok = (r.status_code == 413 and "size" in r.text.lower()) or (r.status_code == 507 and "try again" in r.text)
                 return Outcome(req.kind, req.task, "refused" if ok else "failed", time.perf_counter() - start,
                                f"HTTP {r.status_code}: {r.text[:120]}")
             if req.task == "http":

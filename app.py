@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import tempfile
+import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -84,10 +85,17 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
+# diffusers loads weights inside accelerate's init_empty_weights, which patches torch.nn.Module for the whole
+# process: two loads at once can leave it patched (every later module built on the meta device), so loads
+# take turns (preload() loads everything before serving; lazy loads, as in tests, may race)
+LOADING = threading.Lock()
+
+
 @lru_cache(maxsize=None)
 def pipeline(name: str) -> LDDBMPipeline:
     try:
-        pipe = LDDBMPipeline.load(CHECKPOINTS / name, device=DEVICE)
+        with LOADING:
+            pipe = LDDBMPipeline.load(CHECKPOINTS / name, device=DEVICE)
     except CheckpointError as err:
         raise gr.Error(f"The '{name}' model could not be loaded: {err}") from err
     pipe.set_progress_bar_config(desc=f"{name}: bridge steps")
@@ -895,7 +903,8 @@ def digit_judge(modality: str) -> DigitClassifier | None:
 
 @lru_cache(maxsize=None)
 def _classifier(folder: Path) -> DigitClassifier | None:
-    judge = load_judge(folder)
+    with LOADING:
+        judge = load_judge(folder)
     return None if judge is None else judge[0]
 
 

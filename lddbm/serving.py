@@ -341,9 +341,10 @@ def atomic_gradio_image_cache(store: ResultStore | None = None) -> None:
         return
 
     def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-        bare = img.copy()
-        bare.info = {}
-        data = processing_utils.encode_pil_to_bytes(bare, format)
+        if img.info:  # Gradio's encoder writes the info's text chunks, EXIF and comments into the file
+            img = img.copy()
+            img.info = {}
+        data = processing_utils.encode_pil_to_bytes(img, format)
         folder = Path(cache_dir) / processing_utils.hash_bytes(data)
         path = (folder / f"{name}.{format}").resolve()
         room = save_pil_to_cache.store

@@ -718,8 +718,8 @@ class MultiViewVoxels(Dataset):
             from .pool import augmentation_pool
 
             self.pool, self.pool_boxes = augmentation_pool(
-                np.stack([o["views"] for o in objects]), np.stack([o["masks"] for o in objects]), self.ids, image_size,
-                foreground_ratio, pool, root / "_pools", seed=pool_seed, photos=photos)
+                lambda: (np.stack([o["views"] for o in objects]), np.stack([o["masks"] for o in objects])), self.ids,
+                image_size, foreground_ratio, pool, root / "_pools", seed=pool_seed, photos=photos)
         elif self.augment:  # keep the renders and masks; views are made per item
             self.renders = np.stack([o["views"] for o in objects])  # (N, V_all, S0, S0, 3) uint8
             self.masks = np.stack([o["masks"] for o in objects])  # (N, V_all, S0, S0) bool

@@ -16,6 +16,7 @@ import json
 import logging
 import multiprocessing
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -51,18 +52,20 @@ def _make(task: tuple[int, int]) -> int:
     return stop - first
 
 
-def augmentation_pool(renders: np.ndarray, masks: np.ndarray, ids: list[str], size: int, ratio: float, k: int,
-                      folder: str | Path, seed: int = 0, photos: list[np.ndarray] | None = None,
+def augmentation_pool(renders: Callable[[], tuple[np.ndarray, np.ndarray]], ids: list[str], size: int, ratio: float,
+                      k: int, folder: str | Path, seed: int = 0, photos: list[np.ndarray] | None = None,
                       processes: int = 2, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(views (N, V, k, size, size, 3) uint8, boxes (N, V, k, 3) float32) for renders (N, V, S, S, 3) and
-    masks (N, V, S, S): loaded read-only from ``folder`` when a pool made from the same inputs is there,
-    made (``processes`` forked workers) otherwise. ``boxes`` are the framing squares in render pixels."""
+    """(views (N, V, k, size, size, 3) uint8, boxes (N, V, k, 3) float32) for the objects ``ids``: loaded
+    read-only from ``folder`` when a pool made from the same inputs is there, made (``processes`` forked
+    workers) otherwise from ``renders()`` = (renders (N, V, S, S, 3), masks (N, V, S, S)), which is only
+    called then (stacking every render costs gigabytes). ``boxes`` are the framing squares in render pixels."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     key = pool_key(ids, size, ratio, k, seed, photos)
     views_path, boxes_path = folder / f"pool_{key}_views.npy", folder / f"pool_{key}_boxes.npy"
     done = folder / f"pool_{key}.done"
     if not done.is_file():
+        renders, masks = renders()
         n, v = renders.shape[:2]
         np.lib.format.open_memmap(views_path, mode="w+", dtype=np.uint8, shape=(n, v, k, size, size, 3)).flush()
         np.lib.format.open_memmap(boxes_path, mode="w+", dtype=np.float32, shape=(n, v, k, 3)).flush()

@@ -74,7 +74,7 @@ class ResultStore:
         self.root = Path(root)
         self.results = self.root / "results"
         self.max_bytes, self.max_age_s, self.sweep_every_s = int(max_bytes), float(max_age_s), float(sweep_every_s)
-        self.min_age_s = float(min_age_s)  # making room never removes an entry younger than this
+        self.min_age_s = float(min_age_s)  # making room removes entries younger than this last
         self.results.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._reserved = 0  # bytes held by uploads being received (reserve())
@@ -131,20 +131,24 @@ class ResultStore:
     # ---- the cap at write time -------------------------------------------------------------------------
 
     def make_room(self, nbytes: int, keep: Path | None = None) -> bool:
-        """Remove the oldest entries (never ``keep``, never one younger than ``min_age_s``: a result just
-        handed out is still being downloaded) until what is stored, what uploads in flight have reserved
-        and ``nbytes`` more fit under max_bytes. False when that is impossible (the write is refused)."""
+        """Remove the oldest entries (never ``keep``; one younger than ``min_age_s``, a result just handed
+        out and perhaps still being downloaded, only when nothing older is left) until what is stored, what
+        uploads in flight have reserved and ``nbytes`` more fit under max_bytes. False when that is
+        impossible (the write is refused)."""
         with self._lock:
             return self._make_room(nbytes, keep)
 
     def _make_room(self, nbytes: int, keep: Path | None) -> bool:
         sized, now = self._sized_entries(), time.time()
         total = sum(size for _, size, _ in sized)
-        for mtime, size, entry in sized:
+        # entries older than min_age_s first; a result just handed out (its visitor may still be downloading
+        # it) only when nothing older is left
+        ordered = sorted(sized, key=lambda e: (now - e[0] < self.min_age_s, e[0]))
+        for _, size, entry in ordered:
             if total + self._reserved + nbytes <= self.max_bytes:
                 break
-            if (keep is not None and entry == keep) or now - mtime < self.min_age_s:
-                continue  # just handed out (its visitor may still be downloading it), or the writer's own
+            if keep is not None and entry == keep:
+                continue
             self._remove(entry)
             total -= size
         return total + self._reserved + nbytes <= self.max_bytes

@@ -203,15 +203,15 @@ def test_uploads_reserve_room_first_and_concurrent_ones_cannot_overfill(tmp_path
     store = ResultStore(tmp_path / "store", max_bytes=3000)
     old = store.new_folder()
     store.save(old / "r.bin", write_bytes(1000))
-    recent = store.new_folder()  # a result handed out moments ago: never removed to make room
+    recent = store.new_folder()  # a result handed out moments ago (still downloading): removed last
     store.save(recent / "r.bin", write_bytes(400))
     os.utime(old, (time.time() - 120,) * 2)
     with store.reserve(1100):
-        with pytest.raises(StorageFull):
-            with store.reserve(1600):  # only `recent` could make room, and it is too young
-                pass
-        assert recent.exists()
+        with store.reserve(600):  # 1400 stored + 1700 > 3000: one entry must go, and it is the older
+            assert not old.exists() and recent.exists()
     shutil.rmtree(recent)
+    old = store.new_folder()
+    store.save(old / "r.bin", write_bytes(1000))
     with store.reserve(1500):
         with pytest.raises(StorageFull, match="upload space is full"):
             with store.reserve(1600):  # even with `old` removed, 1500 held + 1600 > 3000

@@ -18,17 +18,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import app  # noqa: E402
 import torch  # noqa: E402
+
+from app import common  # noqa: E402
+from app.tabs import superres, views3d  # noqa: E402
+from lddbm.framing import DEFAULT_FOREGROUND_RATIO  # noqa: E402
 
 
 def time_3d() -> dict:
-    app.pipeline("multiview3d")  # loading happens once at start-up, not per click
-    sets = app.example_sets()
+    common.pipeline("multiview3d")  # loading happens once at start-up, not per click
+    sets = views3d.example_sets()
 
     def run(paths):  # the demo's defaults: background removal on, the shipped framing, 10 Heun steps, 1 sample
-        return app.views_to_3d(paths, True, app.DEFAULT_FOREGROUND_RATIO, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1,
-                               progress=lambda *a, **k: None)
+        return views3d.views_to_3d(paths, True, DEFAULT_FOREGROUND_RATIO, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1,
+                                   progress=lambda *a, **k: None)
 
     run(sets[0][1])  # warm-up
     rows = []
@@ -40,12 +43,12 @@ def time_3d() -> dict:
 
 
 def time_sr() -> dict:
-    app.pipeline("sr4x")
-    examples = app.sr_examples()
+    common.pipeline("sr4x")
+    examples = superres.example_files()
 
     def run(path):
-        return app.super_resolve(path, "×4", app.checkpoint_steps("sr4x"), app.checkpoint_sampler("sr4x"), 1.0, 0.0, 0,
-                                 False, progress=lambda *a, **k: None)
+        return superres.super_resolve(path, "×4", common.checkpoint_steps("sr4x"), common.checkpoint_sampler("sr4x"),
+                                      1.0, 0.0, 0, False, progress=lambda *a, **k: None)
 
     run(examples[0])  # warm-up
     rows = []
@@ -65,8 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json")
     args = parser.parse_args()
-    report = {"device": app.DEVICE, "torch_threads": torch.get_num_threads(), "views_to_3d": time_3d()}
-    if app.sr_scales():
+    report = {"device": common.DEVICE, "torch_threads": torch.get_num_threads(), "views_to_3d": time_3d()}
+    if superres.available_scales():
         report["super_resolution"] = time_sr()
     text = json.dumps(report, indent=2)
     if args.json:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from lddbm.digits import cross_coherence, load_images, load_judge
+from lddbm.tasks.digits.judges import cross_coherence, load_images, load_judge
 from lddbm.pipeline import LDDBMPipeline
 from lddbm.presets import load_preset
 

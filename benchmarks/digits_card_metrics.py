@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cards import update_card_metrics
 
-from lddbm.digits import DigitClassifier, example_coherence
+from lddbm.tasks.digits.judges import DigitClassifier, example_coherence
 from lddbm.pipeline import LDDBMPipeline
 from lddbm.presets import load_preset
 

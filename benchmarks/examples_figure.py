@@ -5,7 +5,7 @@ the true shape, rendered from the same camera, with the IoU; and the figures as 
         --json results/multiview3d_examples.json
 
 Needs the rendering extras (``pip install -e ".[render]"`` and Debian's libosmesa6). Every example
-folder (assets/multiview3d/*/) is run through ``lddbm.shapes.predict_shape`` at the checkpoint's own
+folder (assets/multiview3d/*/) is run through ``lddbm.tasks.multiview3d.prediction.predict_shape`` at the checkpoint's own
 sampler settings, as the demo's "Views -> 3D" tab does with remove-background on.
 """
 
@@ -32,7 +32,7 @@ import torch  # noqa: E402
 
 from lddbm.metrics import iou as voxel_iou  # noqa: E402
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
-from lddbm.shapes import predict_shape  # noqa: E402
+from lddbm.tasks.multiview3d.prediction import predict_shape  # noqa: E402
 
 TILE = 160
 CAMERA = View(35.0, 25.0, 2.2)  # the same for prediction and truth

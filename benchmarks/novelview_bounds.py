@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lddbm.data.augment import frame_clean
-from lddbm.data.furniture import built_ids, load_object
+from lddbm.data.multiview import built_ids, load_object
 from lddbm.data.render import camera_position, look_at
 from lddbm.metrics import psnr
 
@@ -45,7 +45,7 @@ def camera_frame(camera):
 
 
 def occupancy_at(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Trilinear occupancy of an [x, y, z]-indexed grid over [-0.5, 0.5]^3 (lddbm.hull) at world points."""
+    """Trilinear occupancy of an [x, y, z]-indexed grid over [-0.5, 0.5]^3 (lddbm.tasks.multiview3d.hull) at world points."""
     volume = grid.float().permute(2, 1, 0)[None, None]  # grid_sample reads (x, y, z) as (W, H, D)
     values = F.grid_sample(volume, (points * 2).reshape(1, 1, 1, -1, 3), align_corners=False)
     return values.reshape(points.shape[:-1])
@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--shape-model", default="checkpoints/multiview3d", help="a views -> 3D pipeline; '' to skip")
     ap.add_argument("--json")
     args = ap.parse_args()
-    from lddbm.presets import NovelViewData
+    from lddbm.tasks.novelview.presets import NovelViewData
 
     size, ratio = 64, NovelViewData().foreground_ratio  # the novel-view model's input size and framing
     ids = built_ids(Path(args.data), args.split)[: args.objects]

@@ -15,8 +15,8 @@ import json
 
 import torch
 
-from lddbm.batch import batch_stack
-from lddbm.data.novelview import NovelViews
+from lddbm.source_batches import batch_stack
+from lddbm.tasks.novelview.data import NovelViews
 from lddbm.pipeline import LDDBMPipeline
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from cards import update_card_metrics
 
-from lddbm.novelview import score_examples
+from lddbm.tasks.novelview.evaluation import score_examples
 from lddbm.pipeline import LDDBMPipeline
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
 """Is the novel-view model underfit or overfit? The same fixed requests (each object's view 0 as the
-reference, every other view a target; ``lddbm.data.novelview.evaluation_requests``) on objects it was
+reference, every other view a target; ``lddbm.tasks.novelview.data.evaluation_requests``) on objects it was
 trained on and on held-out ones, beside copying the nearest input view.
 
     python benchmarks/novelview_fit.py checkpoints/novelview --data data/furniture --json results/novelview_fit.json
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from lddbm.batch import batch_stack
-from lddbm.data.novelview import NovelViews, evaluation_requests
+from lddbm.source_batches import batch_stack
+from lddbm.tasks.novelview.data import NovelViews, evaluation_requests
 from lddbm.metrics import psnr
 from lddbm.pipeline import LDDBMPipeline
 from lddbm.presets import load_preset

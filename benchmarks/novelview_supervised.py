@@ -19,7 +19,7 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
-from lddbm.batch import batch_stack
+from lddbm.source_batches import batch_stack
 from lddbm.presets import apply_overrides, get_preset
 from lddbm.tasks import get_task
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from cards import update_card_metrics
 
 from lddbm.pipeline import LDDBMPipeline
-from lddbm.superres import example_scores
+from lddbm.tasks.superres.upscale import example_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 

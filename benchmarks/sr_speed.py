@@ -4,7 +4,7 @@ warm-up, on the threads torch is given (the issue's budget: 2 CPU cores). Prints
 
     python benchmarks/sr_speed.py --checkpoints checkpoints/sr4x checkpoints/sr4x_real --steps 1 2 --overlap 4 8
 
-With ``--peers waifu2x`` the waifu2x photo peer (``lddbm.peers``) is timed on the same input.
+With ``--peers waifu2x`` the waifu2x photo peer (``lddbm.tasks.superres.peers``) is timed on the same input.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
-from lddbm.superres import pipeline_scale, upscale  # noqa: E402
+from lddbm.tasks.superres.upscale import pipeline_scale, upscale  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
@@ -64,7 +64,7 @@ def main() -> None:
                              "overlap": overlap, "seconds": round(seconds, 3)})
                 print(json.dumps(rows[-1]), flush=True)
     if args.peers:
-        from lddbm.peers import peers_by_name
+        from lddbm.tasks.superres.peers import peers_by_name
 
         peers, skipped = peers_by_name(args.peers)
         for name, peer in peers.items():

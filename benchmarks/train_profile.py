@@ -23,7 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lddbm.batch import batch_len  # noqa: E402
+from lddbm.source_batches import batch_len  # noqa: E402
 from lddbm.__main__ import _overrides  # noqa: E402
 from lddbm.presets import apply_overrides, get_preset  # noqa: E402
 from lddbm.tasks import get_task  # noqa: E402

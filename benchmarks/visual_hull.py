@@ -1,4 +1,4 @@
-"""The visual hull (lddbm.hull) on a built 3D data set: IoU with the true voxels at V views.
+"""The visual hull (lddbm.tasks.multiview3d.hull) on a built 3D data set: IoU with the true voxels at V views.
 
 The views are the ones the model evaluation uses (evenly spread over the stored ones); the hull is
 given their exact masks and cameras, which the models never see.
@@ -18,8 +18,8 @@ import torch
 
 
 def main() -> None:
-    from lddbm.data.furniture import load_objects
-    from lddbm.hull import visual_hull
+    from lddbm.data.multiview import load_objects
+    from lddbm.tasks.multiview3d.hull import visual_hull
     from lddbm.metrics import iou
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

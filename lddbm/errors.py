@@ -6,7 +6,7 @@ its traceback. Each also derives from the built-in type callers would expect (Va
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "LDDBMError"]
+__all__ = ["CheckpointError", "ConfigError", "DataError", "LDDBMError"]
 
 
 class LDDBMError(Exception):
@@ -19,3 +19,7 @@ class ConfigError(LDDBMError, ValueError):
 
 class DataError(LDDBMError, FileNotFoundError):
     """A data set, folder or file that is missing or not built; the message names the command that makes it."""
+
+
+class CheckpointError(LDDBMError, RuntimeError):
+    """A pipeline folder that cannot be found or loaded; the message names the file and what to do."""

@@ -16,7 +16,8 @@ from diffusers import DiffusionPipeline
 from diffusers.utils.torch_utils import randn_tensor
 from diffusers.utils import SAFETENSORS_WEIGHTS_NAME, BaseOutput
 
-from .errors import ConfigError, LDDBMError
+from .checkpoints import is_local_spelling, locate
+from .errors import CheckpointError, ConfigError
 from .guidance import guidance_terms, guided_denoise
 from .losses import alignment
 from .scheduler import BridgeScheduler
@@ -25,10 +26,6 @@ __all__ = ["LDDBMPipeline", "LDDBMPipelineOutput", "CheckpointError"]
 
 COMPONENTS = ("source_encoder", "denoiser", "scheduler", "target_decoder")
 LOADER_MODULE = "pipeline"  # the folder's pipeline.py, named by model_index.json's _class_name
-
-
-class CheckpointError(LDDBMError, RuntimeError):
-    """A pipeline folder that cannot be loaded; the message names the file and what to do."""
 
 
 @dataclass
@@ -259,12 +256,26 @@ class LDDBMPipeline(DiffusionPipeline):
             f"from {type(self).__module__} import {type(self).__name__}  # noqa: F401\n")
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "LDDBMPipeline":
+        """diffusers' loader, with local folders found as ``lddbm.checkpoints.locate`` finds them (a path,
+        or a name under ``LDDBM_CHECKPOINTS``): a folder that is nowhere is one CheckpointError saying where
+        it looked, never a Hub lookup. Only an ``owner/name`` id found nowhere here goes to the Hub."""
+        name = pretrained_model_name_or_path
+        if not is_local_spelling(name):
+            try:
+                name = locate(name)
+            except CheckpointError:
+                return super().from_pretrained(name, **kwargs)  # a Hub repo id
+        return super().from_pretrained(locate(name), **kwargs)
+
+    @classmethod
     def load(cls, folder: str | os.PathLike, device: str | torch.device | None = None, **kwargs) -> "LDDBMPipeline":
-        """Load a local pipeline folder offline, checking every component first.
+        """Load a local pipeline folder offline (a path, or a name under ``LDDBM_CHECKPOINTS``:
+        ``lddbm.checkpoints``), checking every component first.
 
         Raises CheckpointError naming the missing, corrupt or mismatched file.
         """
-        folder = Path(folder)
+        folder = locate(folder)
         check_folder(folder)
         try:
             pipe = cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)

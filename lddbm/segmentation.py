@@ -145,8 +145,8 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     """Train MaskNet on train-split renders over train photographs; saves a diffusers folder to ``out``."""
     from tqdm.auto import tqdm
 
-    from .data.furniture import load_objects
-    from .tasks import background_photos
+    from .data.multiview import load_objects
+    from .data.photos import background_photos
 
     _, objects = load_objects(data_root, "train", masks=True)
     renders = np.stack([o["views"] for o in objects])  # (N, V, S, S, 3) uint8

@@ -80,6 +80,15 @@ class ResultStore:
         self._reserved = 0  # bytes held by uploads being received (reserve())
         self._timer: threading.Thread | None = None
         self._stop = threading.Event()
+        self._pinned: set[Path] = set()  # entries the server made before serving (pin_existing): never removed
+
+    def pin_existing(self) -> int:
+        """Keep every entry present now for the server's life: what the app cached while it was built
+        (example files, a blank canvas) is served by URL for as long as the page is, so sweeping it by
+        age would break the page an hour after start. Returns how many entries were pinned."""
+        with self._lock:
+            self._pinned = set(self.entries())
+        return len(self._pinned)
 
     # ---- writing ----------------------------------------------------------------------------------
 
@@ -237,6 +246,8 @@ class ResultStore:
         it would break the upload)."""
         sized, now = [], time.time()
         for entry in self.entries():
+            if entry in self._pinned:
+                continue
             try:
                 mtime = entry.stat().st_mtime
                 if entry.parent == self.root and entry.name.startswith("tmp") and now - mtime < 600 and entry.is_file():

@@ -17,6 +17,7 @@ or SIGTERM / SIGINT received by any of them), so they stop at the same step and 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 import json
 import logging
@@ -39,12 +40,14 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from .batch import batch_len, batch_to
+from .denoiser import BridgeTransformer
 from .errors import ConfigError, LDDBMError
 from .losses import LDDBMObjective, LossWeights
 from .pipeline import LDDBMPipeline
 from .presets import Preset, TrainConfig, save_preset
-from .tasks import SampleOptions, build_denoiser, build_scheduler, get_task
+from .scheduler import BridgeScheduler
+from .source_batches import batch_len, batch_to
+from .tasks import SampleOptions, get_task
 
 logger = logging.getLogger(__name__)
 INIT_COMPONENTS = ("source_encoder", "target_encoder", "target_decoder", "denoiser")  # what --init-from loads
@@ -104,6 +107,39 @@ class RunBatches(Sampler[list[int]]):
                     self.on_epoch(epoch)
             pos = k % per_epoch
             yield perm[pos * self.batch_size : (pos + 1) * self.batch_size].tolist()
+
+
+
+def build_denoiser(preset: Preset) -> BridgeTransformer:
+    d = preset.denoiser
+    return BridgeTransformer(
+        in_channels=preset.latent.channels,
+        sample_size=preset.latent.size,
+        patch_size=d.patch_size,
+        hidden_size=d.hidden_size,
+        depth=d.depth,
+        encoder_depth=d.encoder_depth,
+        num_heads=d.num_heads,
+        mlp_ratio=d.mlp_ratio,
+        num_mask_tokens=d.num_mask_tokens,
+        num_classes=d.num_classes,
+    )
+
+
+def build_scheduler(preset: Preset) -> BridgeScheduler:
+    s = preset.sampling
+    return BridgeScheduler(
+        bridge=dataclasses.asdict(preset.bridge),
+        sampler=s.sampler,
+        num_inference_steps=s.steps,
+        guidance=s.guidance,
+        churn=s.churn,
+        eta=s.eta,
+        source_scale=s.source_scale,
+        num_candidates=s.num_candidates,
+        rho=s.rho,
+        t_max_offset=s.t_max_offset,
+    )
 
 
 def bridge_draws(preset: Preset, first: int, n: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -285,7 +321,11 @@ def load_weights(objective: LDDBMObjective, folder: str | Path, components: tupl
         dtype = next(module.parameters()).dtype
         state = {k: v.to(dtype) for k, v in load_file(str(file)).items()}
         try:
-            module.load_state_dict(state)
+            missing, unexpected = module.load_state_dict(state, strict=False)
+            if unexpected:
+                raise RuntimeError(f"Unexpected key(s) in state_dict: {', '.join(unexpected)}")
+            if missing:  # a part the preset adds (e.g. a new head) starts from its initialisation
+                logger.warning("%s/%s has no weights for %s: they start fresh", folder, name, ", ".join(missing))
         except RuntimeError as e:
             raise RunFolderError(f"{folder}/{name} does not fit the preset's {name} (train with the preset that made "
                                  f"it, e.g. --preset from its preset.json): {str(e).splitlines()[0]}") from e

@@ -121,7 +121,7 @@ def make_tiny_digits(target: str) -> LDDBMPipeline:
 
 def save_tiny_digit_models(folder: Path) -> None:
     """FOLDER/digits/{h2p, p2h} (tiny translators) and FOLDER/digits/classifiers/{handwritten, printed} (random judges)."""
-    from lddbm.digits import DigitClassifier
+    from lddbm.tasks.digits.judges import DigitClassifier
 
     make_tiny_digits("printed").save_pretrained(folder / "digits" / "h2p")
     make_tiny_digits("handwritten").save_pretrained(folder / "digits" / "p2h")
@@ -153,17 +153,17 @@ def tiny_3d(tmp_path):
 
 @contextlib.contextmanager
 def patched_app(checkpoints: Path, downloads: Path):
-    """app.py imported with its checkpoints and download folders replaced (restored afterwards)."""
+    """The demo package (app/) with its checkpoints and download folders (app.common's) replaced, restored afterwards."""
     module = importlib.import_module("app")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(module, "CHECKPOINTS", checkpoints)
-        mp.setattr(module, "DOWNLOADS", downloads)
+        mp.setattr(module.common, "CHECKPOINTS", checkpoints)
+        mp.setattr(module.common, "DOWNLOADS", downloads)
         mp.setenv("GRADIO_TEMP_DIR", str(downloads))  # build_demo points Gradio's cache there; restored afterwards
-        module.pipeline.cache_clear()
+        module.common.pipeline.cache_clear()
         try:
             yield module
         finally:
-            module.pipeline.cache_clear()
+            module.common.pipeline.cache_clear()
 
 
 @pytest.fixture

@@ -89,8 +89,9 @@ def test_parameter_and_return_names_are_readable(api, endpoint):
     assert sampler["parameter_default"] in SAMPLERS and set(sampler["type"]["enum"]) == set(SAMPLERS)
 
 
-@pytest.mark.parametrize("hidden", ["/sr_changed", "/sr_detail", "/views_uploaded", "/trajectory_frame", "/follow",
-                                    "/show_trajectory", "/views_to_3d_ui"])
+@pytest.mark.parametrize("hidden", ["/input_changed", "/detail_view", "/model_settings", "/views_uploaded",
+                                    "/trajectory_frame", "/follow", "/show_trajectory", "/views_to_3d_ui",
+                                    "/snap_to_true_view"])
 def test_ui_events_are_not_callable(client, hidden):
     with pytest.raises(ValueError, match="Cannot find a function"):
         client.predict(api_name=hidden)
@@ -126,4 +127,20 @@ def test_digits_endpoints_by_client(client):
     gallery, info = client.predict(image=handle_file(str(example)), samples=2, steps=2, api_name="/printed_to_handwritten")
     assert len(gallery) == 2 and "NFE" in info
     gallery, info = client.predict(sketch=None, label="4", samples=1, steps=2, api_name="/sketch_to_printed")
-    assert len(gallery) == 1 and "reads as" in gallery[0]["caption"]
+    assert len(gallery) == 1 and gallery[0]["caption"].startswith("reads ")
+    # the sketch left out: the Sketchpad's default, a blank canvas, so the label alone
+    gallery, info = client.predict(label="4", samples=1, steps=2, api_name="/sketch_to_printed")
+    assert len(gallery) == 1 and "λ_label 1" in info and "λ_sketch" not in info
+
+
+def test_the_sketch_weight_defaults_to_the_checkpoints_as_in_the_tab(api, client):
+    """A client that leaves the sketch weight out gets the checkpoint's (the slider's start), and is told."""
+    from app.tabs import digits
+
+    sketch = sorted((ROOT / "assets" / "digits" / "handwritten").glob("*.png"))[0]
+    parameters = api["named_endpoints"]["/sketch_to_printed"]["parameters"]
+    default = next(p for p in parameters if p["parameter_name"] == "sketch_weight")["parameter_default"]
+    assert default == digits.default_sketch_weight()
+    drawing = {"background": handle_file(str(sketch)), "layers": [], "composite": None}  # a Sketchpad's value
+    _, info = client.predict(sketch=drawing, samples=1, steps=2, api_name="/sketch_to_printed")
+    assert f"λ_sketch {default:g}" in info

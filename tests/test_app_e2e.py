@@ -50,6 +50,7 @@ def test_sr_tab_end_to_end_and_bad_inputs(served, tmp_path):
     _, download, info = served.predict(handle_file(str(big)), "×4", 1, "dbim", 1.0, 0.0, 0, False, "crop",
                                        api_name="/super_resolve")  # over the limit: its central 512 px region
     assert Image.open(download).size == (2048, 1200) and "512×300 → 2048×1200" in info
+    assert "its central 512×300 region was kept" in info  # the notice is in the answer, not only a toast
     again = served.predict(handle_file(str(image)), "×4", 1, "heun", 1.0, 0.2, 1, False, api_name="/super_resolve")
     assert "seed 1" in again[2] and "(heun)" in again[2]  # still serving; heun with churn 0.2 and guidance
 

@@ -1,4 +1,4 @@
-"""CNF-MVAE (lddbm.cnf_mvae): the conditional flow's exactness, the loss, generation, checkpoints and
+"""CNF-MVAE (lddbm.tasks.digits.cnf_mvae): the conditional flow's exactness, the loss, generation, checkpoints and
 a few training steps on a tiny generated digits set."""
 
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lddbm.cnf_mvae import CNFMVAE, ConditionalFlow, train_cnf_mvae
+from lddbm.tasks.digits.cnf_mvae import CNFMVAE, ConditionalFlow, train_cnf_mvae
 from lddbm.errors import ConfigError, DataError
 from lddbm.losses import contrastive_loss
 

@@ -7,8 +7,8 @@ from skimage import data as skdata
 
 from lddbm.data.degradations import _jpeg, blockiness, degrade_for_eval, realistic
 from lddbm.data.photos import degrade
-from lddbm.peers import Waifu2xPhoto, waifu2x_unavailable
-from lddbm.superres import bicubic, evaluate_images
+from lddbm.tasks.superres.peers import Waifu2xPhoto, waifu2x_unavailable
+from lddbm.tasks.superres.upscale import bicubic, evaluate_images
 
 
 def photo(size=128) -> Image.Image:
@@ -72,7 +72,7 @@ def test_waifu2x_tiles_give_the_whole_image_result_and_beat_nothing_silently():
 
 
 def test_an_unavailable_peer_is_skipped_with_a_note(monkeypatch):
-    from lddbm import peers
+    from lddbm.tasks.superres import peers
 
     monkeypatch.setattr(peers, "waifu2x_unavailable", lambda: "onnxruntime is not installed")
     models, skipped = peers.peers_by_name("waifu2x,waifu2x-denoise2")

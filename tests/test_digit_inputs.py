@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lddbm.digits import photo_to_printed, sketch_to_handwritten
+from lddbm.tasks.digits.judges import photo_to_printed, sketch_to_handwritten
 from lddbm.errors import DataError
 
 

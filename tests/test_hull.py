@@ -1,9 +1,9 @@
-"""The visual hull reference (lddbm.hull): camera conventions and carving."""
+"""The visual hull reference (lddbm.tasks.multiview3d.hull): camera conventions and carving."""
 
 import numpy as np
 import pytest
 
-from lddbm.hull import project, visual_hull, voxel_centres
+from lddbm.tasks.multiview3d.hull import project, visual_hull, voxel_centres
 
 
 def test_projection_follows_the_renderers_camera():

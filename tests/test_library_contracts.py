@@ -108,7 +108,7 @@ def test_voxel_decoder_gives_meshes():
 
 def test_image_inputs_may_be_file_paths(tiny_sr, tmp_path):
     from lddbm.modalities.image import images_to_tensor
-    from lddbm.superres import upscale
+    from lddbm.tasks.superres.upscale import upscale
 
     rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "small.png")
@@ -124,7 +124,7 @@ def test_a_16_bit_image_is_the_same_picture_in_every_path():
     from lddbm.framing import normalize_view
     from lddbm.images import pil_to_tensor
     from lddbm.modalities.multiview import load_views
-    from lddbm.tiling import split_alpha
+    from lddbm.tasks.superres.tiling import split_alpha
 
     image = Image.fromarray(np.full((32, 32), 1000, dtype=np.uint16))
     assert image.mode.startswith("I;16")
@@ -140,16 +140,32 @@ def test_a_16_bit_image_is_the_same_picture_in_every_path():
 
 
 def test_every_task_plugs_in_through_the_protocols():
-    from lddbm.modalities.base import SourceEncoder, TargetDecoder, TargetEncoder
+    """Each task's networks meet in one latent shape: a latent decoded and encoded again keeps it, the
+    reconstruction loss is a finite scalar that trains the decoder, "pt" and "np" post-processing keep
+    the batch, and the source encoder declares the same latent layout (what the pipeline and trainer
+    rely on)."""
     from lddbm.presets import get_preset
     from lddbm.tasks import TASKS
 
+    torch.manual_seed(0)
     for task in TASKS.values():
-        modules = task.build_modalities(get_preset(task.default_preset))
-        assert isinstance(modules["source_encoder"], SourceEncoder), task.name
-        assert isinstance(modules["target_encoder"], TargetEncoder), task.name
-        decoder = modules["target_decoder"]
-        assert isinstance(decoder, TargetDecoder) and set(decoder.output_types) >= {"pt", "np"}, task.name
+        preset = get_preset(task.default_preset)
+        modules = task.build_modalities(preset)
+        shape = (2, preset.latent.channels, preset.latent.size, preset.latent.size)
+        decoder, encoder = modules["target_decoder"].eval(), modules["target_encoder"].eval()
+        decoded = decoder(torch.randn(shape) * 0.5)
+        with torch.no_grad():
+            assert encoder(decoded).shape == shape, task.name
+        loss = decoder.reconstruction_loss(decoded, decoded.detach().clamp(0, 1))
+        loss.backward()
+        assert loss.ndim == 0 and torch.isfinite(loss) and loss.item() >= 0, task.name
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.parameters()), task.name
+        decoded = decoded.detach()
+        assert {"pt", "np"} <= set(decoder.output_types), task.name
+        assert len(decoder.postprocess(decoded, "np")) == 2 and len(decoder.postprocess(decoded, "pt")) == 2, task.name
+        source = modules["source_encoder"]
+        assert callable(source.preprocess), task.name
+        assert (source.config.latent_channels, source.config.latent_size) == shape[1:3], task.name
 
 
 def cli(args: list[str]) -> int:
@@ -190,10 +206,10 @@ def test_cli_prints_user_errors_but_keeps_tracebacks_of_bugs(monkeypatch, capsys
     def bug(args, extra):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(cli_module, "cmd_examples", user_error)
-    assert cli(["examples", "photos", "--data", "x", "--out", "y"]) == 2
+    monkeypatch.setattr(cli_module, "cmd_train", user_error)
+    assert cli(["train", "--preset", "synthetic"]) == 2
     assert capsys.readouterr().err.strip() == "error: a message for the user"
-    monkeypatch.setattr(cli_module, "cmd_examples", bug)
+    monkeypatch.setattr(cli_module, "cmd_train", bug)
     with pytest.raises(KeyError):
-        cli(["examples", "photos", "--data", "x", "--out", "y"])
+        cli(["train", "--preset", "synthetic"])
     assert issubclass(ConfigError, (LDDBMError, ValueError))

@@ -1,12 +1,14 @@
 """The lifting source encoder (lddbm.modalities.lifting): its camera model against the renderer's and
 the framing's, the volume's layout against the voxel autoencoder's, shapes and the pose loss."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from lddbm.framing import framing_box
-from lddbm.hull import project, voxel_centres
+from lddbm.tasks.multiview3d.hull import project, voxel_centres
 from lddbm.modalities.lifting import LiftingEncoder, pose_targets, project_to_frame
 
 
@@ -28,8 +30,8 @@ def test_the_pose_projects_points_where_the_renderer_and_the_framing_put_them(ca
 
 def test_a_lifted_silhouette_lands_in_the_voxels_that_cast_it():
     """Sampling a view's own silhouette at the cube's cells with the true camera marks exactly the cells
-    that project inside it: the visual hull of one view, as lddbm.hull computes it."""
-    from lddbm.hull import visual_hull
+    that project inside it: the visual hull of one view, as lddbm.tasks.multiview3d.hull computes it."""
+    from lddbm.tasks.multiview3d.hull import visual_hull
 
     size, camera = 64, np.array([40.0, 20.0, 2.0, 40.0])
     occupied = voxel_centres(16)[np.linspace(0, 4095, 300).astype(int)]  # some cells
@@ -80,3 +82,32 @@ def test_the_lift_preset_trains_a_step_and_loads_as_a_pipeline(tmp_path):
     losses = objective(source, target, torch.full((B,), 0.5), torch.randn(B, 16, 8, 8), auxiliary=True)
     assert "pose" in losses and torch.isfinite(losses["total"])
     assert get_task(preset).name == "multiview3d"
+
+
+def test_azimuth_bins_lift_along_weighted_hypotheses_and_train_the_head():
+    """With azimuth_bins, the estimate is a distribution over bins: the shape loss reaches the bins'
+    logits through the hypotheses' weights, and the pose loss is lowest for logits peaked at the true bin."""
+    torch.manual_seed(0)
+    enc = LiftingEncoder(image_size=32, latent_channels=8, latent_size=4, volume=8, width=8, features=8,
+                         azimuth_bins=12, azimuth_hypotheses=3, teacher_share=0.0)
+    enc.train()
+    views = torch.randn(2, 3, 3, 32, 32)
+    z = enc(views)
+    z.square().mean().backward()
+    assert enc.azimuth_head.weight.grad.abs().sum() > 0  # through the weights, the rays themselves detached
+    assert enc.last_pose.shape == (2, 3, 7)
+    angle = torch.atan2(enc.last_pose[..., 0], enc.last_pose[..., 1])
+    assert torch.allclose(enc.last_pose[..., :2].norm(dim=-1), torch.ones(2, 3), atol=1e-5)
+    # a peaked distribution decodes to its bin's angle
+    logits = torch.full((1, 12), -20.0)
+    logits[0, 3] = 20.0
+    assert enc._decode_azimuth(logits).item() == pytest.approx(3 * 2 * math.pi / 12, abs=1e-4)
+    # the loss prefers the true bin
+    true = torch.zeros(2, 3, 7)
+    true[..., 0], true[..., 1] = math.sin(math.pi / 2), math.cos(math.pi / 2)  # azimuth 90 degrees: bin 3
+    losses = []
+    for peak in (3, 9):
+        enc._pose_to_score = (enc.last_pose, torch.nn.functional.one_hot(torch.full((2, 3), peak), 12).float() * 10)
+        losses.append(enc.pose_loss(true).item())
+    assert losses[0] < losses[1]
+    assert angle.shape == (2, 3)

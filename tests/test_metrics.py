@@ -198,7 +198,7 @@ def test_disagreement_auroc_limits():
 
 
 def test_stochastic_report_on_hand_made_samples():
-    from lddbm.tasks import stochastic_report
+    from lddbm.tasks.multiview3d.evaluation import stochastic_report
 
     target = box(8, (2, 2, 2), (6, 6, 6)).float()  # 64 voxels
     good = target.clone()

@@ -56,8 +56,8 @@ def test_sample_cli_on_a_photo_background_gives_the_shape(tmp_path, capsys):
 
 @pytest.mark.skipif(CARD_EXAMPLES_IOU is None, reason="no multiview3d checkpoint with card_metrics.json")
 def test_app_handler_on_a_photo_background_gives_the_shape():
-    import app
+    from app.tabs import views3d
 
     views = [(str(p), None) for p in sorted(photo_example().glob("view_*.png"))]
-    figure, downloads, info, *_ = app.views_to_3d(views, True, 0.75, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1)
+    figure, downloads, info, *_ = views3d.views_to_3d(views, True, 0.75, 10, "heun", 1.0, 0.0, 0, False, 0.5, 1)
     assert [t.name for t in figure.data] == ["prediction", "ground truth"] and len(figure.data[0].x) > 100

@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from lddbm.data.novelview import NovelViews, evaluation_requests, view_angle
+from app.tabs import novelview as novelview_tab
+from lddbm.tasks.novelview.data import NovelViews, evaluation_requests, view_angle
 from lddbm.metrics import gradient_energy, kid, ssim
 from lddbm.modalities.posedviews import camera_features, relative_azimuth, turn_about_vertical
-from lddbm.novelview import orbit_azimuths, synthesize_views
+from lddbm.tasks.novelview.evaluation import orbit_azimuths, synthesize_views
 
 VIEWS = 6  # renders per tiny object
 
@@ -206,26 +207,26 @@ def nv_args(paths, **over):
 
 def test_new_view_handler(app, views):
     gallery, args = nv_args(views(2))
-    image, truth, info, seen = app.new_view(gallery, **args)
+    image, truth, info, seen = novelview_tab.new_view(gallery, **args)
     assert image.size == (256, 256) and truth is None and len(seen) == 2
     assert "2 view(s)" in info and "Δazimuth +90°" in info
 
 
 def test_new_view_shows_the_true_view_of_an_example(app):
-    folder = sorted(app.EXAMPLES_NV.glob("*/"))[0]
+    folder = sorted(novelview_tab.EXAMPLES.glob("*/"))[0]
     meta = json.loads((folder / "meta.json").read_text())
     paths = [str(folder / n) for n in meta["views"]][:3]  # the tiny model takes 3
     name, (az, el) = next(iter(meta["truth"].items()))
     turn = float(relative_azimuth(az, meta["cameras"][meta["views"][0]][0]))
     gallery, args = nv_args(paths, azimuth=round(turn), elevation=min(60, round(el)))
-    _, truth, info, _ = app.new_view(gallery, **args)
+    _, truth, info, _ = novelview_tab.new_view(gallery, **args)
     assert truth is not None and "true view" in info
 
 
 def test_orbit_handler_writes_an_animation(app, views):
     gallery, args = nv_args(views(1))
     args.pop("azimuth")
-    gif, info = app.orbit(gallery, count=5, **args)
+    gif, info = novelview_tab.orbit(gallery, count=5, **args)
     with Image.open(gif) as im:
         assert im.format == "GIF" and im.n_frames == 5
     assert "5 views" in info
@@ -240,13 +241,13 @@ def test_orbit_handler_writes_an_animation(app, views):
 def test_new_view_bad_inputs(app, views, over, message):
     gallery, args = nv_args(views(1), **over)
     with pytest.raises(gr.Error, match=message):
-        app.new_view(gallery, **args)
+        novelview_tab.new_view(gallery, **args)
 
 
 def test_new_view_without_views_or_with_too_many(app, views):
     _, args = nv_args([])
     with pytest.raises(gr.Error, match="No views"):
-        app.new_view([], **args)
+        novelview_tab.new_view([], **args)
     gallery, args = nv_args(views(4))
     with pytest.raises(gr.Error, match="at most 3"):
-        app.new_view(gallery, **args)
+        novelview_tab.new_view(gallery, **args)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lddbm.novelview import score_examples, synthesize_views
+from lddbm.tasks.novelview.evaluation import score_examples, synthesize_views
 from lddbm.pipeline import LDDBMPipeline
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -71,8 +71,11 @@ def test_clear_errors_for_broken_folders(tiny_pipeline, tmp_path):
         shutil.copytree(good, folder)
         return folder
 
-    with pytest.raises(CheckpointError, match="model_index.json is missing"):
+    with pytest.raises(CheckpointError, match="No pipeline folder .*nowhere"):
         LDDBMPipeline.load(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="model_index.json is missing"):
+        LDDBMPipeline.load(tmp_path / "empty")
 
     folder = broken("missing")
     shutil.rmtree(folder / "denoiser")

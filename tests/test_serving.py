@@ -56,6 +56,19 @@ def test_sweep_removes_old_entries_then_the_oldest_until_under_the_cap(tmp_path)
     assert sorted(p.name for p in folders[3].iterdir()) == ["r.bin"]  # half-written and empty files gone
 
 
+def test_entries_made_before_serving_outlive_the_sweep(tmp_path):
+    """What the app cached while the page was built (examples) is served by URL for the page's life."""
+    store = ResultStore(tmp_path / "store", max_bytes=10_000, max_age_s=3600)
+    example = tmp_path / "store" / "example-hash"
+    example.mkdir()
+    (example / "view_0.png").write_bytes(b"x" * 100)
+    assert store.pin_existing() == 1  # the example
+    folder = store.new_folder()
+    store.save(folder / "r.bin", write_bytes(100))
+    store.sweep(time.time() + 7200)  # two hours on
+    assert (example / "view_0.png").is_file() and not folder.exists()
+
+
 def test_over_limit_upload_is_refused_and_files_outside_the_cache_are_not_served(served_app, monkeypatch):
     module, url = served_app
     with httpx.Client(base_url=url, timeout=30) as http:
@@ -64,7 +77,7 @@ def test_over_limit_upload_is_refused_and_files_outside_the_cache_are_not_served
         assert refused.status_code == 413 and "size" in refused.text.lower()
         ok = http.post("gradio_api/upload", files={"files": ("ok.png", b"\x89PNG small", "image/png")})
         assert ok.status_code == 200
-        root = module.ROOT
+        root = module.common.ROOT
         for probe in (f"gradio_api/file={root / 'app.py'}", f"gradio_api/file={root / 'checkpoints'}",
                       "gradio_api/file=/etc/passwd", "gradio_api/file=../app.py", "gradio_api/file=..%2Fapp.py",
                       "gradio_api/file=%2Fetc%2Fpasswd", f"gradio_api/file={root}/lddbm/../app.py"):
@@ -78,17 +91,19 @@ def test_a_failed_write_is_a_message_and_the_server_keeps_serving(served_app, vi
     client = Client(url, verbose=False)
     controls = (True, 0.75, 1, "dbim", 1.0, 0.0, 0, False, 0.5, 1)
     gallery = [{"image": handle_file(p), "caption": None} for p in views()]
-    real_export = module.export_mesh
+    from app.tabs import views3d
+
+    real_export = views3d.export_mesh
 
     def disk_full(mesh, path):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    module.export_mesh = disk_full
+    views3d.export_mesh = disk_full
     try:
         with pytest.raises(Exception, match="disk is full"):
             client.predict(gallery, *controls, api_name="/views_to_3d")
     finally:
-        module.export_mesh = real_export
+        views3d.export_mesh = real_export
     assert len(client.predict(gallery, *controls, api_name="/views_to_3d")[1]) == 3
 
 
@@ -132,9 +147,9 @@ def test_a_server_killed_mid_write_leaves_nothing_half_written_to_serve(tmp_path
 
 
 def test_a_corrupt_checkpoint_stops_the_start_naming_the_file(app):
-    files = sorted((app.CHECKPOINTS / "multiview3d" / "denoiser").glob("*.safetensors"))
+    files = sorted((app.common.CHECKPOINTS / "multiview3d" / "denoiser").glob("*.safetensors"))
     files[0].write_bytes(files[0].read_bytes()[:100])  # truncated
-    app.pipeline.cache_clear()
+    app.common.pipeline.cache_clear()
     with pytest.raises(SystemExit, match=rf"{files[0].name}.*corrupt.*Restore the checkpoint"):
         app.preload()
 

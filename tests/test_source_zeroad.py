@@ -1,4 +1,4 @@
-"""The 0 A.D. source (lddbm/data/sources/zeroad.py) on tiny hand-made files: no download.
+"""The 0 A.D. source (lddbm/data/sources/zeroad.py, zeroad_actors.py) on tiny hand-made files: no download.
 
 PMD meshes are written with a small writer that follows the format (little-endian, version 4),
 actors as XML strings, and a fake unpacked ``0ad-data`` (copyright + public.zip) for entries().
@@ -14,8 +14,8 @@ import pytest
 
 from lddbm.data.sources import SOURCES, ModelEntry
 from lddbm.data.sources import zeroad
-from lddbm.data.sources.zeroad import (Archive, categorize, dedupe, parse_pmd, parts_scene, prop_point_matrix,
-                                       refine_category, resolve_actor)
+from lddbm.data.sources.zeroad import categorize, dedupe, refine_category
+from lddbm.data.sources.zeroad_actors import Archive, parse_pmd, parts_scene, prop_point_matrix, resolve_actor
 
 IDENTITY_Q = (0.0, 0.0, 0.0, 1.0)
 

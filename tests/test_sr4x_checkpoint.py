@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lddbm.pipeline import LDDBMPipeline
-from lddbm.superres import example_scores, pipeline_scale
+from lddbm.tasks.superres.upscale import example_scores, pipeline_scale
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "checkpoints" / "sr4x"

@@ -14,7 +14,7 @@ from lddbm.__main__ import main as cli
 from lddbm.data.photos import degrade, to_tensor
 from lddbm.modalities import AnchoredImageDecoder, AnchoredImageEncoder, LowResEncoder
 from lddbm.presets import apply_overrides, get_preset
-from lddbm.superres import evaluate_images, image_metrics, upscale
+from lddbm.tasks.superres.upscale import evaluate_images, image_metrics, upscale
 from lddbm.train import train
 
 
@@ -165,7 +165,7 @@ def test_upscale_cli_fits_large_images(tiny_sr, tmp_path, capsys):
 
 
 def test_fit_to_limit():
-    from lddbm.superres import fit_to_limit
+    from lddbm.tasks.superres.upscale import fit_to_limit
 
     small = Image.new("RGB", (100, 50))
     assert fit_to_limit(small) == (small, None)

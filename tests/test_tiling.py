@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lddbm.inputs import InputError
-from lddbm.tiling import blend_window, upscale_image, upscale_tensor
+from lddbm.tasks.superres.tiling import blend_window, upscale_image, upscale_tensor
 
 
 def bicubic_tiles(scale):

@@ -213,7 +213,8 @@ def test_exported_pipeline_holds_the_ema_weights(tmp_path):
 def _objective_like(run):
     from lddbm.losses import LDDBMObjective, LossWeights
     from lddbm.presets import load_preset
-    from lddbm.tasks import build_denoiser, get_task
+    from lddbm.tasks import get_task
+    from lddbm.train import build_denoiser
 
     preset = load_preset(run / "preset.json")
     return LDDBMObjective(**get_task(preset).build_modalities(preset), denoiser=build_denoiser(preset),

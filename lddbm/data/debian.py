@@ -46,11 +46,6 @@ def unpack_deb(deb: Path, work: Path) -> Path:
     return unpacked
 
 
-def package_name(deb: Path) -> str:
-    """'torcs-data_1.3.7+dfsg-5_all.deb' -> 'torcs-data'."""
-    return deb.name.split("_", 1)[0]
-
-
 def fetch_and_unpack(package: str, work: Path, source: Path | None = None) -> Path:
     """The unpacked tree of ``package``: from ``source`` (a folder holding PACKAGE_*.deb) when it has
     one, else downloaded into WORK. Cached under WORK, so a resumed build unpacks nothing twice."""

@@ -30,143 +30,28 @@ import json
 import logging
 import os
 import re
-import shutil
 import tempfile
-import zipfile
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
-from ..images import to_unit
-from .debian import fetch_debian_package, unpack_deb  # noqa: F401  (re-exported for older imports)
+from .meshes import GRID, NoGeometry, solid_voxels, surfaces_only
+from .multiview import load_object
 from .render import View
 from .sources import SOURCES, ModelEntry, get_source
 
 logger = logging.getLogger(__name__)
 
-DEBIAN_PACKAGE = "sweethome3d-furniture"
 SPLIT_FILE = Path(__file__).with_name("objects_split.json")  # the committed object-level split (all sources)
-GRID = 32
 
 
 # ---- catalogues ---------------------------------------------------------------------------------
 
 
 CatalogEntry = ModelEntry  # the name this module used before there were other sources
-
-
-def read_properties(text: str) -> dict[str, str]:
-    """Parse a Java .properties file (continuations, \\uXXXX escapes, '=' or ':' separators)."""
-    out: dict[str, str] = {}
-    logical, lines = [], text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i].lstrip()
-        i += 1
-        if not line or line[0] in "#!":
-            continue
-        while line.endswith("\\") and not line.endswith("\\\\") and i < len(lines):
-            line = line[:-1] + lines[i].lstrip()
-            i += 1
-        logical.append(line)
-    for line in logical:
-        m = re.match(r"((?:[^=:\s\\]|\\.)+)\s*[=:\s]\s*(.*)", line)
-        if not m:
-            continue
-        key, value = (re.sub(r"\\u([0-9a-fA-F]{4})", lambda u: chr(int(u.group(1), 16)), s) for s in m.groups())
-        out[key.replace("\\", "")] = value.replace("\\n", "\n").replace("\\t", "\t").replace("\\:", ":").replace("\\=", "=").replace("\\\\", "\\")
-    return out
-
-
-def parse_catalog(sh3f: Path, extract_root: Path) -> list[ModelEntry]:
-    """Extract one .sh3f (a zip) once and list its furniture (classes from the names: sources.sweethome3d)."""
-    from .sources.sweethome3d import classify
-
-    folder = extract_root / sh3f.stem
-    marker = folder / ".extracted"
-    if not marker.exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        with zipfile.ZipFile(sh3f) as zf:
-            zf.extractall(folder)
-        marker.touch()
-    props_files = sorted(folder.glob("*FurnitureCatalog.properties"))
-    if not props_files:
-        raise ValueError(f"{sh3f} has no *FurnitureCatalog.properties: not a Sweet Home 3D furniture catalogue.")
-    props = read_properties(props_files[0].read_text(encoding="iso-8859-1"))
-    catalog = re.sub(r"[^a-z0-9]+", "-", sh3f.stem.lower()).strip("-")
-    entries = []
-    for key, model in props.items():
-        m = re.fullmatch(r"model#(\d+)", key)
-        if not m:
-            continue
-        n = m.group(1)
-        raw_id = props.get(f"id#{n}", n)
-        rotation = props.get(f"modelRotation#{n}")
-        try:
-            size = tuple(float(props[f"{k}#{n}"]) for k in ("width", "height", "depth"))
-        except (KeyError, ValueError):
-            logger.warning("%s: entry %s has no usable width/height/depth; skipped", sh3f.name, raw_id)
-            continue
-        name = props.get(f"name#{n}", raw_id)
-        entries.append(ModelEntry(
-            object_id=f"{catalog}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", raw_id.split("#")[-1]).strip("-"),
-            name=name,
-            category=classify(name),
-            source="sweethome3d",
-            model=str(folder / model.lstrip("/")),
-            creator=props.get(f"creator#{n}", ""),
-            license=props.get(f"license#{n}", props.get("license", "")),
-            package="sweethome3d-furniture",
-            rotation=[float(v) for v in rotation.split()] if rotation else None,
-            size=size,  # type: ignore[arg-type]
-            extra={"catalog": sh3f.stem, "room": props.get(f"category#{n}", "Miscellaneous")},
-        ))
-    return entries
-
-
-def find_catalogs(source: Path, work: Path) -> list[Path]:
-    """.sh3f catalogues from a .deb, a single .sh3f, or a folder holding either.
-
-    A catalogue found twice (a folder holding a .deb and its unpacked files, such as a build's
-    ``_sources``) is listed once: a copy would put the same objects in two splits."""
-    if source.is_dir():
-        found = sorted(source.rglob("*.sh3f"))
-        for deb in sorted(source.rglob("*.deb")):
-            found += find_catalogs(deb, work)
-        unique: dict[str, Path] = {}
-        for sh3f in found:
-            unique.setdefault(hashlib.sha256(sh3f.read_bytes()).hexdigest(), sh3f)
-        return list(unique.values())
-    if source.suffix == ".sh3f":
-        return [source]
-    if source.suffix == ".deb":
-        return sorted(unpack_deb(source, work).rglob("*.sh3f"))
-    raise ValueError(f"{source}: expected a .deb, a .sh3f or a folder of them.")
-
-
-# ---- geometry ------------------------------------------------------------------------------------
-
-
-class NoGeometry(ValueError):
-    """The model has no triangles to voxelise or render (e.g. a light source's invisible model)."""
-
-    def __init__(self, message: str = "no geometry"):
-        super().__init__(message)
-
-
-def surfaces_only(scene):
-    """The scene without what has no triangles (point clouds, lines, empty meshes); NoGeometry if nothing is left."""
-    faceless = [name for name, geometry in scene.geometry.items() if len(getattr(geometry, "faces", ())) == 0]
-    if faceless:
-        scene.delete_geometry(faceless)
-    if not scene.geometry:
-        raise NoGeometry()
-    return scene
 
 
 def load_normalized(entry: ModelEntry):
@@ -198,61 +83,6 @@ def load_normalized(entry: ModelEntry):
     fit[:3, :3] *= (1 - 1e-4) / size
     scene.apply_transform(fit)
     return scene
-
-
-def geometry_only(scene):
-    """The scene's triangles in world coordinates as one Trimesh without materials.
-
-    ``Scene.to_mesh()`` would also merge the textures into one atlas image, which for models with
-    many large textures took gigabytes; voxels need only the triangles."""
-    import trimesh
-
-    from .render import concatenate_parts, placed_parts
-
-    parts = [(v, np.asarray(geometry.faces), v) for geometry, v in placed_parts(scene)]
-    if not parts:
-        raise NoGeometry()
-    vertices, faces, _ = concatenate_parts(parts)
-    return trimesh.Trimesh(vertices, faces, process=False)
-
-
-def solid_voxels(scene, grid: int = GRID, points_per_voxel_face: int = 16, seed: int = 0) -> np.ndarray:
-    """Solid occupancy (grid^3 bool, [x, y, z]) of a scene fit in [-0.5, 0.5]^3.
-
-    Surface voxels come from dense area-weighted surface samples; the interior is then filled
-    (scipy's binary_fill_holes), so closed shapes are solid as in ShapeNetVox32.
-    """
-    import trimesh
-    from scipy import ndimage
-
-    mesh = geometry_only(scene)
-    if len(mesh.faces) == 0:  # surface sampling would fail with an IndexError
-        raise NoGeometry()
-    area_in_voxel_faces = mesh.area * grid**2
-    count = int(min(max(area_in_voxel_faces * points_per_voxel_face, 20_000), 2_000_000))
-    points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
-    points = np.concatenate([points, mesh.vertices])
-    idx = np.clip(np.floor((points + 0.5) * grid).astype(int), 0, grid - 1)
-    occ = np.zeros((grid,) * 3, dtype=bool)
-    occ[idx[:, 0], idx[:, 1], idx[:, 2]] = True
-    return ndimage.binary_fill_holes(occ) | enclosed(occ, min_sides=5)
-
-
-def enclosed(surface: np.ndarray, min_sides: int = 5) -> np.ndarray:
-    """Voxels with surface on at least ``min_sides`` of the six axis directions.
-
-    Catalogue models are often open (no bottom under an armchair), which defeats an exact hole fill;
-    five of six sides fills those while leaving the space beside and between parts empty.
-    """
-    sides = np.zeros(surface.shape, dtype=np.int8)
-    for axis in range(3):
-        before = np.logical_or.accumulate(surface, axis=axis)
-        after = np.flip(np.logical_or.accumulate(np.flip(surface, axis), axis=axis), axis)
-        sides += before.astype(np.int8) + after.astype(np.int8)
-    return surface | (sides >= min_sides)
-
-
-# ---- building -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -642,153 +472,3 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
             meta["background"] = "photo"
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return chosen
-
-
-# ---- loading ----------------------------------------------------------------------------------------
-
-
-def load_object(path: Path) -> dict:
-    """One built object: views (V,S,S,3) uint8, masks (V,S,S) bool or None (older builds),
-    voxels (G,G,G) bool, cameras (V,3), meta dict."""
-    with np.load(path) as f:
-        meta = json.loads(str(f["meta"]))
-        grid = meta.get("grid", GRID)
-        voxels = np.unpackbits(f["voxels"])[: grid**3].reshape(grid, grid, grid).astype(bool)
-        views = f["views"]
-        masks = np.unpackbits(f["masks"], axis=-1)[..., : views.shape[2]].astype(bool) if "masks" in f else None
-        studio = f["studio"] if "studio" in f else None  # (V, 8) lights; absent in builds before studios
-        return {"views": views, "masks": masks, "voxels": voxels, "cameras": f["cameras"], "studio": studio, "meta": meta}
-
-
-def load_objects(root: str | Path, split: str, limit: int | None = None, masks: bool = False) -> tuple[list[str], list[dict]]:
-    """The ids and built objects (``load_object``) of ``split``; ``masks``: require the renders' masks."""
-    root = Path(root)
-    ids = json.loads((root / "split.json").read_text())[split][: limit or None]
-    objects = [load_object(root / "objects" / f"{i}.npz") for i in ids]
-    if masks and any(o["masks"] is None for o in objects):
-        raise ValueError(f"{root} was built without masks; rebuild it with python -m lddbm build-data furniture --out {root}.")
-    return ids, objects
-
-
-def built_ids(root: Path, split: str) -> list[str]:
-    """The ids of ``split`` whose objects are built under ``root``; a clear error when there are none."""
-    split_file = root / "split.json"
-    if not split_file.is_file():
-        raise FileNotFoundError(f"{split_file} is missing: build the data set first with "
-                                f"`python -m lddbm build-data furniture --out {root}`.")
-    ids = json.loads(split_file.read_text()).get(split)
-    if ids is None:
-        raise ValueError(f"Unknown split {split!r} in {split_file}.")
-    ids = [i for i in ids if (root / "objects" / f"{i}.npz").is_file()]
-    if not ids:
-        raise FileNotFoundError(f"No built objects of split {split!r} under {root / 'objects'}.")
-    return ids
-
-
-class MultiViewVoxels(Dataset):
-    """Built furniture objects as {"source": (V,3,S,S) in [-1,1], "target": (1,G,G,G), "category"}.
-
-    Train split: a random subset of ``num_views`` views per item. Other splits: a fixed, evenly
-    spread subset. With ``foreground_ratio`` set (and masks in the build), every view is framed by
-    the upload normaliser's rule (``lddbm.framing``) from its exact mask; ``augment`` (train only)
-    also puts objects on random backgrounds (``photos``: photographs as (H, W, 3) uint8 arrays),
-    jitters colour and framing, blurs, compresses and spoils the mask (``lddbm.data.augment``).
-    Without ``foreground_ratio`` the views are the renders, resized. ``pool`` k > 0 draws each augmented
-    view from k variants made once (``lddbm.data.pool``, cached under ROOT/_pools) instead of per item;
-    ``poses`` adds each view's camera (``lddbm.modalities.lifting.pose_targets``) to the source.
-    """
-
-    def __init__(self, root: str | Path, split: str = "train", num_views: int = 4, image_size: int = 64,
-                 random_views: bool | None = None, foreground_ratio: float | None = None, augment: bool = False,
-                 photos: list[np.ndarray] | None = None, poses: bool = False, pool: int = 0, pool_seed: int = 0):
-        from .augment import frame_clean_and_box
-
-        root = Path(root)
-        self.ids = built_ids(root, split)
-        self.num_views, self.image_size = num_views, image_size
-        self.random_views = split == "train" if random_views is None else random_views
-        self.foreground_ratio, self.photos = foreground_ratio, photos
-        objects = [load_object(root / "objects" / f"{i}.npz") for i in self.ids]
-        if foreground_ratio is not None and any(o["masks"] is None for o in objects):
-            raise ValueError(f"{root} was built without masks; rebuild it (`python -m lddbm build-data furniture "
-                             f"--out {root}`) or set data.foreground_ratio to null.")
-        self.augment = augment and foreground_ratio is not None
-        self.pool = None
-        if self.augment and pool > 0:  # k augmented variants per view, made once (lddbm.data.pool)
-            from .pool import augmentation_pool
-
-            self.pool, self.pool_boxes = augmentation_pool(
-                lambda: (np.stack([o["views"] for o in objects]), np.stack([o["masks"] for o in objects])), self.ids,
-                image_size, foreground_ratio, pool, root / "_pools", seed=pool_seed, photos=photos)
-        elif self.augment:  # keep the renders and masks; views are made per item
-            self.renders = np.stack([o["views"] for o in objects])  # (N, V_all, S0, S0, 3) uint8
-            self.masks = np.stack([o["masks"] for o in objects])  # (N, V_all, S0, S0) bool
-        elif foreground_ratio is not None:
-            framed = [[frame_clean_and_box(v, m, image_size, foreground_ratio) for v, m in zip(o["views"], o["masks"])]
-                      for o in objects]
-            views = [torch.from_numpy(np.stack([f for f, _ in obj])).permute(0, 3, 1, 2).contiguous() for obj in framed]
-            self.boxes = np.array([[box for _, box in obj] for obj in framed], dtype=np.float32)  # (N, V_all, 3)
-        else:
-            views = [_resize_views(o["views"], image_size) for o in objects]
-        if not self.augment:
-            self.views = torch.stack(views)  # (N, V_all, 3, S, S) uint8
-        self.voxels = torch.stack([torch.from_numpy(o["voxels"]) for o in objects])  # (N, G, G, G) bool
-        self.categories_of = [o["meta"]["category"] for o in objects]
-        self.categories = sorted(set(self.categories_of))
-        self.total_views = len(objects[0]["views"])
-        # poses: the source carries each view's camera as the lifting encoder estimates it (training signal)
-        self.poses = poses and foreground_ratio is not None
-        if self.poses:
-            if any(o["cameras"].shape[-1] < 4 for o in objects):
-                raise ValueError(f"{root} stores no field of view per camera; rebuild it to train a camera estimate.")
-            self.cameras = np.stack([o["cameras"][:, :4] for o in objects])  # (N, V_all, 4)
-            self.render_size = objects[0]["views"].shape[1]
-        if num_views > self.total_views:
-            raise ValueError(f"num_views={num_views} but the objects have {self.total_views} views.")
-
-    def view_indices(self, i: int) -> torch.Tensor:
-        total = self.total_views
-        if self.random_views:  # the global RNG: seeded, and restored on resume, by the trainer
-            return torch.randperm(total)[: self.num_views]
-        return torch.linspace(0, total, self.num_views + 1)[:-1].long()  # evenly spread azimuths
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i: int) -> dict:
-        picks = self.view_indices(i)
-        boxes = None
-        if self.pool is not None:
-            k = picks.numpy()
-            j = torch.randint(self.pool.shape[2], (len(k),)).numpy()  # the trainer's seeded global RNG
-            views = torch.from_numpy(np.ascontiguousarray(self.pool[i, k, j])).permute(0, 3, 1, 2)
-            boxes = self.pool_boxes[i, k, j]
-        elif self.augment:
-            from .augment import augment_view_and_box
-
-            rng = np.random.default_rng(int(torch.randint(2**62, ())))  # from the trainer's seeded global RNG
-            made = [augment_view_and_box(self.renders[i, k], self.masks[i, k], self.image_size, rng, self.photos,
-                                         self.foreground_ratio) for k in picks.tolist()]
-            views = torch.from_numpy(np.stack([v for v, _ in made])).permute(0, 3, 1, 2)
-            boxes = [b for _, b in made]
-        else:
-            views = self.views[i, picks]
-            if self.poses:
-                boxes = self.boxes[i, picks.numpy()]
-        source = to_unit(views)  # (V, 3, S, S) in [-1, 1]
-        if self.poses:
-            from ..modalities.lifting import pose_targets
-
-            cameras = self.cameras[i, picks.numpy()]
-            pose = np.stack([pose_targets(c, b, self.render_size) for c, b in zip(cameras, boxes)])
-            source = {"views": source, "pose": torch.from_numpy(pose)}  # pose (V, 7): lddbm.modalities.lifting.POSE
-        return {"source": source, "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
-
-
-def _resize_views(views: np.ndarray, size: int) -> torch.Tensor:
-    """(V, S0, S0, 3) uint8 -> (V, 3, size, size) uint8, antialiased."""
-    from PIL import Image
-
-    if views.shape[1] != size:
-        views = np.stack([np.asarray(Image.fromarray(v).resize((size, size), Image.BICUBIC)) for v in views])
-    return torch.from_numpy(np.ascontiguousarray(views)).permute(0, 3, 1, 2).contiguous()

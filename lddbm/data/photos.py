@@ -37,9 +37,9 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import DataError
-from .degradations import downsample, realistic
 from ..images import pil_to_tensor
 from .debian import fetch_debian_package, unpack_deb
+from .degradations import downsample, realistic
 from .furniture import stable_seed
 
 logger = logging.getLogger(__name__)
@@ -323,3 +323,12 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", size
         names.append(name)
     (out / "ATTRIBUTION.md").write_text("\n".join(lines) + "\n")
     return names
+
+
+def background_photos(root: str) -> list | None:
+    """The training photographs of a built photos folder as arrays (at most 512 px); None if absent."""
+    if not root or not (Path(root) / "index.json").is_file():
+        logger.warning("no photographs at %r: backgrounds will be solid colours and gradients only "
+                       "(python -m lddbm build-data photos --out %s)", root, root or "data/photos")
+        return None
+    return photo_arrays(root, "train")

@@ -2,8 +2,8 @@
 
 A new modality (e.g. novel views, digits) plugs in by providing modules with these methods; the
 pipeline calls ``preprocess`` -> encoder -> bridge -> decoder -> ``postprocess``, the trainer the
-encoders, the decoder and ``reconstruction_loss``. ``tests/test_modalities_protocol.py`` checks
-every registered task's modules against them.
+encoders, the decoder and ``reconstruction_loss``. ``tests/test_library_contracts.py``
+checks every registered task's modules against them.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _space_to_depth(x: torch.Tensor) -> torch.Tensor:
 
 
 def _cube(volume: int) -> torch.Tensor:
-    """(volume^3, 3) cell centres over [-0.5, 0.5]^3, indexed [x, y, z] (``lddbm.hull.voxel_centres``)."""
+    """(volume^3, 3) cell centres over [-0.5, 0.5]^3, indexed [x, y, z] (``lddbm.tasks.multiview3d.hull.voxel_centres``)."""
     c = (torch.arange(volume, dtype=torch.float32) + 0.5) / volume - 0.5
     return torch.stack(torch.meshgrid(c, c, c, indexing="ij"), dim=-1).reshape(-1, 3)
 
@@ -116,6 +116,8 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         volume_width: int = 32,  # channels of the 3D stage (at latent_size^3: 2^3 lifted cells folded into each)
         view_dropout: float = 0.25,  # training only
         teacher_share: float = 0.5,  # training only: share of samples lifted with the true cameras
+        azimuth_bins: int = 0,  # > 0: the azimuth as a distribution over bins, lifted along its likeliest ones
+        azimuth_hypotheses: int = 4,  # with azimuth_bins: the bins each view is lifted along, weighted
         sigma_data: float = 0.5,
         foreground_ratio: float | None = 0.75,
     ):
@@ -133,6 +135,12 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
             nn.GroupNorm(8, 2 * w), nn.SiLU(), nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(),
             nn.Conv2d(4 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(), nn.Flatten(),
             nn.Linear(4 * w * (image_size // 16) ** 2, 128), nn.SiLU(), nn.Linear(128, len(POSE)))
+        # the azimuth as classes: one view often fits several (a chair's front and back, a box's four sides), and
+        # a regressed sine and cosine average them into a direction that fits none (median error 69 degrees)
+        self.azimuth_head = nn.Linear(128, azimuth_bins) if azimuth_bins > 0 else None
+        if azimuth_bins > 0:
+            self.register_buffer("bin_angles", torch.arange(azimuth_bins) * (2 * math.pi / azimuth_bins),
+                                 persistent=False)
         c3, cin = latent_channels // latent_size, 8 * (2 * features + 3)
         self.volume_net = nn.Sequential(  # (8 (2F + 3), V/2, V/2, V/2) after space-to-depth -> (c3, V/2, V/2, V/2)
             nn.Conv3d(cin, volume_width, 1), ResBlock(volume_width, dims=3), ResBlock(volume_width, dims=3),
@@ -147,20 +155,30 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
             views, true_pose = views["views"], views.get("pose")
         B, V = views.shape[:2]
         maps = self.view_net(views.flatten(0, 1))  # (B*V, 2w, S/4, S/4)
-        pose = self.pose_head(maps).reshape(B, V, len(POSE)) + self._pose_prior(maps)
+        hidden = self.pose_head[:-1](maps)  # (B*V, 128)
+        pose = (self.pose_head[-1](hidden) + self._pose_prior(maps)).reshape(B, V, len(POSE))
+        logits = None
+        if self.azimuth_head is not None:
+            logits = self.azimuth_head(hidden).float().reshape(B, V, -1)
+            azimuth = self._decode_azimuth(logits)
+            pose = torch.cat([azimuth.sin()[..., None].to(pose.dtype), azimuth.cos()[..., None].to(pose.dtype),
+                              pose[..., 2:]], dim=-1)
         self.last_pose = pose.detach()
-        self._pose_to_score = pose if true_pose is not None else None  # pose_loss takes it (and its graph)
-        rays = pose.detach()
-        if true_pose is not None and not self.training:  # an oracle for benchmarks: the true cameras' rays
-            rays = true_pose.to(pose.dtype)
-        elif true_pose is not None and self.config.teacher_share > 0:
-            teach = torch.rand(B, 1, 1, device=views.device) < self.config.teacher_share
-            rays = torch.where(teach, true_pose.to(pose.dtype), rays)
+        self._pose_to_score = (pose, logits) if true_pose is not None else None  # pose_loss takes them (and graphs)
         features = self.to_features(maps)  # (B*V, F, h, h)
+        rays = pose.detach()
+        teach = torch.zeros(B, dtype=torch.bool, device=views.device)
+        if true_pose is not None and not self.training:  # an oracle for benchmarks: the true cameras' rays
+            rays, logits, teach = true_pose.to(pose.dtype), None, teach
+        elif true_pose is not None and self.config.teacher_share > 0:
+            teach = torch.rand(B, device=views.device) < self.config.teacher_share
+            if logits is None:
+                rays = torch.where(teach[:, None, None], true_pose.to(pose.dtype), rays)
+        sampled = self._lift(features, rays, logits)
+        if logits is not None and teach.any():  # the taught samples along their true cameras alone
+            taught = self._lift(features, true_pose.to(pose.dtype))
+            sampled = torch.where(teach[:, None, None, None, None, None], taught, sampled)
         g = self.config.volume
-        grid = project_to_frame(self.cube, rays.flatten(0, 1))  # (B*V, g^3, 2)
-        sampled = F.grid_sample(features, grid[:, None], mode="bilinear", padding_mode="zeros", align_corners=False)
-        sampled = sampled.reshape(B, V, -1, g, g, g)  # (B, V, F, g, g, g): cell [x, y, z]
         keep = torch.ones(B, V, device=views.device, dtype=torch.bool)
         if self.training and self.config.view_dropout > 0 and V > 1:
             keep = torch.rand(B, V, device=views.device) >= self.config.view_dropout
@@ -172,6 +190,38 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         volume = self.volume_net(_space_to_depth(torch.cat([mean, peak, where], dim=1)))  # (B, c3, g/2, g/2, g/2)
         return standardize_latent(_fold(volume), self.config.sigma_data)
 
+    def _lift(self, features: torch.Tensor, pose: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-view features (B*V, F, h, h) sampled at every cell along cameras ``pose`` (B, V, 7) ->
+        (B, V, F, g, g, g). Given azimuth ``logits`` (B, V, bins), each view is lifted along its
+        ``azimuth_hypotheses`` likeliest bins and the results are weighted by their renormalised
+        probabilities: the weights carry the shape loss's gradient to the azimuth head, and a view
+        that fits two azimuths puts its silhouette along both."""
+        B, V = pose.shape[:2]
+        g = self.config.volume
+        if logits is None:
+            grid = project_to_frame(self.cube, pose.flatten(0, 1))  # (B*V, g^3, 2)
+            sampled = F.grid_sample(features, grid[:, None], mode="bilinear", padding_mode="zeros", align_corners=False)
+            return sampled.reshape(B, V, -1, g, g, g)
+        K = min(self.config.azimuth_hypotheses, logits.shape[-1])
+        top, idx = logits.topk(K, dim=-1)  # (B, V, K)
+        weight = top.softmax(-1).to(features.dtype)
+        angle = self.bin_angles[idx]
+        hyp = pose[:, :, None].expand(-1, -1, K, -1)
+        hyp = torch.cat([angle.sin()[..., None].to(pose.dtype), angle.cos()[..., None].to(pose.dtype), hyp[..., 2:]], -1)
+        grid = project_to_frame(self.cube, hyp.reshape(B * V, K, -1))  # (B*V, K, g^3, 2)
+        sampled = F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # (B*V, F, K, g^3)
+        sampled = (sampled * weight.reshape(B * V, 1, K, 1)).sum(2)
+        return sampled.reshape(B, V, -1, g, g, g)
+
+    def _decode_azimuth(self, logits: torch.Tensor) -> torch.Tensor:
+        """(..., bins) logits -> (...) azimuth in radians: the likeliest bin, refined by the circular mean
+        of it and its two neighbours weighted by their probabilities."""
+        n = logits.shape[-1]
+        p = logits.softmax(-1)
+        window = (p.argmax(-1, keepdim=True) + torch.arange(-1, 2, device=p.device)) % n
+        w, angle = p.gather(-1, window), self.bin_angles[window]
+        return torch.atan2((w * angle.sin()).sum(-1), (w * angle.cos()).sum(-1))
+
     @staticmethod
     def _pose_prior(maps: torch.Tensor) -> torch.Tensor:
         """Where the head's outputs start (it learns offsets): facing the object, 25 degrees up, the
@@ -179,10 +229,22 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         return torch.tensor([0.0, 1.0, 0.44, 0.4, 0.5, 0.0, 0.0], device=maps.device, dtype=maps.dtype)
 
     def pose_loss(self, true_pose: torch.Tensor) -> torch.Tensor:
-        """Mean squared error of the cameras (B, V, 7) estimated by the last call that was given true ones
-        (``{"views", "pose"}``) against them. Taken once: the module keeps no graph afterwards (EMA copies
-        it)."""
-        pose, self._pose_to_score = self._pose_to_score, None
-        if pose is None:
+        """The error of the cameras (B, V, 7) estimated by the last call that was given true ones
+        (``{"views", "pose"}``): mean squared error of the seven numbers, or with ``azimuth_bins`` of the
+        five besides the azimuth plus a quarter of the azimuth's cross-entropy against the true angle
+        spread over neighbouring bins (a Gaussian of one bin's width). Taken once: the module keeps no
+        graph afterwards (EMA copies it)."""
+        scored, self._pose_to_score = self._pose_to_score, None
+        if scored is None:
             raise RuntimeError("pose_loss needs a forward call given {'views': ..., 'pose': ...} first.")
-        return F.mse_loss(pose.float(), true_pose.float())
+        pose, logits = scored
+        true_pose = true_pose.float()
+        if logits is None:
+            return F.mse_loss(pose.float(), true_pose)
+        n = logits.shape[-1]
+        true_angle = torch.atan2(true_pose[..., 0], true_pose[..., 1])
+        offset = (true_angle[..., None] - self.bin_angles) / (2 * math.pi / n)  # in bins
+        offset = torch.remainder(offset + n / 2, n) - n / 2
+        target = torch.softmax(-0.5 * offset.square(), dim=-1)
+        cross_entropy = -(target * logits.log_softmax(-1)).sum(-1).mean()
+        return F.mse_loss(pose[..., 2:].float(), true_pose[..., 2:]) + 0.25 * cross_entropy

@@ -29,7 +29,7 @@ in the paper) and conditioned only on the source latent and time; conditioning t
 so, and the regression baseline (one step from the same source latent) gets the same information.
 
 Source batches are dicts ``{"views": (B, V, 3, S, S) in [-1, 1], "camera": (B, 2) degrees}``;
-``lddbm.batch`` moves and slices them like tensors.
+``lddbm.source_batches`` moves and slices them like tensors.
 """
 
 from __future__ import annotations

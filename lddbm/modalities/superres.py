@@ -91,7 +91,7 @@ class LowResEncoder(ModelMixin, ConfigMixin):
 
     def preprocess(self, inputs) -> torch.Tensor:
         """PIL images or image files of s x s pixels, or arrays/tensors (B, 3, s, s) in [-1, 1] -> float
-        tensor on this device (whole images of any size: ``lddbm.superres.upscale``)."""
+        tensor on this device (whole images of any size: ``lddbm.tasks.superres.upscale.upscale``)."""
         return images_to_tensor(inputs, 3, self.config.image_size).to(self.device, self.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -170,11 +170,3 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
 
     def postprocess(self, decoded: torch.Tensor, output_type: str = "pt"):
         return postprocess_images(decoded, output_type)
-
-
-def scale_of(source_encoder: LowResEncoder, target_decoder: AnchoredImageDecoder) -> int:
-    """The pipeline's upscaling factor: HR side / LR side."""
-    hr, lr = target_decoder.config.image_size, source_encoder.config.image_size
-    if hr % lr:
-        raise ValueError(f"HR size {hr} is not a multiple of LR size {lr}.")
-    return hr // lr

@@ -359,6 +359,6 @@ class MegaGlest(Source):
         return list_models(root / "usr" / "share" / "games" / "megaglest", self.packages[0])
 
     def load(self, entry: ModelEntry):
-        from ..furniture import surfaces_only
+        from ..meshes import surfaces_only
 
         return surfaces_only(g3d_scene(entry.model))

@@ -11,10 +11,17 @@ kept aside for judging.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
+import shutil
+import zipfile
 from pathlib import Path
 
+from ..debian import unpack_deb
 from . import ModelEntry, Source, register
+
+logger = logging.getLogger(__name__)
 
 # (regular expression on the lower-case name, class); first match wins, else "misc"
 CLASS_RULES: tuple[tuple[str, str], ...] = (
@@ -67,6 +74,93 @@ def classify(name: str) -> str:
     return "misc"
 
 
+def read_properties(text: str) -> dict[str, str]:
+    """Parse a Java .properties file (continuations, \\uXXXX escapes, '=' or ':' separators)."""
+    out: dict[str, str] = {}
+    logical, lines = [], text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].lstrip()
+        i += 1
+        if not line or line[0] in "#!":
+            continue
+        while line.endswith("\\") and not line.endswith("\\\\") and i < len(lines):
+            line = line[:-1] + lines[i].lstrip()
+            i += 1
+        logical.append(line)
+    for line in logical:
+        m = re.match(r"((?:[^=:\s\\]|\\.)+)\s*[=:\s]\s*(.*)", line)
+        if not m:
+            continue
+        key, value = (re.sub(r"\\u([0-9a-fA-F]{4})", lambda u: chr(int(u.group(1), 16)), s) for s in m.groups())
+        out[key.replace("\\", "")] = value.replace("\\n", "\n").replace("\\t", "\t").replace("\\:", ":").replace("\\=", "=").replace("\\\\", "\\")
+    return out
+
+
+def parse_catalog(sh3f: Path, extract_root: Path) -> list[ModelEntry]:
+    """Extract one .sh3f (a zip) once and list its furniture (classes from the names: sources.sweethome3d)."""
+    folder = extract_root / sh3f.stem
+    marker = folder / ".extracted"
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        with zipfile.ZipFile(sh3f) as zf:
+            zf.extractall(folder)
+        marker.touch()
+    props_files = sorted(folder.glob("*FurnitureCatalog.properties"))
+    if not props_files:
+        raise ValueError(f"{sh3f} has no *FurnitureCatalog.properties: not a Sweet Home 3D furniture catalogue.")
+    props = read_properties(props_files[0].read_text(encoding="iso-8859-1"))
+    catalog = re.sub(r"[^a-z0-9]+", "-", sh3f.stem.lower()).strip("-")
+    entries = []
+    for key, model in props.items():
+        m = re.fullmatch(r"model#(\d+)", key)
+        if not m:
+            continue
+        n = m.group(1)
+        raw_id = props.get(f"id#{n}", n)
+        rotation = props.get(f"modelRotation#{n}")
+        try:
+            size = tuple(float(props[f"{k}#{n}"]) for k in ("width", "height", "depth"))
+        except (KeyError, ValueError):
+            logger.warning("%s: entry %s has no usable width/height/depth; skipped", sh3f.name, raw_id)
+            continue
+        name = props.get(f"name#{n}", raw_id)
+        entries.append(ModelEntry(
+            object_id=f"{catalog}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", raw_id.split("#")[-1]).strip("-"),
+            name=name,
+            category=classify(name),
+            source="sweethome3d",
+            model=str(folder / model.lstrip("/")),
+            creator=props.get(f"creator#{n}", ""),
+            license=props.get(f"license#{n}", props.get("license", "")),
+            package="sweethome3d-furniture",
+            rotation=[float(v) for v in rotation.split()] if rotation else None,
+            size=size,  # type: ignore[arg-type]
+            extra={"catalog": sh3f.stem, "room": props.get(f"category#{n}", "Miscellaneous")},
+        ))
+    return entries
+
+
+def find_catalogs(source: Path, work: Path) -> list[Path]:
+    """.sh3f catalogues from a .deb, a single .sh3f, or a folder holding either.
+
+    A catalogue found twice (a folder holding a .deb and its unpacked files, such as a build's
+    ``_sources``) is listed once: a copy would put the same objects in two splits."""
+    if source.is_dir():
+        found = sorted(source.rglob("*.sh3f"))
+        for deb in sorted(source.rglob("*.deb")):
+            found += find_catalogs(deb, work)
+        unique: dict[str, Path] = {}
+        for sh3f in found:
+            unique.setdefault(hashlib.sha256(sh3f.read_bytes()).hexdigest(), sh3f)
+        return list(unique.values())
+    if source.suffix == ".sh3f":
+        return [source]
+    if source.suffix == ".deb":
+        return sorted(unpack_deb(source, work).rglob("*.sh3f"))
+    raise ValueError(f"{source}: expected a .deb, a .sh3f or a folder of them.")
+
+
 @register
 class SweetHome3D(Source):
     name = "sweethome3d"
@@ -76,7 +170,6 @@ class SweetHome3D(Source):
 
     def entries(self, work: Path, source: Path | None = None) -> list[ModelEntry]:
         from ..debian import fetch_debian_package
-        from ..furniture import find_catalogs, parse_catalog
 
         src = source if source is not None else fetch_debian_package(self.packages[0], work)
         entries: list[ModelEntry] = []

@@ -366,7 +366,7 @@ class UFOAI(Source):
     def load(self, entry: ModelEntry):
         import trimesh
 
-        from ..furniture import surfaces_only
+        from ..meshes import surfaces_only
 
         path = Path(entry.model)
         if path.suffix.lower() == ".obj":

@@ -1,0 +1,41 @@
+"""Pieces the command line's parsers share (``lddbm.__main__`` and the tasks' own commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["sampler_name", "sampling_options", "write_json"]
+
+
+def sampler_name(value: str) -> str:
+    """argparse type: a sampler of the registry (deprecated names accepted with a warning)."""
+    from .samplers import canonical_name
+
+    try:
+        return canonical_name(value)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def sampling_options(p: argparse.ArgumentParser, sampler: bool = True) -> None:
+    """--sampler and every sampler option of the registry (each applies to the samplers that read it)."""
+    from .samplers import OPTIONS, SAMPLERS
+
+    if sampler:
+        p.add_argument("--sampler", type=sampler_name, metavar="SAMPLER", help="; ".join(
+            f"{name}: {cls.summary}" for name, cls in SAMPLERS.items()) + " (default: the checkpoint's)")
+    for name, option in OPTIONS.items():
+        p.add_argument(f"--{name}", type=float, help=f"{option.help}; range [{option.low:g}, {option.high:g}]")
+
+
+def write_json(path: str | None, payload) -> None:
+    """Print ``payload`` as JSON, and write it to ``path`` too when given."""
+    text = json.dumps(payload, indent=2)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")
+    print(text)

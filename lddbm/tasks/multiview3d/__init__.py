@@ -1,0 +1,25 @@
+"""Views -> 3D: 1-12 photos of an object -> its 32^3 occupancy grid.
+
+``build`` (networks, data), ``evaluation`` (shape metrics), ``prediction`` (a shape with its
+uncertainty and the bridge trajectory, for the demo and ``sample``), ``hull`` (the visual hull given
+the cameras: a reference), ``robustness`` (uploads' corruptions, background removal), ``cli``.
+"""
+
+from __future__ import annotations
+
+from ..base import Option, Task
+from .build import dataset, modalities
+from .cli import COMMANDS, DATA_BUILDERS, EXAMPLE_BUILDERS
+from .evaluation import evaluate
+from .presets import PRESETS, MultiViewData
+
+TASK = Task(
+    "multiview3d", ("furniture", "shapenet"), MultiViewData, PRESETS, modalities, dataset, evaluate,
+    eval_options=(
+        Option("views", "views per object (multi-view tasks)", int),
+        Option("samples", "K stochastic samples per object (with --churn or --eta): adds mean IoU per sample, best of "
+               "K, the mean shape's IoU and the disagreement -> error AUROC", int),
+    ),
+    aliases=("shapenet",), default_preset="multiview3d", commands=COMMANDS, data_builders=DATA_BUILDERS,
+    example_builders=EXAMPLE_BUILDERS, checkpoints=("multiview3d",),
+)

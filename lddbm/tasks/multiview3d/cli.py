@@ -1,0 +1,186 @@
+"""The views -> 3D task's commands: ``sample``, ``train-masknet``, ``attach-segmenter``, ``build-data
+objects|furniture`` and ``examples furniture``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ...cli import sampling_options
+from ...errors import ConfigError
+from ..base import Command
+
+
+def _sample_arguments(p) -> None:
+    from ...framing import DEFAULT_FOREGROUND_RATIO
+
+    p.add_argument("--checkpoint", required=True, help="a views -> 3D pipeline folder, or its name under the "
+                   "checkpoints folder (LDDBM_CHECKPOINTS), e.g. multiview3d")
+    p.add_argument("--views", nargs="+", required=True, help="1 to 12 image files of one object")
+    p.add_argument("--out", required=True, help="e.g. shape.glb")
+    p.add_argument("--steps", type=int)
+    sampling_options(p)
+    p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--keep-background", action="store_true", help="do not remove the background (an image's own "
+                   "transparency still counts)")
+    p.add_argument("--foreground-ratio", type=float, default=DEFAULT_FOREGROUND_RATIO,
+                   help="share of each view the object is scaled to fill (default: the training framing)")
+
+
+def _sample(args) -> int:
+    """Views (image files) -> a mesh file and the occupancy grid."""
+    import numpy as np
+
+    from ...export import export_mesh, voxels_to_mesh
+    from ...framing import WORK_SIDE, normalize_views, view_warnings
+    from ...inputs import open_views
+    from ...modalities import LiftingEncoder, MultiViewEncoder
+    from ...pipeline import LDDBMPipeline
+    from .prediction import predict_shape
+
+    pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
+    if not isinstance(pipe.source_encoder, (MultiViewEncoder, LiftingEncoder)):
+        raise ConfigError(f"{args.checkpoint} is not a views -> 3D model (its source is a "
+                          f"{type(pipe.source_encoder).__name__}); `sample` needs one such as checkpoints/multiview3d "
+                          "(super-resolution: `python -m lddbm upscale`).")
+    images, notes = open_views(args.views, pipe.source_encoder.config.max_views, shrink_to=WORK_SIDE)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    framed = normalize_views(images, not args.keep_background, args.foreground_ratio, segmenter=pipe.segmenter)
+    for warning in view_warnings(framed, [Path(p).name for p in args.views]):
+        print(f"warning: {warning}", file=sys.stderr)
+    pred = predict_shape(pipe, framed, args.steps, args.sampler, seed=args.seed, samples=args.samples,
+                         guidance=args.guidance, churn=args.churn, eta=args.eta)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_mesh(voxels_to_mesh(pred.probability, threshold=args.threshold), out)
+    np.save(out.with_suffix(".npy"), pred.probability >= args.threshold)
+    print(json.dumps({"mesh": str(out), "voxels": str(out.with_suffix(".npy")), "nfe": pred.nfe,
+                      "seconds": round(pred.seconds, 3), "occupied": int((pred.probability >= args.threshold).sum())}))
+    return 0
+
+
+def _masknet_arguments(p) -> None:
+    p.add_argument("--data", default="data/furniture")
+    p.add_argument("--photos", default="data/photos", help="built photos folder (its train split: backgrounds)")
+    p.add_argument("--out", required=True, help="output folder (a diffusers model folder)")
+    p.add_argument("--steps", type=int, default=1400)
+    p.add_argument("--batch-size", type=int, default=24)
+    p.add_argument("--max-minutes", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--attach", help="also copy it into this pipeline folder as its segmenter")
+
+
+def _train_masknet(args) -> int:
+    from ...segmentation import attach_to_pipeline, train_masknet
+
+    summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
+                            seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress)
+    if args.attach:
+        attach_to_pipeline(args.out, args.attach)
+        summary["attached_to"] = args.attach
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _attach_arguments(p) -> None:
+    p.add_argument("--pipeline", required=True, help="a saved LDDBMPipeline folder, e.g. checkpoints/multiview3d")
+    p.add_argument("--segmenter", required=True, help="a MaskNet folder (train-masknet --out)")
+    p.add_argument("--refine", type=lambda v: v.lower() in ("1", "true", "yes"), default=None,
+                   help="true: refine the network's mask with GrabCut (default: as saved)")
+
+
+def _attach_segmenter(args) -> int:
+    from ...segmentation import attach_to_pipeline
+
+    attach_to_pipeline(args.segmenter, args.pipeline, refine=args.refine)
+    print(json.dumps({"pipeline": args.pipeline, "segmenter": args.segmenter}))
+    return 0
+
+
+def _objects_arguments(p) -> None:
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--source", help="a folder holding the sources' .debs (default: apt-get download); furniture: "
+                   ".deb, .sh3f or folder (default: apt-get download sweethome3d-furniture)")
+    p.add_argument("--sources", help="comma-separated source names (default: all registered; furniture: sweethome3d)")
+    p.add_argument("--studio", choices=["fixed", "random"], default="fixed",
+                   help="one studio for every view, or lens, camera height and lights drawn per view")
+    p.add_argument("--splits", help="build only these splits, e.g. test")
+    p.add_argument("--extend-split-file", action="store_true",
+                   help="add the new objects to the committed split (lddbm/data/objects_split.json)")
+    p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
+    p.add_argument("--limit", type=int, help="only the first N catalogue entries (for a quick look)")
+    p.add_argument("--views", type=int, default=12)
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _build_objects(args, default_sources: tuple[str, ...] | None) -> int:
+    from ...data.furniture import SPLIT_FILE, BuildOptions, build, extend_split_file
+    from ...data.sources import SOURCES
+
+    sources = tuple(args.sources.split(",")) if args.sources else (default_sources or tuple(SOURCES))
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ConfigError(f"Unknown --sources {', '.join(unknown)}; known: {', '.join(SOURCES)}.")
+    opts = BuildOptions(views=args.views, image_size=args.image_size, seed=args.seed, studio=args.studio)
+    summary = build(args.out, source=args.source, workers=args.workers, limit=args.limit, opts=opts,
+                    progress=not args.no_progress, sources=sources,
+                    splits=tuple(args.splits.split(",")) if args.splits else None)
+    if args.extend_split_file:
+        added = extend_split_file(json.loads((Path(args.out) / "split.json").read_text()))
+        print(f"added to {SPLIT_FILE}: {added}", file=sys.stderr)
+    print(json.dumps({k: v for k, v in summary.items() if k != "failures"}, indent=2))
+    if summary["failed"]:
+        print(f"{summary['failed']} models were skipped; reasons in {Path(args.out) / 'summary.json'}", file=sys.stderr)
+    if summary["in_data_set"] == 0:
+        print("error: no object could be built, so there is no data set; see the reasons above", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _examples_arguments(p) -> None:
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--views", type=int, default=4, help="input views per object")
+    p.add_argument("--categories", help="only these categories, comma-separated (e.g. airplane,car)")
+    p.add_argument("--photos", help="a built photos folder; paste objects not yet exported onto its held-out "
+                   "photographs (OUT/<id>-photo)")
+
+
+def _examples(args) -> int:
+    from ...data.furniture import export_examples
+    from .robustness import held_out_photos
+
+    photos = held_out_photos(args.photos) if args.photos else None
+    categories = args.categories.split(",") if args.categories else None
+    chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views, photos=photos,
+                             categories=categories)
+    print(json.dumps(chosen, indent=2))
+    return 0
+
+
+COMMANDS = (
+    Command("sample", "views -> 3D shape file (GLB, OBJ or STL) and voxels (.npy)", _sample_arguments, _sample),
+    Command("train-masknet", "train the foreground segmenter on renders over photographs", _masknet_arguments,
+            _train_masknet),
+    Command("attach-segmenter", "copy a trained MaskNet into a pipeline folder as its segmenter", _attach_arguments,
+            _attach_segmenter),
+)
+DATA_BUILDERS = (
+    Command("objects", "3D models from every source in lddbm.data.sources, rendered, with 32^3 voxels",
+            _objects_arguments, lambda args: _build_objects(args, None)),
+    Command("furniture", "the Sweet Home 3D furniture only (sources: sweethome3d)", _objects_arguments,
+            lambda args: _build_objects(args, ("sweethome3d",))),
+)
+EXAMPLE_BUILDERS = (
+    Command("furniture", "held-out objects' views and voxels as demo examples", _examples_arguments, _examples),
+)

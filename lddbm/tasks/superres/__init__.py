@@ -1,0 +1,115 @@
+"""Super-resolution of photographs (x4, x4 for JPEG/noisy photos, x8): whole images by tiles.
+
+``upscale`` (whole images, scores against bicubic), ``tiling`` (seamless overlapping tiles), ``peers``
+(waifu2x, scored in the same run), ``presets``, ``cli`` (``upscale``, ``build-data photos``,
+``examples photos``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch.nn as nn
+from torch.utils.data import Dataset
+
+from ...data.photos import load_split
+from ...errors import ConfigError
+from ...pipeline import LDDBMPipeline
+from ...presets import Preset
+from ..base import Option, SampleOptions, Task
+from .cli import COMMANDS, DATA_BUILDERS, EXAMPLE_BUILDERS
+from .peers import peers_by_name
+from .presets import PRESETS, PhotoData
+from .upscale import autoencoder_psnr, evaluate_images, load_images, pipeline_scale
+
+logger = logging.getLogger(__name__)
+
+
+def modalities(preset: Preset) -> dict[str, nn.Module]:
+    from ...modalities import AnchoredImageDecoder, AnchoredImageEncoder, LowResEncoder
+
+    d, lat, b = preset.data, preset.latent, preset.bridge
+    common = dict(latent_channels=lat.channels, latent_size=lat.size, width=lat.width)
+    return {
+        "source_encoder": LowResEncoder(image_size=d.hr_size // d.scale, sigma_data=b.sigma_data_end,
+                                        anchor_blocks=d.anchor_blocks, **common),
+        "target_encoder": AnchoredImageEncoder(image_size=d.hr_size, sigma_data=b.sigma_data, **common),
+        "target_decoder": AnchoredImageDecoder(image_size=d.hr_size, **common),
+    }
+
+
+def dataset(preset: Preset, split: str) -> Dataset:
+    from ...data.photos import PhotoCrops
+
+    d = preset.data
+    return PhotoCrops(d.root, split, hr_size=d.hr_size, scale=d.scale, crops_per_epoch=d.crops_per_epoch, zoom=d.zoom,
+                      degradation=d.degradation)
+
+
+def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
+                    images: str | None = None, baseline: str | None = None, crop: int | None = None,
+                    scale: int | None = None, degradation: str = "bicubic", peers: str | None = None) -> dict:
+    """PSNR/SSIM of whole-image upscales against bicubic, and of the autoencoder's reconstruction.
+
+    "val" (periodic evaluation while training) scores centre crops of ``data.eval_crop`` px of the
+    *training* photographs: a fitting monitor, not a generalisation estimate; nothing is selected
+    on it. "test" scores the whole held-out photographs (up to 2048 px at x4). ``images``: a folder
+    of high-resolution originals to score instead of the data's split; ``baseline``: a second
+    pipeline folder scored alongside with its own default sampling; ``crop``: centre crop (HR px);
+    ``scale``: the expected factor (an error if the checkpoint's differs); ``degradation``: how the
+    inputs are made ("bicubic" or "jpeg_noise", ``lddbm.data.degradations``); ``peers``: comma-separated
+    other upscalers scored on the same inputs (``waifu2x``, ``waifu2x-denoise2``, ...; ``lddbm.tasks.superres.peers``),
+    each skipped with a note in the report when it cannot run here.
+    """
+    d = preset.data
+    factor = pipeline_scale(pipe)
+    if scale is not None and scale != factor:
+        raise ConfigError(f"--scale {scale} does not match the checkpoint, which upscales x{factor}.")
+    source = images or f"{d.root} ({'train' if split == 'val' else split} split)"
+    if images:
+        originals = load_images(images)
+    else:
+        originals = load_split(d.root, "train" if split == "val" else split)
+        crop = crop or (d.eval_crop if split == "val" else None)
+    if limit is not None:
+        originals = dict(list(originals.items())[:limit])
+    models = {"lddbm": pipe}
+    if baseline:
+        models["baseline"] = LDDBMPipeline.load(baseline, device=pipe.device)
+        models["baseline"].set_progress_bar_config(disable=True)
+    kwargs = opts.sampler_kwargs()
+    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), **kwargs}}  # the baseline: its own defaults
+    peer_models, skipped = peers_by_name(peers)
+    report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
+                             log=logger.info, degradation=degradation or "bicubic", peers=peer_models)
+    report.update(peers_skipped=skipped, split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
+                  psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
+    folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
+    encoder_dir = Path(folder) / "target_encoder" if folder else None
+    if (images or split != "val") and encoder_dir is not None and encoder_dir.is_dir():  # the autoencoder's reconstruction bounds what the bridge can reach
+        from ...modalities import AnchoredImageEncoder
+
+        encoder = AnchoredImageEncoder.from_pretrained(encoder_dir).to(pipe.device).float()
+        report["autoencoder_psnr_rgb"] = autoencoder_psnr(encoder, pipe.target_decoder.float(), originals,
+                                                          encoder.config.image_size, seed=opts.seed)
+    return report
+
+
+TASK = Task(
+    "superres", ("photos",), PhotoData, PRESETS, modalities, dataset, evaluate,
+    eval_options=(
+        Option("images", "a folder of high-resolution originals (default: the data's split)"),
+        Option("scale", "the expected upscaling factor (checked against the checkpoint)", int),
+        Option("baseline", "a second pipeline folder scored alongside (e.g. the regression baseline), sampled with its "
+               "own defaults; the sampling options apply to --checkpoint"),
+        Option("crop", "centre crop of each original, in HR pixels (default: the whole image, up to 512 * scale)", int),
+        Option("degradation", "how inputs are made from the originals: bicubic down-sampling (default) or that plus "
+               "noise (std 4/255) and JPEG at quality 30-70 (lddbm/data/degradations.py)",
+               choices=("bicubic", "jpeg_noise")),
+        Option("peers", "comma-separated peers scored in the same run: waifu2x (photo, no denoise), "
+               "waifu2x-denoise0..3 (needs pip install '.[bench]'; skipped with a note otherwise)"),
+    ),
+    aliases=("sr",), default_preset="sr4x", commands=COMMANDS, data_builders=DATA_BUILDERS,
+    example_builders=EXAMPLE_BUILDERS, checkpoints=("sr4x", "sr4x_real", "sr8x"),
+)

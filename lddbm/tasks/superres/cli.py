@@ -1,0 +1,95 @@
+"""The super-resolution task's commands: ``upscale``, ``build-data photos`` and ``examples photos``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ...cli import sampling_options
+from ..base import Command
+
+
+def _upscale_arguments(p) -> None:
+    p.add_argument("--checkpoint", default="checkpoints/sr4x", help="a super-resolution pipeline folder (default: "
+                   "checkpoints/sr4x here, else $LDDBM_CHECKPOINTS/sr4x)")
+    p.add_argument("--image", required=True)
+    p.add_argument("--out", required=True, help="e.g. big.png")
+    p.add_argument("--bicubic", help="also write the bicubic upscale here, for comparison")
+    p.add_argument("--fit", choices=["downscale", "crop", "error"], default="downscale",
+                   help="an image larger than 512 px: downscale it (default), upscale its central 512 px region, or stop")
+    p.add_argument("--steps", type=int)
+    sampling_options(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+
+
+def _upscale(args) -> int:
+    """An image file -> its super-resolved PNG (whole image, by tiles)."""
+    from tqdm.auto import tqdm
+
+    from ...inputs import open_image
+    from ...pipeline import LDDBMPipeline
+    from .upscale import fit_to_limit, upscale
+
+    pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
+    pipe.set_progress_bar_config(disable=True)
+    image, notes = open_image(args.image)
+    if args.fit != "error":
+        image, note = fit_to_limit(image, how=args.fit)
+        notes += [note] if note else []
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    with tqdm(desc="tiles", unit="tile") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = upscale(pipe, image, steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
+                         guidance=args.guidance, churn=args.churn, eta=args.eta)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.image.save(out)
+    if args.bicubic:
+        result.bicubic.save(args.bicubic)
+    print(json.dumps({"out": str(out), "size": list(result.image.size), "scale": result.scale, "tiles": result.tiles,
+                      "nfe_per_tile": result.nfe, "seconds": round(result.seconds, 3), "notes": notes}))
+    return 0
+
+
+def _photos_arguments(p) -> None:
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--source", help="a .deb of wallpapers (default: the packages in lddbm.data.photos)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _build_photos(args) -> int:
+    from ...data.photos import build
+
+    summary = build(args.out, sources=[args.source] if args.source else None, seed=args.seed)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _examples_arguments(p) -> None:
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--size", type=int, default=512, help="side of the high-resolution crop")
+    p.add_argument("--scale", type=int, default=4, help="down-sampling factor of the input")
+
+
+def _examples(args) -> int:
+    from ...data.photos import export_examples
+
+    chosen = export_examples(args.data, args.out, split=args.split, size=args.size, scale=args.scale)
+    print(json.dumps(chosen, indent=2))
+    return 0
+
+
+COMMANDS = (Command("upscale", "super-resolve an image file into a PNG (inputs over 512 px: see --fit)",
+                    _upscale_arguments, _upscale),)
+DATA_BUILDERS = (Command("photos", "natural photographs from Debian packages (super-resolution; backgrounds)",
+                         _photos_arguments, _build_photos),)
+EXAMPLE_BUILDERS = (Command("photos", "held-out photographs: a high-resolution crop and its low-resolution input",
+                            _examples_arguments, _examples),)

@@ -62,7 +62,10 @@ def test_classifiers_train_and_the_task_trains_and_evaluates_both_ways(digits_ro
         assert 0 <= report["cross_coherence"] <= 1 and report["kid"] == report["kid"]  # a number, not NaN
         source = "handwritten" if preset == "digits_h2p" else "printed"
         assert report["images"] == len(load_images(digits_root, source, "test")[1])
-        assert report["classifier"]["test_accuracy"] >= 0
+        target = "printed" if preset == "digits_h2p" else "handwritten"  # the judge of the translated digits
+        judged_by = json.loads((judges / target / "report.json").read_text())
+        assert report["classifier"]["test_accuracy"] == judged_by["test_accuracy"]
+        assert report["classifier"]["folder"] == str(judges / target)
         assert 0 <= report["linear_probe_accuracy"] <= 1
         if preset == "digits_h2p":  # label-conditioned: also scored with the true digit as its label, and from it alone
             assert report["source_scale"] == 0  # the preset's lambda_sketch, exported in the scheduler config

@@ -83,7 +83,7 @@ def score_run(method: str, seed: int, pipeline: Path, args) -> dict:
     report["views4"] = task.evaluate(pipe, four, args.split, args.limit, SampleOptions(seed=seed))
     one = apply_overrides(base, {"data.num_views": "1"})
     stochastic = method != "regression"  # the regression answers in one deterministic step
-    opts = SampleOptions(seed=seed, churn=0.33 if stochastic else None)
+    opts = SampleOptions(seed=seed, options={"churn": 0.33} if stochastic else {})
     report["views1"] = task.evaluate(pipe, one, args.split, args.limit, opts,
                                      samples=args.samples if stochastic else None)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .cli import sampler_name, sampling_options, write_json
+from .cli import given_sampler_options, sampler_name, sampling_options, write_json
 from .errors import ConfigError, LDDBMError
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -85,17 +85,19 @@ def _sample_options(args, **extra):
 
     # bench has --samplers (a grid) and passes each one here; eval has --sampler
     return SampleOptions(steps=extra.get("steps", args.steps), sampler=extra.get("sampler", getattr(args, "sampler", None)),
-                         guidance=args.guidance, churn=args.churn, eta=args.eta, seed=args.seed)
+                         options=given_sampler_options(args), seed=args.seed)
 
 
 def cmd_eval(args, extra) -> int:
     """Score a checkpoint on its task's data; the checkpoint's preset decides the task."""
+    from .samplers import OPTIONS
+
     preset, pipe, task = _eval_setup(args, extra)
     report = task.evaluate(pipe, preset, args.split, args.limit, _sample_options(args), **_task_options(args, task))
     cfg = pipe.scheduler.config
     report.update(task=task.name, preset=preset.name, checkpoint=str(args.checkpoint),
-                  sampler=args.sampler or cfg.sampler, steps=args.steps or cfg.num_inference_steps, device=str(pipe.device),
-                  churn=args.churn, eta=args.eta)  # None: the checkpoint's default
+                  sampler=args.sampler or cfg.sampler, steps=args.steps or cfg.num_inference_steps, device=str(pipe.device))
+    report.update({name: getattr(args, name) for name in OPTIONS})  # None: the checkpoint's default
     write_json(args.json, report)
     return 0
 

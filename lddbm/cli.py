@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["sampler_name", "sampling_options", "write_json"]
+__all__ = ["given_sampler_options", "sampler_name", "sampling_options", "write_json"]
 
 
 def sampler_name(value: str) -> str:
@@ -30,6 +30,13 @@ def sampling_options(p: argparse.ArgumentParser, sampler: bool = True) -> None:
             f"{name}: {cls.summary}" for name, cls in SAMPLERS.items()) + " (default: the checkpoint's)")
     for name, option in OPTIONS.items():
         p.add_argument(f"--{name}", type=float, help=f"{option.help}; range [{option.low:g}, {option.high:g}]")
+
+
+def given_sampler_options(args: argparse.Namespace) -> dict[str, float]:
+    """The sampler options (``sampling_options``' flags) the user gave, by name: the pipeline's keywords."""
+    from .samplers import OPTIONS
+
+    return {name: getattr(args, name) for name in OPTIONS if getattr(args, name, None) is not None}
 
 
 def write_json(path: str | None, payload) -> None:

@@ -127,19 +127,11 @@ def build_denoiser(preset: Preset) -> BridgeTransformer:
 
 
 def build_scheduler(preset: Preset) -> BridgeScheduler:
-    s = preset.sampling
-    return BridgeScheduler(
-        bridge=dataclasses.asdict(preset.bridge),
-        sampler=s.sampler,
-        num_inference_steps=s.steps,
-        guidance=s.guidance,
-        churn=s.churn,
-        eta=s.eta,
-        source_scale=s.source_scale,
-        num_candidates=s.num_candidates,
-        rho=s.rho,
-        t_max_offset=s.t_max_offset,
-    )
+    """The scheduler a preset exports: its bridge, and its sampling section as the scheduler's defaults
+    (SamplingConfig's fields are BridgeScheduler's sampling arguments, ``steps`` for ``num_inference_steps``)."""
+    sampling = dataclasses.asdict(preset.sampling)
+    sampling["num_inference_steps"] = sampling.pop("steps")
+    return BridgeScheduler(bridge=dataclasses.asdict(preset.bridge), **sampling)
 
 
 def bridge_draws(preset: Preset, first: int, n: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -130,3 +130,25 @@ def test_preset_json_round_trip(tmp_path):
 def test_unknown_preset():
     with pytest.raises(ValueError, match="Unknown preset 'nope'; available: .*synthetic"):
         get_preset("nope")
+
+
+def test_the_sampling_section_is_the_schedulers_arguments():
+    """preset.sampling goes to BridgeScheduler whole (lddbm.train.build_scheduler): the two declare the
+    same settings with the same defaults, ``steps`` being ``num_inference_steps``."""
+    import inspect
+
+    from lddbm.presets import SamplingConfig
+    from lddbm.scheduler import BridgeScheduler
+    from lddbm.train import build_scheduler
+
+    params = {k: v.default for k, v in inspect.signature(BridgeScheduler.__init__).parameters.items()
+              if k not in ("self", "bridge")}
+    defaults = {("num_inference_steps" if f.name == "steps" else f.name): f.default
+                for f in dataclasses.fields(SamplingConfig)}
+    assert set(defaults) == set(params)
+    assert {k: v for k, v in defaults.items() if k != "num_inference_steps"} == \
+        {k: v for k, v in params.items() if k != "num_inference_steps"}
+    preset = get_preset("digits_h2p")
+    config = build_scheduler(preset).config
+    assert config.num_inference_steps == preset.sampling.steps and config.eta == preset.sampling.eta
+    assert config.num_candidates == preset.sampling.num_candidates

@@ -87,3 +87,12 @@ def test_two_tasks_may_not_claim_one_name_or_data_kind(echo_task):
 def test_a_task_option_exists_only_while_its_task_is_registered(capsys):
     assert main(["eval", "synthetic", "--checkpoint", "x", "--loudness", "3"]) == 2
     assert "Unknown option --loudness" in capsys.readouterr().err
+
+
+def test_sample_options_pass_the_samplers_own_and_drop_their_randomness():
+    from lddbm.tasks import SampleOptions
+
+    opts = SampleOptions(steps=4, sampler="heun", options={"churn": 0.3, "guidance": 1.5})
+    assert opts.sampler_kwargs() == {"num_inference_steps": 4, "sampler": "heun", "churn": 0.3, "guidance": 1.5}
+    assert opts.without_randomness().options == {"churn": 0.0, "guidance": 1.5}
+    assert SampleOptions(options={"eta": 0.5}).without_randomness().options == {"eta": 0.0}

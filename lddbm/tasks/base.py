@@ -8,6 +8,7 @@ task's own commands read it from there, so a new task edits no other file.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -16,6 +17,7 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 from ..pipeline import LDDBMPipeline
+from ..samplers import SAMPLERS
 from ..source_batches import batch_len, batch_slice
 
 __all__ = ["Command", "Option", "SampleOptions", "Task", "translate"]
@@ -25,16 +27,18 @@ __all__ = ["Command", "Option", "SampleOptions", "Task", "translate"]
 class SampleOptions:
     steps: int | None = None  # None: the scheduler's default
     sampler: str | None = None  # a name in lddbm.samplers.SAMPLERS
-    guidance: float | None = None  # heun
-    churn: float | None = None  # heun
-    eta: float | None = None  # dbim
+    options: dict[str, float] = field(default_factory=dict)  # the sampler's own (lddbm.samplers.OPTIONS): guidance, churn, eta
     batch_size: int = 256
     seed: int = 0
 
     def sampler_kwargs(self) -> dict:
         """The pipeline's sampling keywords (None: the checkpoint's default)."""
-        return dict(num_inference_steps=self.steps, sampler=self.sampler, guidance=self.guidance, churn=self.churn,
-                    eta=self.eta)
+        return dict(num_inference_steps=self.steps, sampler=self.sampler, **self.options)
+
+    def without_randomness(self) -> "SampleOptions":
+        """The same sampling with every stochastic option given set to 0 (the deterministic counterpart)."""
+        stochastic = {sampler.stochastic_option for sampler in SAMPLERS.values()}
+        return dataclasses.replace(self, options={k: 0.0 if k in stochastic and v else v for k, v in self.options.items()})
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ and what K stochastic samples per object add."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import torch
@@ -76,8 +75,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     }
     if k > 1:
         # the same sampler without its randomness (churn / eta 0): what the samples are set against
-        plain = dataclasses.replace(opts, churn=0.0 if opts.churn else opts.churn, eta=0.0 if opts.eta else opts.eta)
-        deterministic, _ = translate(pipe, sources, plain)
+        deterministic, _ = translate(pipe, sources, opts.without_randomness())
         report["stochastic"] = stochastic_report(drawn, targets, deterministic)
     return report
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ...cli import sampling_options
+from ...cli import given_sampler_options, sampling_options
 from ..base import Command
 
 
@@ -46,7 +46,7 @@ def _upscale(args) -> int:
             bar.update(done - bar.n)
 
         result = upscale(pipe, image, steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
-                         guidance=args.guidance, churn=args.churn, eta=args.eta)
+                         **given_sampler_options(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(out)

@@ -96,8 +96,9 @@ def shown(value, limit: int = 40) -> str:
 
 def guarded(fn, what: str, heavy: bool = True):
     """``fn`` as an event handler: under one of HEAVY's slots when it runs a model, and every exception a
-    message that says what to do. gr.Error passes as it is; the library's user errors become gr.Error; an
-    unexpected one is logged with its trace and shown as a plain sentence (never a bare "Error" badge)."""
+    message that says what to do. gr.Error passes as it is; the library's user errors become gr.Error; both
+    are expected refusals (an empty shape, a bad upload), logged as one line, no traceback. An unexpected
+    one is logged with its trace and shown as a plain sentence (never a bare "Error" badge)."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -106,10 +107,11 @@ def guarded(fn, what: str, heavy: bool = True):
                 return fn(*args, **kwargs)
             with HEAVY.slot(fn.__name__):
                 return fn(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as err:
+            refused(fn.__name__, err)
             raise
         except (InputError, ConfigError, DataError, StorageFull) as err:
-            raise gr.Error(str(err)) from err
+            raise refused(fn.__name__, gr.Error(str(err))) from err
         except MemoryError:
             logger.error("%s: out of memory", fn.__name__)
             raise gr.Error(f"The server ran out of memory while {what}. Try fewer or smaller images, fewer samples "
@@ -120,6 +122,13 @@ def guarded(fn, what: str, heavy: bool = True):
                            "again, or try other images or settings.") from None
 
     return run
+
+
+def refused(name: str, err: gr.Error) -> gr.Error:
+    """An expected refusal: one line in the log, and Gradio told not to print its traceback."""
+    err.print_exception = False
+    logger.info("%s refused: %s", name, " ".join(str(err.message).split()))
+    return err
 
 
 def session_folder() -> Path:

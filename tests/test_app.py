@@ -36,24 +36,32 @@ def test_predict_shape_samples_and_trajectory(tiny_3d, views):
 
 
 def run3d(paths, steps=2, sampler="heun", randomness=0.0, guidance=1.0, seed=0, threshold=0.5, samples=1,
+          remove_background=True, ratio=0.75, fixes=None):
+    """The handler as the Generate button calls it (the gallery hands (path, caption) pairs) with the session's
+    fixes: (figure, downloads, info, seen, frames, slider, frame plot, the message beside Generate)."""
+    return views3d.generate([(p, None) for p in paths], remove_background, ratio, steps, sampler, guidance,
+                            randomness, seed, False, threshold, samples, fixes or {})
+
+
+def api3d(paths, steps=2, sampler="heun", randomness=0.0, guidance=1.0, seed=0, threshold=0.5, samples=1,
           remove_background=True, ratio=0.75):
-    """The handler as the Generate button calls it (the gallery hands (path, caption) pairs), with the
-    "along the bridge" controls it updates next: (figure, downloads, info, seen, frames, slider, frame plot)."""
-    return views3d.views_to_3d_ui([(p, None) for p in paths], remove_background, ratio, steps, sampler, guidance,
-                                  randomness, seed, False, threshold, samples)
+    """The public /views_to_3d endpoint's handler: (figure, downloads, info, seen, frames); errors raised."""
+    return views3d.views_to_3d([(p, None) for p in paths], remove_background, ratio, steps, sampler, guidance,
+                               randomness, seed, False, threshold, samples, progress=lambda *a, **k: None)
 
 
 def test_views_handler_outputs(app, views):
-    fig, downloads, info, seen, frames, slider, frame_plot = run3d(views())
+    fig, downloads, info, seen, frames, slider, frame_plot, message = run3d(views())
     assert fig.data[0].type == "mesh3d" and len(fig.data) == 1  # no ground truth for an upload
     assert sorted(p.rsplit(".", 1)[1] for p in downloads) == ["glb", "obj", "stl"]
-    assert "3 view(s)" in info and "3 NFE" in info
-    assert len(frames) == 3 and len(seen) == 3 and seen[0].size == (160, 160)
+    assert "3 view(s)" in info and "3 NFE" in info and message.startswith("**Done")
+    assert len(frames) == 3 and len(seen) == 3 and seen[0][0].size == (160, 160) and seen[0][1].startswith("view 1")
     assert frame_plot.data[0].type == "mesh3d"  # "along the bridge" opens on the last estimate, not an empty plot
     assert views3d.trajectory_frame(frames, 1, 0.5).data[0].type == "mesh3d"
+    assert len(api3d(views())) == 5  # the endpoint: figure, downloads, info, seen and the (hidden) frames
 
 
-def test_examples_show_their_ground_truth_in_the_same_scene(app, tmp_path, views):
+def test_examples_show_their_ground_truth_beside_the_prediction_with_titles(app, tmp_path, views):
     name, paths = views3d.example_sets()[0]
     copies = []
     for i, p in enumerate(paths):  # Gradio hands the handler copies of the example files
@@ -64,8 +72,12 @@ def test_examples_show_their_ground_truth_in_the_same_scene(app, tmp_path, views
     assert truth is not None and truth.shape == (32, 32, 32)
     assert views3d.ground_truth_for(views()) is None
     fig = run3d(copies)[0]
-    assert [t.name for t in fig.data] == ["prediction", "ground truth"]  # one scene: one camera turns both
-    assert fig.data[0].x.mean() < fig.data[1].x.mean()
+    # two scenes side by side, each titled by a layout annotation (drawn by the browser, unlike trace names)
+    assert [t.name for t in fig.data] == ["prediction", "ground truth"]
+    assert [t.type for t in fig.data] == ["mesh3d", "mesh3d"] and [t.scene for t in fig.data] == ["scene", "scene2"]
+    assert [a.text for a in fig.layout.annotations] == ["prediction", "ground truth"]
+    assert fig.layout.scene.domain.x[1] <= fig.layout.scene2.domain.x[0]  # the prediction on the left
+    assert [a.text for a in run3d(views())[0].layout.annotations] == ["prediction"]
 
 
 def test_photo_examples_are_listed(app):
@@ -73,17 +85,28 @@ def test_photo_examples_are_listed(app):
     assert any(label.endswith("on a photo") for label in labels) and not labels[0].endswith("on a photo")
 
 
-def test_an_upload_after_an_example_replaces_its_views(app, views):
+def test_an_upload_after_an_example_replaces_its_views_and_only_previews(app, views):
     _, example = views3d.example_sets()[0]
     own = views(1)
     assert views3d.without_example_views(example + own) == own
     assert views3d.without_example_views(example) is None and views3d.without_example_views(own) is None
-    out = views3d.views_uploaded([(p, None) for p in example + own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1)
-    assert out[-1] == own and "1 view(s)" in out[2]  # the gallery holds the upload only, and the shape is of it
+    seen, radio, picture, gallery, message = views3d.upload_previewed([(p, None) for p in example + own], True,
+                                                                      0.75, {}, False)
+    assert gallery == own and len(seen) == 1  # the gallery holds the upload only, and the preview is of it
+    assert radio["choices"] == [("view 1", "view 1")] or radio["choices"] == ["view 1"]
+    assert max(picture.size) == views3d.FIX_SIDE and "Nothing has run yet" in message
+    assert views3d.generate_if_chosen(False, [(p, None) for p in own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5,
+                                      1, {}) == (gr.skip(),) * 8  # one run per click: an upload runs nothing
+    ran = views3d.generate_if_chosen(True, [(p, None) for p in own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1,
+                                     {})
+    assert "1 view(s)" in ran[2]  # unless "run on upload" is ticked
+    assert views3d.upload_previewed([], True, 0.75, {}, False) == (gr.skip(),) * 5
 
 
-@pytest.mark.parametrize("case", ["none", "empty_file", "not_image", "too_many", "seed", "nan_seed", "ratio"])
-def test_bad_uploads_raise_gr_error(app, tmp_path, views, case):
+BAD_UPLOADS = ["none", "empty_file", "not_image", "too_many", "seed", "nan_seed", "ratio"]
+
+
+def bad_upload(case, tmp_path, views):
     kw = {}
     if case == "none":
         files = []
@@ -98,19 +121,54 @@ def test_bad_uploads_raise_gr_error(app, tmp_path, views, case):
     else:
         files = views(1)
         kw = {"seed": 10**23} if case == "seed" else {"seed": float("nan")} if case == "nan_seed" else {"ratio": 7.0}
+    return files, kw
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_uploads_raise_gr_error_from_the_endpoint(app, tmp_path, views, case):
+    files, kw = bad_upload(case, tmp_path, views)
     with pytest.raises(gr.Error, match="views|empty|not an image|at most|seed|size in the frame"):
-        run3d(files, **kw)
+        api3d(files, **kw)
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_in_the_tab_an_error_is_one_message_and_the_inputs_stay(app, tmp_path, views, case):
+    """The Generate button never raises (Gradio would turn the outputs into "Error" badges): the message goes
+    beside the button, every other output is left as it is, and the inputs are not outputs at all."""
+    files, kw = bad_upload(case, tmp_path, views)
+    out = run3d(files, **kw)
+    assert len(out) == 8 and all(o is gr.skip() or o == gr.skip() for o in out[:-1])
+    assert out[-1].startswith("**⚠") and any(w in out[-1] for w in ("views", "empty", "not an image", "at most", "seed",
+                                                                      "size in the frame"))
 
 
 def test_empty_prediction_says_what_most_likely_happened(app, tmp_path):
-    with pytest.raises(gr.Error, match="lower the occupancy threshold"):
-        run3d(object_views(tmp_path), threshold=0.999999)
+    with pytest.raises(gr.Error, match="lower the occupancy"):
+        api3d(object_views(tmp_path), threshold=0.999999)
     blank = tmp_path / "blank.png"
     Image.new("RGB", (64, 64), (128, 128, 128)).save(blank)
     with pytest.raises(gr.Error, match="blank"):
-        run3d([str(blank)], threshold=0.999999)
+        api3d([str(blank)], threshold=0.999999)
     with pytest.raises(gr.Error, match="another seed"):
-        run3d(object_views(tmp_path), threshold=0.999999, randomness=0.5)
+        api3d(object_views(tmp_path), threshold=0.999999, randomness=0.5)
+    # in the tab: the message beside Generate; the stale shape is cleared, what the model saw is shown
+    figure, downloads, info, seen, frames, slider, frame_plot, message = run3d(object_views(tmp_path),
+                                                                               threshold=0.999999)
+    assert figure is None and downloads is None and len(seen) == 2 and "lower the occupancy" in message
+    assert frames == [] and frame_plot is None and slider["interactive"] is False  # no stale bridge frames either
+
+
+def test_an_expected_refusal_is_one_log_line_without_a_traceback(app, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="lddbm.app"):
+        with pytest.raises(gr.Error) as raised:
+            common.guarded(views3d.views_to_3d, "making the 3D shape")(
+                [(p, None) for p in object_views(tmp_path)], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.999999, 1,
+                progress=lambda *a, **k: None)
+    assert raised.value.print_exception is False  # Gradio prints no traceback for it
+    lines = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0].getMessage() and lines[0].exc_info is None
 
 
 def test_warnings_for_no_object_and_border(app, tmp_path, monkeypatch):
@@ -120,8 +178,11 @@ def test_warnings_for_no_object_and_border(app, tmp_path, monkeypatch):
     arr = np.full((64, 64, 3), 230, np.uint8)
     arr[20:64, 10:40] = (150, 30, 30)  # touches the bottom border
     Image.fromarray(arr).save(edge)
-    run3d([str(edge)])
-    assert any("touches the image border" in m for m in said)
+    api3d([str(edge)])
+    assert any("touches the image border" in m for m in said)  # API clients: Gradio warnings
+    said.clear()
+    message = run3d([str(edge)])[-1]  # the tab: in the one message beside Generate, not a toast
+    assert "touches the image border" in message and not said
 
 
 def tab_titles(demo) -> list[str]:
@@ -159,7 +220,7 @@ def test_every_image_mode_goes_through(app, tmp_path):
     gif = tmp_path / "anim.gif"
     Image.new("RGB", (30, 30), "red").save(gif, save_all=True, append_images=[Image.new("RGB", (30, 30), "blue")])
     fig, _, _, seen, *_ = run3d(paths[:3] + [str(gif)], steps=1, sampler="dbim")
-    assert fig.data[0].type == "mesh3d" and all(im.mode == "RGB" for im in seen)
+    assert fig.data[0].type == "mesh3d" and all(im.mode == "RGB" for im, _ in seen)
 
 
 # ---- super-resolution tab --------------------------------------------------------------------------
@@ -500,3 +561,79 @@ def test_the_novelview_tab_says_its_views_are_blurry(app):
     assert any("Expect blurry views" in text and "16×16-px views" in text for text in texts)  # the tiny model's side
     labels = [getattr(b, "label", "") or "" for b in demo.blocks.values()]
     assert "generated view (16 px, enlarged: blurry)" in labels
+
+
+# ---- Views → 3D: fixing a cut-out ------------------------------------------------------------------------
+
+
+def click(picture, x, y):
+    """A click on the fix picture at (x, y), fractions of its size, as Gradio's select event reports it."""
+    return gr.SelectData(None, {"index": [round(x * picture.size[0]), round(y * picture.size[1])], "value": None,
+                                "selected": True})
+
+
+def test_a_box_drawn_on_a_real_photo_fixes_its_cut_out_for_the_next_run(app, tmp_path):
+    """The coffee cup on a wood table (assets/realphotos): the automatic cut-out misses it; two clicks (a box)
+    cut it out, "what the model sees" follows at once, and the next Generate uses it."""
+    from lddbm.data.realphotos import mask_iou, real_photo_set
+
+    _, rgb, truth = next(p for p in real_photo_set() if p[0] == "coffee")
+    path = str(tmp_path / "coffee.png")
+    Image.fromarray(rgb).save(path)
+    gallery = [(path, None)]
+    seen, radio, picture, _, message = views3d.upload_previewed(gallery, True, 0.75, {}, False)
+    assert seen[0][1].startswith("view 1: cut out") and "Nothing has run yet" in message
+    ys, xs = np.nonzero(truth)
+    h, w = truth.shape
+    fixes, picture, seen, message = views3d.fix_clicked(gallery, "view 1", views3d.BOX_CORNERS, True, 0.75, {},
+                                                        click(picture, (xs.min() - 12) / w, (ys.min() - 12) / h))
+    assert "click the opposite corner" in message and seen[0][1].startswith("view 1: cut out")
+    fixes, picture, seen, message = views3d.fix_clicked(gallery, "view 1", views3d.BOX_CORNERS, True, 0.75, fixes,
+                                                        click(picture, (xs.max() + 12) / w, (ys.max() + 12) / h))
+    assert "cut out from your box" in message and seen[0][1] == "view 1: your box"
+    (fix,) = fixes.values()
+    assert fix["corner"] is None and fix["box"][0] == pytest.approx((xs.min() - 12) / w, abs=0.01)
+    pipe = common.pipeline("multiview3d")
+    mask = views3d.cut_and_frame(pipe, path, Image.open(path), True, 0.75, fix)[1] > 127
+    assert mask_iou(mask, truth) > 0.85
+    out = run3d([path], fixes=fixes)
+    assert out[3][0][1] == "view 1: your box" and out[-1].startswith("**Done")  # the run used the fixed view
+    fixes, picture, seen, message = views3d.fix_clicked(gallery, "view 1", views3d.ON_BACKGROUND, True, 0.75, fixes,
+                                                        click(picture, xs.mean() / w, ys.mean() / h))
+    assert len(fixes[common.digest(path)]["bg"]) == 1 and "removed what you clicked on" in message
+    fixes, picture, seen, message = views3d.fix_cleared(gallery, "view 1", True, 0.75, fixes)
+    assert fixes == {} and seen[0][1].startswith("view 1: cut out") and "automatic" in message
+
+
+def test_fix_events_never_raise(app, tmp_path):
+    """Every preview event answers with its message: a fix before any upload, a box of one point."""
+    clicked = views3d.quiet(views3d.fix_clicked, "fixing the cut-out", 4)
+    out = clicked([], "view 1", views3d.BOX_CORNERS, True, 0.75, {},
+                  gr.SelectData(None, {"index": [3, 4], "value": None}))
+    assert out[:3] == (gr.skip(),) * 3 and "Upload views" in out[3]
+    path = object_views(tmp_path)[0]
+    picture = views3d.upload_previewed([(path, None)], True, 0.75, {}, False)[2]
+    fixes, *_ = views3d.fix_clicked([(path, None)], "view 1", views3d.BOX_CORNERS, True, 0.75, {},
+                                    click(picture, .5, .5))
+    fixes, _, _, message = views3d.fix_clicked([(path, None)], "view 1", views3d.BOX_CORNERS, True, 0.75, fixes,
+                                               click(picture, .505, .5))
+    assert "too small" in message and next(iter(fixes.values()))["box"] is None
+
+
+def test_rgba_cut_outs_are_used_as_they_are(app, tmp_path):
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[10:50, 20:40] = (200, 30, 30, 255)
+    path = str(tmp_path / "cut.png")
+    Image.fromarray(rgba, "RGBA").save(path)
+    for remove_background in (True, False):
+        seen = views3d.upload_previewed([(path, None)], remove_background, 0.75, {}, False)[0]
+        assert seen[0][1] == "view 1: its own transparency"
+
+
+def test_what_the_model_sees_shows_every_view_whole(app, views):
+    """One picture per view, square and whole (the gallery is not cut to a strip for 1-2 views)."""
+    seen = views3d.upload_previewed([(p, None) for p in views(2)], True, 0.75, {}, False)[0]
+    assert len(seen) == 2 and all(im.size == (160, 160) for im, _ in seen)
+    demo = app.build_demo()
+    gallery = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "views3d-seen")
+    assert gallery.columns == 4 and gallery.fit_columns is False and gallery.object_fit == "contain"

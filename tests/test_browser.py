@@ -115,7 +115,93 @@ def test_example_click_renders_the_plotly_figure(demo, page, tmp_path):
     wait_for_text(page, "NFE")
     box = page.locator("button:has-text('Generate 3D shape')").bounding_box()
     assert box["y"] + box["height"] <= HEIGHT  # above the fold at 1400x1000
+    # the scene says which shape is which in text the browser draws (subplot titles), not in trace names
+    titles = page.evaluate("[...document.querySelectorAll('.js-plotly-plot .annotation-text')].map(t => t.textContent)")
+    assert titles == ["prediction", "ground truth"], titles
     screenshot(page, tmp_path / "demo.png")
+
+
+def upload_views(page, paths) -> None:
+    page.locator("#views3d-views input[type=file]").set_input_files([str(p) for p in paths])
+
+
+def click_on_picture(page, selector: str, x: float, y: float) -> None:
+    """A click at (x, y), fractions of an image's natural size, on the image as drawn (object-fit: contain)."""
+    img = page.locator(f"{selector} img").first
+    img.evaluate("i => i.scrollIntoView({block: 'center'})")  # the whole picture in the viewport
+    rect, natural = img.bounding_box(), img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    scale = min(rect["width"] / natural[0], rect["height"] / natural[1], 1)
+    left = rect["x"] + (rect["width"] - natural[0] * scale) / 2
+    top = rect["y"] + (rect["height"] - natural[1] * scale) / 2
+    page.mouse.click(left + x * natural[0] * scale, top + y * natural[1] * scale)
+
+
+def test_a_real_photo_is_previewed_then_a_box_fixes_its_cut_out_and_generate_makes_a_shape(page, tmp_path):
+    """Upload a real photo (the coffee cup on a table): only a preview, no run; draw a box with two clicks on
+    the fix picture; "what the model sees" follows; Generate makes a non-empty shape from the fixed view."""
+    from lddbm.data.realphotos import real_photo_set
+
+    _, rgb, truth = next(p for p in real_photo_set() if p[0] == "coffee")
+    photo = tmp_path / "coffee.jpg"
+    Image.fromarray(rgb).save(photo, quality=95)
+    upload_views(page, [photo])
+    wait_for_text(page, "Nothing has run yet")
+    assert "NFE" not in page.evaluate("document.body.innerText")  # an upload previews, it does not run the model
+    page.locator("#fix-cut-out button").first.click()
+    picture = page.locator("#fix-image img")
+    playwright.expect(picture).to_be_visible(timeout=10_000)
+    ys, xs = np.nonzero(truth)
+    h, w = truth.shape
+    click_on_picture(page, "#fix-image", max((xs.min() - 12) / w, 0.0), max((ys.min() - 12) / h, 0.0))
+    wait_for_text(page, "now click the opposite corner", timeout=20_000)
+    click_on_picture(page, "#fix-image", min((xs.max() + 12) / w, 0.995), min((ys.max() + 12) / h, 0.995))
+    wait_for_text(page, "cut out from your box", timeout=20_000)
+    wait_for_text(page, "view 1: your box", timeout=10_000)  # what the model sees follows at once
+    screenshot(page, tmp_path / "fix.png")
+    page.get_by_role("button", name="Generate 3D shape").click()
+    wait_for_text(page, "1 view(s)")
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=RUN_S)
+    vertices = page.evaluate("document.querySelector('.js-plotly-plot')._fullData[0].x.length")
+    assert vertices > 0 and "view 1: your box" in page.evaluate("document.body.innerText")
+    screenshot(page, tmp_path / "fixed_shape.png")
+
+
+def test_an_error_is_one_message_beside_generate_and_the_upload_stays(page, tmp_path):
+    """Five views for a model that takes four: the message beside Generate, the five thumbnails still there,
+    no "Error" badge on any input or output (the tiny model takes at most 4 views)."""
+    paths = []
+    for i in range(5):
+        paths.append(tmp_path / f"v{i}.png")
+        Image.new("RGB", (40, 40), (40 * i, 90, 200)).save(paths[-1])
+    upload_views(page, paths)
+    wait_for_text(page, "the model takes at most 4 views")
+    page.get_by_role("button", name="Generate 3D shape").click()
+    page.wait_for_timeout(1500)
+    text = page.evaluate("document.querySelector('#views3d-status').innerText")
+    assert "at most 4 views" in text
+    assert page.locator("#views3d-views img").count() == 5  # the upload is still shown, and editable
+    lines = page.evaluate("document.body.innerText").splitlines()
+    assert "Error" not in [line.strip() for line in lines]  # no red badge, no error toast
+    screenshot(page, tmp_path / "error.png")
+
+
+def test_what_the_model_sees_shows_one_or_two_views_whole(page, tmp_path):
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"o{i}.png")
+        arr = np.full((60, 80, 3), 235, np.uint8)
+        arr[15:45, 20 + i * 10:50] = (120, 40, 30)
+        Image.fromarray(arr).save(paths[-1])
+    upload_views(page, paths[:1])
+    wait_for_text(page, "Nothing has run yet")
+    pictures = page.locator("#views3d-seen img")
+    playwright.expect(pictures).to_have_count(1, timeout=10_000)
+    page.wait_for_function("[...document.querySelectorAll('#views3d-seen img')].every(i => i.complete)")
+    for picture in pictures.all():  # the picture (160 px square) drawn whole: square, at least 150 px on a side
+        drawn = picture.evaluate("i => { const r = i.getBoundingClientRect(), k = Math.min(r.width / i.naturalWidth,"
+                                 " r.height / i.naturalHeight); return [i.naturalWidth * k, i.naturalHeight * k] }")
+        assert drawn[0] >= 150 and abs(drawn[0] - drawn[1]) < 1, drawn
+    screenshot(page, tmp_path / "seen1.png")
 
 
 def test_generate_updates_the_shape_along_the_bridge(page):

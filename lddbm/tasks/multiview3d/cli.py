@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ...cli import sampling_options
+from ...cli import given_sampler_options, sampling_options
 from ...errors import ConfigError
 from ..base import Command
 
@@ -29,6 +29,36 @@ def _sample_arguments(p) -> None:
                    "transparency still counts)")
     p.add_argument("--foreground-ratio", type=float, default=DEFAULT_FOREGROUND_RATIO,
                    help="share of each view the object is scaled to fill (default: the training framing)")
+    p.add_argument("--boxes", nargs="+", metavar="X0,Y0,X1,Y1", help="a box around the object in each view, in "
+                   "pixels of the file as shown, one per view in --views order ('-' for none): the object is cut out "
+                   "from it (GrabCut) instead of by the segmenter")
+
+
+def parse_boxes(texts: list[str], paths: list[str], images) -> list[tuple[float, ...] | None]:
+    """--boxes values ("x0,y0,x1,y1" in pixels of each file as shown, or "-") -> boxes in pixels of the opened
+    images (which may have been decoded smaller); a ConfigError that says what is wrong otherwise."""
+    from PIL import Image
+
+    if len(texts) != len(paths):
+        raise ConfigError(f"--boxes has {len(texts)} entries for {len(paths)} views: give one per view ('-' for none).")
+    boxes = []
+    for text, path, image in zip(texts, paths, images):
+        if text.strip() in ("-", "none", ""):
+            boxes.append(None)
+            continue
+        try:
+            box = [float(v) for v in text.split(",")]
+        except ValueError:
+            box = []
+        if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
+            raise ConfigError(f"--boxes {text!r} for {Path(path).name}: give x0,y0,x1,y1 in pixels, left/top first.")
+        with Image.open(path) as header:  # the file's own size, turned as its EXIF orientation says
+            width, height = header.size
+            if header.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                width, height = height, width
+        kx, ky = image.size[0] / width, image.size[1] / height
+        boxes.append((box[0] * kx, box[1] * ky, box[2] * kx, box[3] * ky))
+    return boxes
 
 
 def _sample(args) -> int:
@@ -50,14 +80,22 @@ def _sample(args) -> int:
     images, notes = open_views(args.views, pipe.source_encoder.config.max_views, shrink_to=WORK_SIDE)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    framed = normalize_views(images, not args.keep_background, args.foreground_ratio, segmenter=pipe.segmenter)
+    boxes = parse_boxes(args.boxes, args.views, images) if args.boxes else None
+    framed = normalize_views(images, not args.keep_background, args.foreground_ratio, segmenter=pipe.segmenter,
+                             boxes=boxes)
     for warning in view_warnings(framed, [Path(p).name for p in args.views]):
         print(f"warning: {warning}", file=sys.stderr)
     pred = predict_shape(pipe, framed, args.steps, args.sampler, seed=args.seed, samples=args.samples,
-                         guidance=args.guidance, churn=args.churn, eta=args.eta)
+                         **given_sampler_options(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    export_mesh(voxels_to_mesh(pred.probability, threshold=args.threshold), out)
+    try:
+        mesh = voxels_to_mesh(pred.probability, threshold=args.threshold)
+    except ValueError as err:  # an expected refusal: one line, no traceback
+        raise ConfigError(f"The predicted shape is empty: no voxel reaches the occupancy threshold {args.threshold}. "
+                          "Check the cut-outs (give --boxes around the object in each view) or lower --threshold."
+                          ) from err
+    export_mesh(mesh, out)
     np.save(out.with_suffix(".npy"), pred.probability >= args.threshold)
     print(json.dumps({"mesh": str(out), "voxels": str(out.with_suffix(".npy")), "nfe": pred.nfe,
                       "seconds": round(pred.seconds, 3), "occupied": int((pred.probability >= args.threshold).sum())}))

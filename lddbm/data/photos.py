@@ -8,24 +8,35 @@ and ``sddm-theme-maldives``, fetched with ``apt-get download`` and unpacked with
 plus the photographs bundled with scikit-image. (``ukui-wallpapers``, ``gnome-backgrounds``,
 ``xfdesktop4-data`` and ``desktop-base`` hold only illustrations or renders; ``enlightenment-data``
 has photographs but is a 400 MB download packed in Edje files.) Each image's source and licence are
-recorded: the copyright file's stanza for the file (the last match wins, as in DEP-5), plus what
-the package's own metadata says where the two differ. Whole photographs are held out as the test
-set (three each of mate-backgrounds and scikit-image, one of each package with several; at least
-six) and never cropped for training.
+recorded: the copyright file's stanza for the file (``_licence_for``), plus what the package's own
+metadata says where the two differ. Whole photographs are held out as the test set (three each of
+mate-backgrounds and scikit-image, one of each package with several; at least six) and never
+cropped for training.
+
+More sources (issue 38: GCompris's Wikimedia photographs, UFO: AI's and Yo Frankie!'s photographed
+textures, sample photographs of scikit-learn and matplotlib, palapeli's GFDL puzzles) are in
+``photo_sources.EXTRA_SOURCES``, with the checks every photograph passes (``inspect_photo``: no
+drawings, cut-outs, normal maps, flat renders or heavy compression; coarse JPEG/WebP is downsized)
+and the duplicate removal (``dedupe``, by perceptual hash). They are split by source: the test set
+above stays as it was (same names); new sources are training only, but GCompris's world-music
+photographs, kept whole as a second held-out set, ``test2``.
 
 Layout written by ``build``::
 
     OUT/images/<name>.png   RGB, longest side at most ``max_side`` (antialiased)
     OUT/test/<name>.png     the held-out photographs again, as a folder for ``eval sr --images``
-    OUT/index.json          name -> source, original file, licence, size, split
-    OUT/split.json          {"train": [...], "test": [...]}
+    OUT/test2/<name>.png    the second held-out set (whole new sources), likewise
+    OUT/index.json          name -> source (package: file), licence, size, split, group, downsized
+    OUT/split.json          {"train": [...], "test": [...], "test2": [...]}
+    OUT/dropped.json        name -> source, why it was left out (a check, or duplicate_of)
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
 import logging
-import fnmatch
 import re
 import shutil
 from dataclasses import dataclass
@@ -41,6 +52,7 @@ from ..images import pil_to_tensor
 from .debian import fetch_debian_package, unpack_deb
 from .degradations import downsample, realistic
 from .furniture import stable_seed
+from .photo_sources import EXTRA_SOURCES, PhotoSource, dedupe, excluded, extract_archive, inspect_photo, perceptual_hash, readme_licence_for
 
 logger = logging.getLogger(__name__)
 
@@ -104,33 +116,88 @@ def debian_licences(copyright_file: Path) -> dict[str, str]:
     for stanza in re.split(r"\n\s*\n", copyright_file.read_text(errors="replace")):
         files = re.search(r"^Files:(.*(?:\n[ \t]+.*)*)", stanza, re.M)
         licence = re.search(r"^License:\s*(.+)$", stanza, re.M)
-        holder = re.search(r"^Copyright:\s*(.+)$", stanza, re.M)
+        holder = re.search(r"^Copyright:(.*(?:\n[ \t]+.*)*)", stanza, re.M)
+        holders = [h.strip() for h in holder.group(1).splitlines() if h.strip()] if holder else []
+        if len(holders) > 3:
+            holders = [f"{holders[0]}; and {len(holders) - 1} more holders named in the stanza"]
+        holders = ["; ".join(holders)] if holders else []
         if files and licence:
             for pattern in files.group(1).split():
-                out[pattern] = licence.group(1).strip() + (f" ({holder.group(1).strip()})" if holder else "")
+                out[pattern] = licence.group(1).strip() + (f" ({holders[0]})" if holders else "")
     return out
 
 
 def _licence_for(relative: str, licences: dict[str, str]) -> str:
     """The licence of an installed file (path inside the package) by the copyright file's patterns,
-    which name source-tree paths: a pattern matches the path's end, or names the same file; as in
-    DEP-5, the last matching stanza wins."""
-    found = "see the package's copyright file"
+    which name source-tree paths. A pattern that names this file by its path's end wins over one
+    that names a file of the same name elsewhere in the tree, which wins over a wildcard (``*``,
+    ``textures/*``); within each kind the last matching stanza wins, as in DEP-5."""
+    found, rank = "see the package's copyright file", -1
+    name = Path(relative).name
     for pattern, licence in licences.items():
-        if fnmatch.fnmatch(relative, f"*{pattern}") or Path(pattern).name == Path(relative).name:
-            found = licence
+        literal = Path(pattern).name == name
+        if literal and fnmatch.fnmatch(relative, f"*{pattern}"):
+            kind = 2
+        elif literal:
+            kind = 1
+        elif fnmatch.fnmatch(relative, f"*{pattern}"):
+            kind = 0
+        else:
+            continue
+        if kind >= rank:
+            found, rank = licence, kind
     return found
 
 
-def collect_sources(work: Path, sources: list[str | Path] | None = None) -> list[dict]:
-    """Every photograph to use: {"name", "file", "source", "license"}."""
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _extra_photos(source: PhotoSource, unpacked: Path, work: Path) -> list[dict]:
+    """The photographs of one of ``photo_sources.EXTRA_SOURCES`` in its unpacked package."""
+    package = source.package
+    copyright_file = unpacked / "usr/share/doc" / package / "copyright"
+    licences = debian_licences(copyright_file) if copyright_file.is_file() else {}
+    root = unpacked
+    if source.archive:
+        archive = unpacked / source.archive
+        root = extract_archive(archive, work / f"arc-{unpacked.name}-{archive.stem}")
+    found = []
+    for pattern in source.files:
+        for f in sorted(root.glob(pattern)):
+            if excluded(str(f), source.exclude):
+                continue
+            rel = str(f.relative_to(root))
+            installed = f"{Path(source.archive).parent}/{rel}" if source.archive else rel  # as the copyright file names it
+            licence = source.licence or readme_licence_for(f, root) or _licence_for(installed, licences)
+            where = f"/{source.archive}: {rel}" if source.archive else f"/{rel}"
+            found.append({"name": _slug(f"{source.group}-{f.stem}"), "file": str(f), "source": f"Debian package {package}: {where}",
+                          "license": licence, "group": source.group, "held_out": 0, "min_side": source.min_side,
+                          "held_out_as": source.held_out_as})
+    return found
+
+
+def collect_sources(work: Path, sources: list[str | Path] | None = None, more: bool = False) -> list[dict]:
+    """Every candidate photograph, in priority order: {"name", "file", "source", "license",
+    "group", "held_out" (how many of its group to hold out), "min_side", "held_out_as"}. Without
+    ``sources`` (.deb files), the packages of DEBIAN_PACKAGES (and with ``more`` those of EXTRA_SOURCES)
+    are downloaded."""
     import skimage
 
+    extra_sources = EXTRA_SOURCES if more else ()
     found: list[dict] = []
-    debs = [Path(s) for s in sources] if sources else [fetch_debian_package(p, work) for p in DEBIAN_PACKAGES]
+    if sources:
+        debs = [Path(s) for s in sources]
+    else:
+        packages = list(DEBIAN_PACKAGES) + [s.package for s in extra_sources if s.package not in DEBIAN_PACKAGES]
+        debs = [fetch_debian_package(p, work) for p in dict.fromkeys(packages)]
+    extra = []
     for deb in debs:
         package = deb.name.split("_")[0]
         unpacked = unpack_deb(deb, work)
+        extra += [(s, unpacked) for s in extra_sources if s.package == package]
+        if package not in DEBIAN_PACKAGES and any(s.package == package for s in extra_sources):
+            continue
         copyright_file = unpacked / "usr/share/doc" / package / "copyright"
         licences = debian_licences(copyright_file) if copyright_file.is_file() else {}
         spec = DEBIAN_PACKAGES.get(package, PhotoPackage(("usr/share/backgrounds/*.jpg", "usr/share/backgrounds/*.png")))
@@ -138,28 +205,31 @@ def collect_sources(work: Path, sources: list[str | Path] | None = None) -> list
             for f in sorted(unpacked.glob(pattern)):
                 rel = str(f.relative_to(unpacked))
                 stem = f.parent.parent.parent.name if f.parent.name == "images" else f.stem  # plasma: <name>/contents/images/
-                name = re.sub(r"[^a-z0-9]+", "-", f"{package}-{stem}".lower()).strip("-")
                 licence = _licence_for(rel, licences) + (f"; {spec.note}" if spec.note else "")
-                found.append({"name": name, "file": str(f), "source": f"Debian package {package}: /{rel}",
-                              "license": licence, "held_out": spec.held_out})
+                found.append({"name": _slug(f"{package}-{stem}"), "file": str(f), "source": f"Debian package {package}: /{rel}",
+                              "license": licence, "group": package, "held_out": spec.held_out, "min_side": 0})
     data_dir = Path(skimage.__file__).parent / "data"
     for filename, licence in SKIMAGE_PHOTOS.items():
         f = data_dir / filename
         if f.is_file():
-            found.append({"name": f"skimage-{f.stem}".replace("_", "-"), "file": str(f),
-                          "source": f"scikit-image {skimage.__version__}: skimage/data/{filename}", "license": licence})
+            found.append({"name": f"skimage-{f.stem}".replace("_", "-"), "file": str(f), "group": "scikit-image",
+                          "source": f"scikit-image {skimage.__version__}: skimage/data/{filename}", "license": licence,
+                          "held_out": 3, "min_side": 0})
+    for source, unpacked in extra:
+        found += _extra_photos(source, unpacked, work)
     return found
 
 
 def assign_test(names_by_source: dict[str, list[str]], seed: int = 0, per_source: int | dict[str, int] = 3) -> set[str]:
     """Hold out whole photographs: ``per_source`` from each source (a number, or one per source name),
-    at least MIN_TEST in all."""
+    at least MIN_TEST in all (topped up from the sources that hold some out)."""
     test: set[str] = set()
     for source, names in names_by_source.items():
         count = per_source if isinstance(per_source, int) else per_source.get(source, 3)
         ranked = sorted(names, key=lambda n: stable_seed(n, seed))
         test.update(ranked[: min(count, max(len(ranked) - 1, 0))])
-    everything = sorted((n for ns in names_by_source.values() for n in ns), key=lambda n: stable_seed(n, seed))
+    holding = [s for s in names_by_source if (per_source if isinstance(per_source, int) else per_source.get(s, 3)) > 0]
+    everything = sorted((n for s in holding for n in names_by_source[s]), key=lambda n: stable_seed(n, seed))
     for n in everything:
         if len(test) >= MIN_TEST:
             break
@@ -167,41 +237,90 @@ def assign_test(names_by_source: dict[str, list[str]], seed: int = 0, per_source
     return test
 
 
-def build(out: str | Path, sources: list[str | Path] | None = None, max_side: int = 2048, seed: int = 0) -> dict:
-    """Gather, downsize and split the photographs into ``out``; idempotent."""
+def assign_splits(photos: list[dict], seed: int = 0) -> dict[str, str]:
+    """name -> "train", "test" or "test2", split by source: the groups that hold some out give
+    ``held_out`` whole photographs each to "test" (``assign_test``); a group with ``held_out_as``
+    goes whole to that split; every other group is training only."""
+    by_group: dict[str, list[str]] = {}
+    held_out: dict[str, int] = {}
+    for p in photos:
+        if not p.get("held_out_as"):
+            by_group.setdefault(p["group"], []).append(p["name"])
+            held_out[p["group"]] = p.get("held_out", 0)
+    test = assign_test(by_group, seed, held_out)
+    return {p["name"]: p.get("held_out_as") or ("test" if p["name"] in test else "train") for p in photos}
+
+
+def _prepare(p: dict, target: Path, max_side: int) -> None:
+    """Write the photograph as an RGB PNG: downsized by its compression factor, then to ``max_side``."""
+    with Image.open(p["file"]) as im:
+        im = im.convert("RGB")
+        if p["downsize"] > 1:
+            im = im.resize((round(im.width / p["downsize"]), round(im.height / p["downsize"])), Image.LANCZOS)
+        if max(im.size) > max_side:
+            im.thumbnail((max_side, max_side), Image.LANCZOS)
+        tmp = target.with_suffix(".tmp.png")
+        im.save(tmp)
+        tmp.replace(target)
+
+
+def build(out: str | Path, sources: list[str | Path] | None = None, max_side: int = 2048, seed: int = 0,
+          more: bool = False) -> dict:
+    """Gather, check, deduplicate, downsize and split the photographs into ``out``; idempotent.
+    ``more`` adds EXTRA_SOURCES (game textures, GCompris photographs: 220 training photographs and a
+    second held-out group, test2); without it the set is the one the shipped models were trained on.
+    Dropped photographs are listed with the reason in OUT/dropped.json."""
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    photos = collect_sources(out / "_sources", sources)
-    if not photos:
+    candidates = collect_sources(out / "_sources", sources, more=more)
+    if not candidates:
         raise DataError("No photographs found in the given sources.")
-    by_source: dict[str, list[str]] = {}
-    for p in photos:
-        by_source.setdefault(p["source"].split(":")[0], []).append(p["name"])
-    held_out = {p["source"].split(":")[0]: p.get("held_out", 3) for p in photos}  # scikit-image: 3
-    test = assign_test(by_source, seed, held_out)
-    index = {}
+    names = [p["name"] for p in candidates]
+    if len(set(names)) != len(names):
+        raise DataError(f"Two photographs share a name: {sorted(n for n in set(names) if names.count(n) > 1)}")
+    photos, dropped = [], []
+    for p in candidates:
+        factor, why = inspect_photo(p["file"], p.get("min_side", 0))
+        if why:
+            dropped.append({**p, "reason": why})
+        else:
+            photos.append({**p, "downsize": factor})
+    split_of = assign_splits(photos, seed)
+    order = {"test": 0, "test2": 1, "train": 2}  # a duplicate of a held-out photograph leaves training
     for p in photos:
         target = out / "images" / f"{p['name']}.png"
         if not target.exists():
-            with Image.open(p["file"]) as im:
-                im = im.convert("RGB")
-                if max(im.size) > max_side:
-                    im.thumbnail((max_side, max_side), Image.LANCZOS)
-                tmp = target.with_suffix(".tmp.png")
-                im.save(tmp)
-                tmp.replace(target)
+            _prepare(p, target, max_side)
         with Image.open(target) as im:
-            size = im.size
-        index[p["name"]] = {**{k: p[k] for k in ("source", "license")}, "size": size,
-                            "split": "test" if p["name"] in test else "train"}
-    split = {s: sorted(n for n, v in index.items() if v["split"] == s) for s in ("train", "test")}
-    (out / "test").mkdir(exist_ok=True)
-    for name in split["test"]:
-        if not (out / "test" / f"{name}.png").exists():
-            shutil.copyfile(out / "images" / f"{name}.png", out / "test" / f"{name}.png")
+            p["phash"], p["size"] = perceptual_hash(im), im.size
+        p["sha"] = hashlib.sha256(Path(p["file"]).read_bytes()).hexdigest()
+    ranked = sorted(photos, key=lambda p: order[split_of[p["name"]]])  # stable: source order within a split
+    kept, duplicates = dedupe(ranked)
+    dropped += duplicates
+    kept_names = {p["name"] for p in kept}
+    index = {}
+    for p in (p for p in photos if p["name"] in kept_names):
+        index[p["name"]] = {"source": p["source"], "license": p["license"], "size": p["size"], "split": split_of[p["name"]],
+                            "group": p["group"], **({"downsized": p["downsize"]} if p["downsize"] > 1 else {})}
+    split = {s: sorted(n for n, v in index.items() if v["split"] == s) for s in ("train", "test", "test2")}
+    for s in ("test", "test2"):
+        if split[s]:
+            (out / s).mkdir(exist_ok=True)
+        for name in split[s]:
+            if not (out / s / f"{name}.png").exists():
+                shutil.copyfile(out / "images" / f"{name}.png", out / s / f"{name}.png")
+    if not split["test2"]:
+        del split["test2"]
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
-    return {"photos": len(index), "train": len(split["train"]), "test": len(split["test"]), "test_names": split["test"]}
+    (out / "dropped.json").write_text(json.dumps(
+        {d["name"]: {k: d[k] for k in ("source", "reason", "duplicate_of") if k in d} for d in dropped}, indent=1) + "\n")
+    groups: dict[str, dict[str, int]] = {}
+    for v in index.values():
+        groups.setdefault(v["group"], {}).setdefault(v["split"], 0)
+        groups[v["group"]][v["split"]] += 1
+    return {"photos": len(index), **{s: len(split.get(s, [])) for s in ("train", "test", "test2") if s in split},
+            "dropped": len(dropped), "test_names": split["test"], "groups": groups}
 
 
 def degrade(hr: Image.Image, scale: int) -> Image.Image:

@@ -61,12 +61,14 @@ def _photos_arguments(p) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--source", help="a .deb of wallpapers (default: the packages in lddbm.data.photos)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--more", action="store_true", help="add the extra sources (game textures and GCompris photographs "
+                   "from Debian: 272 training photographs instead of 52, and a second held-out group, test2)")
 
 
 def _build_photos(args) -> int:
     from ...data.photos import build
 
-    summary = build(args.out, sources=[args.source] if args.source else None, seed=args.seed)
+    summary = build(args.out, sources=[args.source] if args.source else None, seed=args.seed, more=args.more)
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["given_sampler_options", "sampler_name", "sampling_options", "write_json"]
+__all__ = ["example_arguments", "given_sampler_options", "sampler_name", "sampling_options", "write_json"]
 
 
 def sampler_name(value: str) -> str:
@@ -37,6 +37,15 @@ def given_sampler_options(args: argparse.Namespace) -> dict[str, float]:
     from .samplers import OPTIONS
 
     return {name: getattr(args, name) for name in OPTIONS if getattr(args, name, None) is not None}
+
+
+def example_arguments(p: argparse.ArgumentParser, count: bool = True) -> None:
+    """What every ``examples NAME`` takes: the built data, the output folder, the split (and how many)."""
+    p.add_argument("--data", required=True, help="a built data set")
+    p.add_argument("--out", required=True, help="the examples folder (e.g. assets/NAME)")
+    p.add_argument("--split", default="test")
+    if count:
+        p.add_argument("--count", type=int, default=8)
 
 
 def write_json(path: str | None, payload) -> None:

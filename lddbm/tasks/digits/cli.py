@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ...cli import write_json
+from ...cli import example_arguments, write_json
 from ..base import Command
 
 
@@ -101,17 +101,13 @@ def _build(args) -> int:
 
 
 def _examples_arguments(p) -> None:
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--split", default="test")
-    p.add_argument("--count", type=int, default=8)
+    example_arguments(p)
 
 
 def _examples(args) -> int:
     from .data import export_examples
 
-    chosen = export_examples(args.data, args.out, split=args.split, count=args.count)
-    print(json.dumps(chosen, indent=2))
+    write_json(None, export_examples(args.data, args.out, split=args.split, count=args.count))
     return 0
 
 

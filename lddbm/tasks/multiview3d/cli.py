@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ...cli import given_sampler_options, sampling_options
+from ...cli import example_arguments, given_sampler_options, sampling_options, write_json
 from ...errors import ConfigError
 from ..base import Command
 
@@ -184,10 +184,7 @@ def _build_objects(args, default_sources: tuple[str, ...] | None) -> int:
 
 
 def _examples_arguments(p) -> None:
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--split", default="test")
-    p.add_argument("--count", type=int, default=8)
+    example_arguments(p)
     p.add_argument("--views", type=int, default=4, help="input views per object")
     p.add_argument("--categories", help="only these categories, comma-separated (e.g. airplane,car)")
     p.add_argument("--photos", help="a built photos folder; paste objects not yet exported onto its held-out "
@@ -200,9 +197,8 @@ def _examples(args) -> int:
 
     photos = held_out_photos(args.photos) if args.photos else None
     categories = args.categories.split(",") if args.categories else None
-    chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views, photos=photos,
-                             categories=categories)
-    print(json.dumps(chosen, indent=2))
+    write_json(None, export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views,
+                                     photos=photos, categories=categories))
     return 0
 
 

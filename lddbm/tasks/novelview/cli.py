@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
+from ...cli import example_arguments, write_json
 from ..base import Command
 
 
 def _examples_arguments(p) -> None:
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--split", default="test")
-    p.add_argument("--count", type=int, default=8)
+    example_arguments(p)
     p.add_argument("--views", type=int, default=4, help="input views per object")
 
 
 def _examples(args) -> int:
     from .data import export_examples
 
-    chosen = export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views)
-    print(json.dumps(chosen, indent=2))
+    write_json(None, export_examples(args.data, args.out, split=args.split, count=args.count, views=args.views))
     return 0
 
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ...cli import given_sampler_options, sampling_options
+from ...cli import example_arguments, given_sampler_options, sampling_options, write_json
 from ..base import Command
 
 
@@ -74,9 +74,7 @@ def _build_photos(args) -> int:
 
 
 def _examples_arguments(p) -> None:
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--split", default="test")
+    example_arguments(p, count=False)
     p.add_argument("--size", type=int, default=512, help="side of the high-resolution crop")
     p.add_argument("--scale", type=int, default=4, help="down-sampling factor of the input")
 
@@ -84,8 +82,7 @@ def _examples_arguments(p) -> None:
 def _examples(args) -> int:
     from ...data.photos import export_examples
 
-    chosen = export_examples(args.data, args.out, split=args.split, size=args.size, scale=args.scale)
-    print(json.dumps(chosen, indent=2))
+    write_json(None, export_examples(args.data, args.out, split=args.split, size=args.size, scale=args.scale))
     return 0
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .images import normalise_mode
+from .inputs import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class BoxPrompt:
     def __post_init__(self):
         box = tuple(float(v) for v in self.box)
         if len(box) != 4 or not all(np.isfinite(box)):
-            raise ValueError(f"A box is four numbers x0, y0, x1, y1; got {self.box!r}.")
+            raise InputError(f"A box is four numbers x0, y0, x1, y1; got {self.box!r}.")
         x0, y0, x1, y1 = box  # two opposite corners, in either order
         object.__setattr__(self, "box", (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
         for name in ("foreground", "background"):
@@ -209,7 +210,7 @@ def segment_with_box(rgb: np.ndarray, box, segmenter=None, foreground=(), backgr
     x0, y0 = int(np.clip(np.floor(bx0), 0, w)), int(np.clip(np.floor(by0), 0, h))
     x1, y1 = int(np.clip(np.ceil(bx1), 0, w)), int(np.clip(np.ceil(by1), 0, h))
     if x1 - x0 < 2 or y1 - y0 < 2:
-        raise ValueError(f"The box {tuple(round(v, 1) for v in prompt.box)} holds no part of the {w}x{h} image: draw "
+        raise InputError(f"The box {tuple(round(v, 1) for v in prompt.box)} holds no part of the {w}x{h} image: draw "
                          "it around the object.")
     inside = np.zeros((h, w), dtype=bool)
     inside[y0:y1, x0:x1] = True

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lddbm.checkpoints import ENV as CHECKPOINTS_ENV
 from lddbm.errors import ConfigError, DataError
 from lddbm.framing import WORK_SIDE, NormalizedView
 from lddbm.hosting import StrictCheckbox, StrictNumber, StrictSlider
@@ -32,7 +33,7 @@ from lddbm.serving import HeavyWork, ResultStore, StorageFull, atomic_gradio_ima
 ROOT = Path(__file__).resolve().parents[1]
 # the models: LDDBM_CHECKPOINTS when set (lddbm.checkpoints), else the repository's; read at call time (tests
 # point it at tiny checkpoints)
-CHECKPOINTS = Path(os.environ.get("LDDBM_CHECKPOINTS") or ROOT / "checkpoints")
+CHECKPOINTS = Path(os.environ.get(CHECKPOINTS_ENV) or ROOT / "checkpoints")
 ASSETS = ROOT / "assets"
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 # Disk: results and Gradio's cache (uploads, served files) share one bounded folder (lddbm.serving);

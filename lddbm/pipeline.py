@@ -261,12 +261,13 @@ class LDDBMPipeline(DiffusionPipeline):
         or a name under ``LDDBM_CHECKPOINTS``): a folder that is nowhere is one CheckpointError saying where
         it looked, never a Hub lookup. Only an ``owner/name`` id found nowhere here goes to the Hub."""
         name = pretrained_model_name_or_path
-        if not is_local_spelling(name):
-            try:
-                name = locate(name)
-            except CheckpointError:
-                return super().from_pretrained(name, **kwargs)  # a Hub repo id
-        return super().from_pretrained(locate(name), **kwargs)
+        try:
+            folder = locate(name)
+        except CheckpointError:
+            if is_local_spelling(name):
+                raise
+            return super().from_pretrained(name, **kwargs)  # a Hub repo id
+        return super().from_pretrained(folder, **kwargs)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str | torch.device | None = None, **kwargs) -> "LDDBMPipeline":

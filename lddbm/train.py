@@ -109,7 +109,6 @@ class RunBatches(Sampler[list[int]]):
             yield perm[pos * self.batch_size : (pos + 1) * self.batch_size].tolist()
 
 
-
 def build_denoiser(preset: Preset) -> BridgeTransformer:
     d = preset.denoiser
     return BridgeTransformer(

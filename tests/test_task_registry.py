@@ -43,7 +43,7 @@ def _hello(args):
 TASK = dataclasses.replace(
     SYNTHETIC, name="echo", data_kinds=("echo",), data_config=EchoData, presets={"echo": echo}, default_preset="echo",
     eval_options=(Option("loudness", "how loud", int),), commands=(Command("echo-hello", "say hello", _hello_arguments, _hello),),
-    data_builders=(Command("echo", "build nothing", _hello_arguments, _hello),), checkpoints=())
+    data_builders=(Command("echo", "build nothing", _hello_arguments, _hello),))
 '''
 
 

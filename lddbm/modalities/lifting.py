@@ -169,7 +169,7 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         rays = pose.detach()
         teach = torch.zeros(B, dtype=torch.bool, device=views.device)
         if true_pose is not None and not self.training:  # an oracle for benchmarks: the true cameras' rays
-            rays, logits, teach = true_pose.to(pose.dtype), None, teach
+            rays, logits = true_pose.to(pose.dtype), None
         elif true_pose is not None and self.config.teacher_share > 0:
             teach = torch.rand(B, device=views.device) < self.config.teacher_share
             if logits is None:

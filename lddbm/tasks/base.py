@@ -80,7 +80,6 @@ class Task:
     commands: tuple[Command, ...] = ()  # its own commands (e.g. `sample`, `upscale`)
     data_builders: tuple[Command, ...] = ()  # `build-data NAME`
     example_builders: tuple[Command, ...] = ()  # `examples NAME`
-    checkpoints: tuple[str, ...] = field(default=())  # the folders under checkpoints/ it ships
 
 
 def translate(pipe: LDDBMPipeline, sources: torch.Tensor | None, opts: SampleOptions, num_samples: int = 1,

@@ -100,5 +100,4 @@ TASK = Task(
                "space kept (default: the checkpoint's; 1 = one draw)", int),
     ),
     default_preset="digits_h2p", commands=COMMANDS, data_builders=DATA_BUILDERS, example_builders=EXAMPLE_BUILDERS,
-    checkpoints=("digits",),
 )

@@ -21,5 +21,5 @@ TASK = Task(
                "K, the mean shape's IoU and the disagreement -> error AUROC", int),
     ),
     aliases=("shapenet",), default_preset="multiview3d", commands=COMMANDS, data_builders=DATA_BUILDERS,
-    example_builders=EXAMPLE_BUILDERS, checkpoints=("multiview3d",),
+    example_builders=EXAMPLE_BUILDERS,
 )

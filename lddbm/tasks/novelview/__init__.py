@@ -58,5 +58,5 @@ TASK = Task(
         Option("candidates", "bridge samples per translation, the one best aligned with its source in the contrastive "
                "space kept (default: the checkpoint's; 1 = one draw)", int),
     ),
-    aliases=("novelviews",), default_preset="novelview", example_builders=EXAMPLE_BUILDERS, checkpoints=("novelview",),
+    aliases=("novelviews",), default_preset="novelview", example_builders=EXAMPLE_BUILDERS,
 )

@@ -111,5 +111,5 @@ TASK = Task(
                "waifu2x-denoise0..3 (needs pip install '.[bench]'; skipped with a note otherwise)"),
     ),
     aliases=("sr",), default_preset="sr4x", commands=COMMANDS, data_builders=DATA_BUILDERS,
-    example_builders=EXAMPLE_BUILDERS, checkpoints=("sr4x", "sr4x_real", "sr8x"),
+    example_builders=EXAMPLE_BUILDERS,
 )

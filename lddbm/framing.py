@@ -366,7 +366,8 @@ def frame_cut_out(rgba: np.ndarray, source: str, foreground_ratio: float = DEFAU
     alpha = rgba[..., 3] > 127
     h, w = alpha.shape
     notes: list[str] = []
-    found = alpha.mean() >= MIN_FOREGROUND
+    # a person's box says the object is there, however small in the photo; otherwise a speck is not an object
+    found = alpha.any() if source == "box" else alpha.mean() >= MIN_FOREGROUND
     if source == "none" or not found:
         if source != "none":
             notes.append("no object found")

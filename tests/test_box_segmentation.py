@@ -33,6 +33,17 @@ def test_a_box_cuts_out_the_object_and_leaves_the_clutter():
     assert mask_iou(segment_with_box(rgb, (95, 105, 26, 16)), truth) > 0.9  # two corners in either order
 
 
+def test_a_boxed_object_small_in_a_large_photo_is_found_and_framed():
+    """A person's box says the object is there: however small in the photo (here 0.1 % of it, below the
+    size under which an automatic cut-out counts as 'no object found'), it is framed, not the whole photo."""
+    rgb, truth = cluttered()
+    big = np.full((1200, 1600, 3), 170, np.uint8)
+    big[500:620, 700:860] = rgb
+    view = normalize_view(Image.fromarray(big), box=(726, 516, 795, 605))
+    assert view.mask_source == "box" and view.found and view.notes == []
+    assert view.box_fraction < 0.1  # the object's box in the photo, not the whole frame
+
+
 def test_clicks_add_a_part_and_remove_background():
     rgb, truth = cluttered()
     box = (26, 16, 95, 105)

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .cli import given_sampler_options, sampler_name, sampling_options, write_json
+from .cli import checkpoint_preset, given_sampler_options, load_pipeline, sampler_name, sampling_options, write_json
 from .errors import ConfigError, LDDBMError
 
 def _overrides(extra: list[str]) -> dict[str, str]:
@@ -46,24 +46,19 @@ def cmd_train(args, extra) -> int:
 def _eval_setup(args, extra):
     """The checkpoint's own preset (or, for a folder without one, the named preset) with --data and
     extra overrides, the pipeline, and the task, checked against the task the user named."""
-    from .pipeline import LDDBMPipeline
-    from .presets import apply_overrides, get_preset, load_preset
-    from .tasks import check_task_name, preset_for_name
+    from .presets import apply_overrides
+    from .tasks import check_task_name
 
-    saved = Path(args.checkpoint) / "preset.json"
-    base = load_preset(saved) if saved.is_file() else get_preset(preset_for_name(args.task))
     overrides = _overrides(extra)
     if getattr(args, "data", None):
         overrides["data.root"] = args.data
-    preset = apply_overrides(base, overrides)
+    preset = checkpoint_preset(args.checkpoint, args.task, overrides)
     task = check_task_name(args.task, preset)
     if getattr(args, "views", None):
         if "views" not in [o.name for o in task.eval_options]:
             raise ConfigError(f"--views applies to multi-view tasks; this checkpoint is a {task.name} model.")
         preset = apply_overrides(preset, {"data.num_views": str(args.views)})
-    pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
-    pipe.set_progress_bar_config(disable=True)
-    return preset, pipe, task
+    return preset, load_pipeline(args.checkpoint, args.device), task
 
 
 def _task_options(args, task) -> dict:
@@ -102,14 +97,28 @@ def cmd_eval(args, extra) -> int:
     return 0
 
 
+def _moved_benchmark(args, extra) -> None:
+    """``bench NAME`` or ``bench TASK --NAME`` where a task has its own ``bench-NAME`` command (e.g. the old
+    ``bench segmentation``): a ConfigError naming that command."""
+    from .tasks import TASKS
+
+    commands = {c.name for task in TASKS.values() for c in task.commands}
+    typed = {args.task: f"bench {args.task}"}
+    for arg in extra:
+        if arg.startswith("--"):
+            flag = arg[2:].partition("=")[0]
+            typed.setdefault(flag, f"bench {args.task} --{flag}")
+    for name, old in typed.items():
+        if f"bench-{name}" in commands:
+            raise ConfigError(f"`{old}` is now its own command: python -m lddbm bench-{name} --checkpoint CHECKPOINT "
+                              f"... (its options: python -m lddbm bench-{name} --help).")
+
+
 def cmd_bench(args, extra) -> int:
-    """Quality and speed over a grid of samplers and step counts (or --robustness, or segmentation)."""
+    """Quality and speed over a grid of samplers and step counts."""
     from .samplers import SAMPLERS
 
-    if args.task == "segmentation":
-        return cmd_bench_segmentation(args, extra)
-    if args.robustness:
-        return cmd_bench_robustness(args, extra)
+    _moved_benchmark(args, extra)
     preset, pipe, task = _eval_setup(args, extra)
     options, rows = _task_options(args, task), []
     for sampler in args.samplers or list(SAMPLERS):
@@ -121,54 +130,6 @@ def cmd_bench(args, extra) -> int:
                 f"{k} {v:.4f}" for k, v in r.items() if k in ("iou", "mse", "psnr", "psnr_gain", "psnr_gain_over_copy", "seconds_per_object", "seconds_per_view",
                                                "latency_seconds")), file=sys.stderr)
     write_json(args.json, {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device), "rows": rows})
-    return 0
-
-
-def cmd_bench_robustness(args, extra) -> int:
-    """``bench multiview3d --robustness``: IoU clean and under each upload corruption, through the pipeline."""
-    from .tasks.multiview3d.robustness import robustness_benchmark
-
-    preset, pipe, task = _eval_setup(args, extra)
-    if task.name != "multiview3d":
-        raise ConfigError(f"--robustness scores views -> 3D models; this checkpoint is a {task.name} model.")
-    if args.steps and len(args.steps) > 1 or args.samplers and len(args.samplers) > 1:
-        raise SystemExit("error: --robustness takes one --steps value and one --samplers value")
-    report = {"task": args.task, "checkpoint": str(args.checkpoint), "device": str(pipe.device),
-              "sampler": (args.samplers or [pipe.scheduler.config.sampler])[0],
-              "steps": (args.steps or [pipe.scheduler.config.num_inference_steps])[0]}
-    for views in args.views_list or [preset.data.num_views]:
-        print(f"{views} view(s):", file=sys.stderr)
-        report[f"views_{views}"] = robustness_benchmark(
-            pipe, preset.data.root, args.photos, split=args.split, views=views, limit=args.limit,
-            steps=report["steps"], sampler=report["sampler"], seed=args.seed, log=lambda line: print(line, file=sys.stderr))
-    write_json(args.json, report)
-    return 0
-
-
-def cmd_bench_segmentation(args, extra) -> int:
-    """``bench segmentation``: mask IoU of GrabCut and the MaskNet on held-out composites, and speed."""
-    from .framing import segment_foreground
-    from .pipeline import LDDBMPipeline
-    from .tasks.multiview3d.robustness import normaliser_seconds, real_photo_benchmark, segmentation_benchmark
-    from .segmentation import load_masknet
-
-    if extra:
-        raise SystemExit(f"error: unexpected arguments {extra}")
-    folder = Path(args.checkpoint)
-    net = (load_masknet(folder) if (folder / "config.json").is_file()
-           else LDDBMPipeline.load(folder).segmenter)
-    methods = {"grabcut": segment_foreground}
-    if net is not None:
-        methods["masknet"] = lambda rgb: net.segment(rgb, refine=False)
-        methods["masknet+grabcut"] = lambda rgb: net.segment(rgb, refine=True)
-    report = segmentation_benchmark(methods, args.data or "data/furniture", args.photos, split=args.split,
-                                    limit=args.limit, seed=args.seed, log=lambda line: print(line, file=sys.stderr))
-    report["real_photos"] = real_photo_benchmark(methods, args.real_photos)
-    report["normaliser_seconds_512"] = {"grabcut": normaliser_seconds(None)}
-    if net is not None:
-        report["normaliser_seconds_512"]["masknet (shipped setting)"] = normaliser_seconds(net)
-    report.update(checkpoint=str(folder), threads=__import__("torch").get_num_threads())
-    write_json(args.json, report)
     return 0
 
 
@@ -247,21 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     sampling_options(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="quality and speed over samplers x step counts; multiview3d --robustness: "
-                       "IoU under upload corruptions; task 'segmentation': background removal on held-out composites")
+    own = ", ".join(c.name for task in TASKS.values() for c in task.commands if c.name.startswith("bench-"))
+    p = sub.add_parser("bench", help="quality and speed over samplers x step counts" + (
+        f" (the tasks' own benchmarks: {own})" if own else ""))
     evaluation_options(p, split="test")
     _task_eval_options(p, TASKS)
-    p.add_argument("--steps", type=int, nargs="+", help="default: 1 2 4 8 16 40 (--robustness: the checkpoint's)")
+    p.add_argument("--steps", type=int, nargs="+", help="default: 1 2 4 8 16 40")
     p.add_argument("--samplers", nargs="+", type=sampler_name, metavar="SAMPLER",
-                   help=f"default: {' '.join(SAMPLERS)} (--robustness: the checkpoint's)")
+                   help=f"default: {' '.join(SAMPLERS)}")
     sampling_options(p, sampler=False)
-    p.add_argument("--robustness", action="store_true", help="multiview3d: score clean views and each corruption "
-                   "(RGBA cut-out, photo / solid / gradient background, small and off-centre, dark and low contrast)")
-    p.add_argument("--views-list", type=int, nargs="+", help="--robustness: view counts to score (default: the preset's)")
-    p.add_argument("--photos", default="data/photos", help="--robustness / segmentation: built photos folder "
-                   "(its held-out test photographs are the backgrounds)")
-    p.add_argument("--real-photos", default="assets/realphotos", help="segmentation: the real-photo check set "
-                   "(photographs with hand-checked masks)")
     p.set_defaults(func=cmd_bench)
 
     _task_subcommands(sub, "build-data", [c for t in TASKS.values() for c in t.data_builders],

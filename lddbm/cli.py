@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["example_arguments", "given_sampler_options", "sampler_name", "sampling_options", "write_json"]
+__all__ = ["checkpoint_preset", "example_arguments", "given_sampler_options", "load_pipeline", "sampler_name",
+           "sampling_options", "write_json"]
 
 
 def sampler_name(value: str) -> str:
@@ -46,6 +47,26 @@ def example_arguments(p: argparse.ArgumentParser, count: bool = True) -> None:
     p.add_argument("--split", default="test")
     if count:
         p.add_argument("--count", type=int, default=8)
+
+
+def checkpoint_preset(checkpoint: str | Path, name: str, overrides: dict[str, str] | None = None):
+    """A pipeline folder's own preset (``preset.json``; for a folder saved without one, the preset ``name``
+    stands for: a preset's or a task's name) with ``overrides`` applied."""
+    from .presets import apply_overrides, get_preset, load_preset
+    from .tasks import preset_for_name
+
+    saved = Path(checkpoint) / "preset.json"
+    base = load_preset(saved) if saved.is_file() else get_preset(preset_for_name(name))
+    return apply_overrides(base, overrides or {})
+
+
+def load_pipeline(checkpoint: str | Path, device: str | None = None):
+    """The pipeline in a folder (a path, or a name under ``LDDBM_CHECKPOINTS``), its progress bar off."""
+    from .pipeline import LDDBMPipeline
+
+    pipe = LDDBMPipeline.load(checkpoint, device=device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def write_json(path: str | None, payload) -> None:

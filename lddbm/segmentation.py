@@ -6,7 +6,7 @@ re-coloured, rescaled, moved, blurred and JPEG-compressed. ``MaskNet`` is a four
 (about 0.5 M parameters) on 128 x 128 inputs; ``train_masknet`` is its whole training loop (a plain
 supervised loop: none of the bridge machinery in ``lddbm.train`` applies). The classical
 alternative (GrabCut seeded from the border) is ``lddbm.framing.segment_foreground``; ``python -m
-lddbm bench segmentation`` scores both on held-out composites.
+lddbm bench-segmentation`` scores both on held-out composites.
 """
 
 from __future__ import annotations
@@ -100,35 +100,45 @@ class MaskNet(ModelMixin, ConfigMixin):
 
 
 def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
-                     photos: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """One (image, mask) training pair: the object rescaled, moved, re-coloured, on a random background."""
+                     photos: list[np.ndarray] | None, others: list[tuple[np.ndarray, np.ndarray]] = (),
+                     tabletop: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """One (image, mask) training pair: the object rescaled, moved, re-coloured, on a random background,
+    or (probability ``tabletop``) standing on a surface with shadows, clutter from ``others`` behind it
+    (``lddbm.data.tabletop``); then blurred, compressed and noised as a camera would."""
     from PIL import Image
 
     from .data.augment import camera_degrade, composite, jitter_colour, place, random_background
+    from .data.tabletop import tabletop_scene
 
     s = view.shape[0]
-    if rng.random() < 0.8:
-        view, mask = place(view, mask, rng.uniform(0.35, 1.05), tuple(rng.uniform(-0.25, 0.25, 2)))
     if rng.random() < 0.5:
         view, mask = view[:, ::-1], mask[:, ::-1]
     x = jitter_colour(view, rng) if rng.random() < 0.8 else view
-    background = random_background(s, rng, photos) if rng.random() < 0.9 else np.full_like(view, 245)
-    if rng.random() < 0.5:  # more backgrounds from few photographs: turned, mirrored, re-coloured
-        background = jitter_colour(np.rot90(background, int(rng.integers(4)))[:, :: rng.choice([-1, 1])], rng)
-    image = camera_degrade(Image.fromarray(composite(x, mask, background)), rng, blur=(0.3, 1.5), jpeg=(0.3, 25))
+    if rng.random() < tabletop:
+        scale = (0.4, 0.95) if rng.random() < 0.8 else (0.95, 1.3)  # now and then a close-up cut by the frame
+        image, mask = tabletop_scene(x, mask, rng, photos, others=list(others) if rng.random() < 0.5 else [], scale=scale)
+    else:
+        if rng.random() < 0.8:
+            x, mask = place(x, mask, rng.uniform(0.35, 1.05), tuple(rng.uniform(-0.25, 0.25, 2)))
+        background = random_background(s, rng, photos) if rng.random() < 0.9 else np.full_like(view, 245)
+        if rng.random() < 0.5:  # more backgrounds from few photographs: turned, mirrored, re-coloured
+            background = jitter_colour(np.rot90(background, int(rng.integers(4)))[:, :: rng.choice([-1, 1])], rng)
+        image = composite(x, mask, background)
+    image = camera_degrade(Image.fromarray(image), rng, blur=(0.3, 1.5), jpeg=(0.3, 25))
     out = np.asarray(image).astype(np.float32)
     if rng.random() < 0.3:
         out = out + rng.normal(0, rng.uniform(2, 10), out.shape)
     return np.clip(out, 0, 255).astype(np.uint8), np.ascontiguousarray(mask)
 
 
-def _batch(renders, masks, size, rng, photos, batch_size):
+def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0):
     from PIL import Image
 
     xs, ys = [], []
     for _ in range(batch_size):
         i, k = rng.integers(len(renders)), rng.integers(renders.shape[1])
-        image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos)
+        j, m = rng.integers(len(renders)), rng.integers(renders.shape[1])  # clutter: another object
+        image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos, [(renders[j, m], masks[j, m])], tabletop)
         if image.shape[0] != size:
             image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
             mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR)) > 127
@@ -141,8 +151,9 @@ def _batch(renders, masks, size, rng, photos, batch_size):
 
 def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "data/photos", steps: int = 2000,
                   batch_size: int = 24, lr: float = 2e-3, seed: int = 0, max_minutes: float = 0.0,
-                  progress: bool = True) -> dict:
-    """Train MaskNet on train-split renders over train photographs; saves a diffusers folder to ``out``."""
+                  progress: bool = True, tabletop: float = 0.0, widths: tuple[int, ...] | None = None) -> dict:
+    """Train MaskNet on train-split renders over train photographs (a share ``tabletop`` of them standing
+    on surfaces with shadows and clutter, ``composite_sample``); saves a diffusers folder to ``out``."""
     from tqdm.auto import tqdm
 
     from .data.multiview import load_objects
@@ -154,13 +165,13 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     photos = background_photos(photos_root)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    model = MaskNet()
+    model = MaskNet(widths=tuple(widths)) if widths else MaskNet()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
     start, log = time.perf_counter(), []
     bar = tqdm(range(steps), desc="masknet", disable=not progress)
     for step in bar:
-        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size)
+        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop)
         logits = model(x)
         p = torch.sigmoid(logits)
         dice = 1 - (2 * (p * y).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1)
@@ -178,6 +189,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     model.eval()
     model.to(torch.float16).save_pretrained(str(out))
     summary = {"steps": step + 1, "seconds": round(time.perf_counter() - start, 1), "batch_size": batch_size,
+               "tabletop": tabletop, "widths": list(model.config.widths),
                "final_loss": log[-1]["loss"] if log else None}
     return summary
 

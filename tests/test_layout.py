@@ -87,10 +87,10 @@ def test_the_cycle_check_finds_one():
 
 
 def test_no_arrows_up_into_the_tasks():
-    """The core and lddbm.data serve every task: they import no task package (the registry itself,
-    lddbm.tasks, is read by training and the command line)."""
+    """The core, lddbm.data and the command line serve every task: they import no task package (the registry
+    itself, lddbm.tasks, and its lddbm.tasks.base are read by training and the command line)."""
     up = [(a, b) for a, bs in graph().items() for b in bs
-          if b.startswith("lddbm.tasks.") and not a.startswith("lddbm.tasks") and a != "lddbm.__main__"]
+          if b.startswith("lddbm.tasks.") and b != "lddbm.tasks.base" and not a.startswith("lddbm.tasks")]
     assert up == []
     data_up = [(a, b) for a, bs in graph().items() for b in bs
                if a.startswith("lddbm.data") and (b.startswith("lddbm.tasks") or b in ("lddbm.train", "lddbm.presets"))]

@@ -111,3 +111,20 @@ def test_azimuth_bins_lift_along_weighted_hypotheses_and_train_the_head():
         losses.append(enc.pose_loss(true).item())
     assert losses[0] < losses[1]
     assert angle.shape == (2, 3)
+
+
+def test_teacher_share_is_a_lifting_setting_of_the_preset():
+    """data.teacher_share reaches the lifting encoder (0: always lifted along its own estimate, as at test
+    time: the cool-down setting); on the pooled encoder it is an error that names the setting."""
+    import dataclasses
+
+    from lddbm.errors import ConfigError
+    from lddbm.presets import get_preset
+    from lddbm.tasks.multiview3d.build import modalities
+
+    p = get_preset("objects3d_lift_bins")
+    p = dataclasses.replace(p, data=dataclasses.replace(p.data, teacher_share=0.0))
+    assert modalities(p)["source_encoder"].config.teacher_share == 0.0
+    pooled = get_preset("objects3d")
+    with pytest.raises(ConfigError, match="teacher_share"):
+        modalities(dataclasses.replace(pooled, data=dataclasses.replace(pooled.data, teacher_share=0.0)))

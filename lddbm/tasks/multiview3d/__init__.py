@@ -2,7 +2,8 @@
 
 ``build`` (networks, data), ``evaluation`` (shape metrics), ``prediction`` (a shape with its
 uncertainty and the bridge trajectory, for the demo and ``sample``), ``hull`` (the visual hull given
-the cameras: a reference), ``robustness`` (uploads' corruptions, background removal), ``cli``.
+the cameras: a reference), ``robustness`` (uploads' corruptions, background removal), ``benchmarks``
+(its commands ``bench-robustness`` and ``bench-segmentation``), ``cli``.
 """
 
 from __future__ import annotations

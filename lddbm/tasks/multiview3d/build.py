@@ -16,9 +16,10 @@ def modalities(preset: Preset) -> dict[str, nn.Module]:
     d, lat, b = preset.data, preset.latent, preset.bridge
     common = dict(latent_channels=lat.channels, latent_size=lat.size)
     encoder = {"pooled": MultiViewEncoder, "lifting": LiftingEncoder}[d.encoder]
-    extra = {"azimuth_bins": d.azimuth_bins} if d.encoder == "lifting" else {}
-    if d.azimuth_bins and d.encoder != "lifting":
-        raise ConfigError("data.azimuth_bins is a setting of the lifting encoder: set data.encoder to lifting.")
+    extra = {"azimuth_bins": d.azimuth_bins, "teacher_share": d.teacher_share} if d.encoder == "lifting" else {}
+    if d.encoder != "lifting" and (d.azimuth_bins or d.teacher_share != 0.5):
+        raise ConfigError("data.azimuth_bins and data.teacher_share are settings of the lifting encoder: "
+                          "set data.encoder to lifting.")
     return {
         "source_encoder": encoder(image_size=d.image_size, width=lat.width, sigma_data=b.sigma_data_end,
                                   foreground_ratio=d.foreground_ratio if d.kind == "furniture" else None, **common,

@@ -1,5 +1,6 @@
 """The views -> 3D task's commands: ``sample``, ``train-masknet``, ``attach-segmenter``, ``build-data
-objects|furniture`` and ``examples furniture``."""
+objects|furniture``, ``examples furniture``, and the benchmarks ``bench-robustness`` and
+``bench-segmentation`` (``benchmarks``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from ...cli import example_arguments, given_sampler_options, sampling_options, write_json
 from ...errors import ConfigError
 from ..base import Command
+from .benchmarks import COMMANDS as BENCHMARKS
 
 
 def _sample_arguments(p) -> None:
@@ -110,6 +112,9 @@ def _masknet_arguments(p) -> None:
     p.add_argument("--batch-size", type=int, default=24)
     p.add_argument("--max-minutes", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tabletop", type=float, default=0.0, help="share of training scenes with the object standing "
+                   "on a surface with shadows and clutter behind it (lddbm.data.tabletop)")
+    p.add_argument("--widths", type=int, nargs="+", help="channels per U-Net level (default: MaskNet's)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--attach", help="also copy it into this pipeline folder as its segmenter")
 
@@ -118,7 +123,8 @@ def _train_masknet(args) -> int:
     from ...segmentation import attach_to_pipeline, train_masknet
 
     summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
-                            seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress)
+                            seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress,
+                            tabletop=args.tabletop, widths=args.widths)
     if args.attach:
         attach_to_pipeline(args.out, args.attach)
         summary["attached_to"] = args.attach
@@ -208,6 +214,7 @@ COMMANDS = (
             _train_masknet),
     Command("attach-segmenter", "copy a trained MaskNet into a pipeline folder as its segmenter", _attach_arguments,
             _attach_segmenter),
+    *BENCHMARKS,
 )
 DATA_BUILDERS = (
     Command("objects", "3D models from every source in lddbm.data.sources, rendered, with 32^3 voxels",

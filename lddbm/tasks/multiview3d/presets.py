@@ -30,6 +30,7 @@ class MultiViewData:
     # back-projected into a volume along estimated cameras, LiftingEncoder; trains a camera estimate)
     encoder: Literal["pooled", "lifting"] = "pooled"
     azimuth_bins: int = 0  # lifting: > 0 estimates each view's azimuth as a distribution over this many bins
+    teacher_share: float = 0.5  # lifting, training: share of samples lifted along the true cameras (0: never)
 
 
 def multiview3d() -> Preset:

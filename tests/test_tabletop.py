@@ -1,0 +1,52 @@
+"""The table-top scenes the segmenter trains on (lddbm.data.tabletop)."""
+
+import numpy as np
+
+from lddbm.data.tabletop import tabletop_scene
+from lddbm.segmentation import composite_sample
+
+
+def _object(size: int = 96):
+    """A red box with a thin leg: the render and its mask."""
+    view = np.full((size, size, 3), 245, np.uint8)
+    mask = np.zeros((size, size), bool)
+    mask[30:60, 30:66] = True
+    mask[60:80, 46:50] = True
+    view[mask] = (200, 30, 30)
+    return view, mask
+
+
+def test_the_scene_keeps_the_object_whole_and_labels_it_alone():
+    view, mask = _object()
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        scene, out = tabletop_scene(view, mask, rng, others=[_object()])
+        assert scene.shape == view.shape and scene.dtype == np.uint8 and out.shape == mask.shape
+        # the object is scaled, not cut: its area follows the scale and it stays inside the frame
+        assert out.sum() > 0.1 * mask.sum()
+        assert not (out[0].any() or out[:, 0].any() or out[:, -1].any())
+        # object pixels keep the object's colour; everything labelled background is not a copy of it
+        assert np.abs(scene[out].astype(int) - (200, 30, 30)).max(1).mean() < 40
+        # reproducible from the generator
+        again, again_mask = tabletop_scene(view, mask, np.random.default_rng(seed), others=[_object()])
+        assert np.array_equal(again, scene) and np.array_equal(again_mask, out)
+
+
+def test_shadows_darken_the_surface_under_the_object_only():
+    from lddbm.data.tabletop import _shadows
+
+    alpha = np.zeros((96, 96), np.float32)
+    alpha[40:70, 30:66] = 1  # a box standing at row 69
+    for seed in range(10):
+        shadow = _shadows(alpha, 69.0, np.random.default_rng(seed))
+        assert shadow.min() >= 0 and shadow.max() < 1
+        assert shadow[70:72, 36:60].mean() > 0.15  # contact shadow where it stands
+        assert shadow[:20].max() < 0.05 and shadow[70:72, :5].max() < 0.05  # nothing far from it
+
+
+def test_training_pairs_mix_pasted_and_tabletop_scenes():
+    view, mask = _object(128)
+    rng = np.random.default_rng(0)
+    pairs = [composite_sample(view, mask, rng, None, [_object(128)], tabletop=1.0) for _ in range(4)]
+    for image, m in pairs:
+        assert image.shape == (128, 128, 3) and m.shape == (128, 128) and 0 < m.sum() < m.size

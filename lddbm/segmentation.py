@@ -107,7 +107,8 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
     (``lddbm.data.tabletop``); then blurred, compressed and noised as a camera would."""
     from PIL import Image
 
-    from .data.augment import camera_degrade, composite, jitter_colour, place, random_background
+    from .data.augment import camera_degrade, composite, jitter_colour, place
+    from .data.backgrounds import random_background
     from .data.tabletop import tabletop_scene
 
     s = view.shape[0]

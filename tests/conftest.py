@@ -3,6 +3,7 @@ with tiny checkpoints (``app``, ``served_app``), so test files need not import e
 
 import contextlib
 import importlib
+import os
 import socket
 from pathlib import Path
 
@@ -14,6 +15,20 @@ from lddbm.denoiser import BridgeTransformer
 from lddbm.modalities import ImageDecoder, VectorEncoder
 from lddbm.pipeline import LDDBMPipeline
 from lddbm.scheduler import BridgeScheduler
+
+
+SLOW_TESTS = "LDDBM_SLOW_TESTS"  # 1: also run the tests marked slow (CI sets it: .ci/run)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` (end-to-end training, the soak, multi-process runs) run in CI, not in every
+    loop: they are deselected unless LDDBM_SLOW_TESTS=1 or a ``-m`` expression chooses for itself."""
+    if os.environ.get(SLOW_TESTS) == "1" or config.getoption("markexpr"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from lddbm.train import train
 CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "synthetic"
 
 
+@pytest.mark.slow  # trains end to end: ~40 s on two idle cores
 def test_synthetic_task_trains_and_beats_the_mean_baseline(tmp_path):
     # A small network on the short bridge (sigma_max 1, the digits' and novel views' setting) learns the task in
     # 100 steps: mse ratio 0.13-0.17 over seeds 0-2, where the preset's sigma_max 80 is still at 0.59 after 200.

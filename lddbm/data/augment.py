@@ -14,40 +14,9 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND, flatten, frame_object, framing_box
+from .backgrounds import gradient_background, photo_crop, random_background
 
-CORRUPTIONS = ("clean", "cutout", "photo", "solid", "gradient", "small_offcentre", "dark_lowcontrast")
-
-
-def photo_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A random square crop (size x size) of a photograph, from 1x to 4x the size, resized."""
-    h, w = photo.shape[:2]
-    side = int(min(h, w, size * rng.uniform(1.0, 4.0)))
-    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-    crop = Image.fromarray(photo[y : y + side, x : x + side])
-    return np.asarray(crop.resize((size, size), Image.BILINEAR if side < size else Image.BOX))
-
-
-def solid_background(size: int, rng: np.random.Generator) -> np.ndarray:
-    """A uniform colour: half the time a grey from black to white, otherwise any colour."""
-    colour = np.full(3, rng.integers(0, 256)) if rng.random() < 0.5 else rng.integers(0, 256, 3)
-    return np.broadcast_to(colour.astype(np.uint8), (size, size, 3)).copy()
-
-
-def gradient_background(size: int, rng: np.random.Generator) -> np.ndarray:
-    """A linear gradient between two random colours in a random direction (a studio sweep, a wall)."""
-    a, b = rng.integers(0, 256, 3).astype(np.float32), rng.integers(0, 256, 3).astype(np.float32)
-    angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1) - 0.5
-    t = np.clip((np.cos(angle) * xx + np.sin(angle) * yy) + 0.5, 0, 1)[..., None]
-    return (a * (1 - t) + b * t).astype(np.uint8)
-
-
-def random_background(size: int, rng: np.random.Generator, photos: list[np.ndarray] | None) -> np.ndarray:
-    kinds = ["solid", "gradient"] + (["photo", "photo"] if photos else [])
-    kind = kinds[rng.integers(len(kinds))]
-    if kind == "photo":
-        return photo_crop(photos[rng.integers(len(photos))], size, rng)
-    return solid_background(size, rng) if kind == "solid" else gradient_background(size, rng)
+CORRUPTIONS = ("clean", "cutout", "photo", "solid", "gradient", "small_offcentre", "dark_lowcontrast", "tabletop")
 
 
 def composite(view: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -77,7 +46,8 @@ def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.ra
 
     clean: as rendered; cutout: RGBA with the mask as alpha; photo / solid / gradient: the object on
     a photograph crop / a uniform colour / a two-colour gradient; small_offcentre: at 55 % size, moved off centre;
-    dark_lowcontrast: the whole view darkened and flattened.
+    dark_lowcontrast: the whole view darkened and flattened; tabletop: standing on a surface with contact
+    and cast shadows, a photograph (or a wall) behind its back edge (``lddbm.data.tabletop``).
     """
     if corruption == "clean":
         return Image.fromarray(view)
@@ -99,6 +69,10 @@ def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.ra
     if corruption == "dark_lowcontrast":
         x = ((view.astype(np.float32) - 128) * 0.5 + 128) * 0.45  # half the contrast, under half the light
         return Image.fromarray(np.clip(x, 0, 255).astype(np.uint8))
+    if corruption == "tabletop":
+        from .tabletop import tabletop_scene
+
+        return Image.fromarray(tabletop_scene(view, mask, rng, photos, scale=(0.55, 0.85))[0])
     raise ValueError(f"Unknown corruption {corruption!r}; choose from {', '.join(CORRUPTIONS)}.")
 
 

@@ -440,7 +440,8 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", coun
     """
     from PIL import Image
 
-    from .augment import composite, photo_crop, place
+    from .augment import composite, place
+    from .backgrounds import photo_crop
 
     root, out = Path(root), Path(out)
     ids = json.loads((root / "split.json").read_text())[split]

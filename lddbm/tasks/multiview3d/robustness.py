@@ -15,12 +15,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ...data.augment import CORRUPTIONS, composite, corrupt_view, gradient_background, photo_crop, solid_background
+from ...data.augment import CORRUPTIONS, composite, corrupt_view
+from ...data.backgrounds import gradient_background, photo_crop, solid_background
 from ...data.multiview import load_objects
+from ...data.tabletop import tabletop_scene
 from ...errors import DataError
 from ...framing import normalize_view
 
-BACKGROUNDS = ("light", "photo", "solid", "gradient")
+BACKGROUNDS = ("light", "photo", "solid", "gradient", "tabletop")
 
 
 def held_out_photos(root: str | Path) -> list[np.ndarray]:
@@ -58,11 +60,15 @@ def segmentation_benchmark(segmenters: dict[str, Callable[[np.ndarray], np.ndarr
             rng = np.random.default_rng([seed, n, k])
             v = (3 * k + n) % len(obj["views"])
             view, mask = obj["views"][v], obj["masks"][v]
-            background = {"light": lambda: np.full_like(view, 245),
-                          "photo": lambda: photo_crop(photos[rng.integers(len(photos))], view.shape[0], rng),
-                          "solid": lambda: solid_background(view.shape[0], rng),
-                          "gradient": lambda: gradient_background(view.shape[0], rng)}[kind]()
-            upload = np.asarray(Image.fromarray(composite(view, mask, background)).resize((upload_size,) * 2, Image.BICUBIC))
+            if kind == "tabletop":  # standing on a surface with shadows; the object is moved, so is its mask
+                scene, mask = tabletop_scene(view, mask, rng, photos, scale=(0.55, 0.85))
+            else:
+                background = {"light": lambda: np.full_like(view, 245),
+                              "photo": lambda: photo_crop(photos[rng.integers(len(photos))], view.shape[0], rng),
+                              "solid": lambda: solid_background(view.shape[0], rng),
+                              "gradient": lambda: gradient_background(view.shape[0], rng)}[kind]()
+                scene = composite(view, mask, background)
+            upload = np.asarray(Image.fromarray(scene).resize((upload_size,) * 2, Image.BICUBIC))
             for name, segment in segmenters.items():
                 start = time.perf_counter()
                 predicted = segment(upload)

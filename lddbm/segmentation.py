@@ -163,7 +163,12 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     _, objects = load_objects(data_root, "train", masks=True)
     renders = np.stack([o["views"] for o in objects])  # (N, V, S, S, 3) uint8
     masks = np.stack([o["masks"] for o in objects])  # (N, V, S, S) bool
-    photos = background_photos(photos_root)
+    from .data.realphotos import source_keys
+
+    photos = background_photos(photos_root, exclude=source_keys())  # the real-photo check set: never a background
+    if photos is not None:
+        logger.info("masknet: %d background photographs (%d of the real-photo check set left out)",
+                    len(photos), len(background_photos(photos_root)) - len(photos))
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     model = MaskNet(widths=tuple(widths)) if widths else MaskNet()

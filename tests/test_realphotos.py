@@ -91,3 +91,28 @@ def test_mask_from_prompts_shapes():
                                                                            "band": 3}], "iterations": 2})
     assert not mask[:, :25].any() and not mask[:15].any() and mask[25:55, 35:65].all()
     json.dumps(load_prompts(photo_folders()[0]))  # stored prompts are plain JSON
+
+
+def test_the_check_sets_photographs_are_left_out_of_segmenter_backgrounds(tmp_path):
+    """A built photos folder may hold the same package images as the check set (scikit-image's
+    astronaut, gcompris' dog): ``source_keys`` names them and ``photo_arrays(exclude=...)`` drops them,
+    so the segmenter never trains on a check-set photograph, even as a background."""
+    import json
+
+    from PIL import Image
+
+    from lddbm.data.photos import photo_arrays
+    from lddbm.data.realphotos import source_keys
+
+    keys = source_keys()
+    assert "skimage/data/astronaut.png" in keys
+    assert any(k.endswith("explore_farm_animals/resource/animals/dog.webp") for k in keys)
+    (tmp_path / "images").mkdir()
+    index = {"skimage-astronaut": {"source": "scikit-image 0.26.0: skimage/data/astronaut.png"},
+             "mate-aqua": {"source": "Debian package mate-backgrounds: /usr/share/backgrounds/mate/nature/Aqua.jpg"}}
+    for name in index:
+        Image.new("RGB", (8, 8)).save(tmp_path / "images" / f"{name}.png")
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    (tmp_path / "split.json").write_text(json.dumps({"train": list(index), "test": []}))
+    assert len(photo_arrays(tmp_path, "train")) == 2
+    assert len(photo_arrays(tmp_path, "train", exclude=keys)) == 1

@@ -338,11 +338,15 @@ def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:
     return {n: Image.open(root / "images" / f"{n}.png").convert("RGB") for n in names}
 
 
-def photo_arrays(root: str | Path, split: str, max_side: int = 512) -> list[np.ndarray]:
+def photo_arrays(root: str | Path, split: str, max_side: int = 512, exclude: set[str] = frozenset()) -> list[np.ndarray]:
     """The photographs of ``split`` as (H, W, 3) uint8 arrays, downsized to at most ``max_side`` px
-    (backgrounds for the 3D augmentation, the segmenter and the robustness benchmark)."""
+    (backgrounds for the 3D augmentation, the segmenter and the robustness benchmark), without those
+    whose index ``source`` ends with one of ``exclude`` (e.g. ``lddbm.data.realphotos.source_keys()``)."""
     out = []
-    for image in load_split(root, split).values():
+    index = json.loads((Path(root) / "index.json").read_text()) if exclude else {}
+    for name, image in load_split(root, split).items():
+        if any(str(index.get(name, {}).get("source", "")).endswith(key) for key in exclude):
+            continue
         image = image.convert("RGB")
         image.thumbnail((max_side, max_side))
         out.append(np.asarray(image))
@@ -444,10 +448,11 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", size
     return names
 
 
-def background_photos(root: str) -> list | None:
-    """The training photographs of a built photos folder as arrays (at most 512 px); None if absent."""
+def background_photos(root: str, exclude: set[str] = frozenset()) -> list | None:
+    """The training photographs of a built photos folder as arrays (at most 512 px), less ``exclude``
+    (``photo_arrays``); None if absent."""
     if not root or not (Path(root) / "index.json").is_file():
         logger.warning("no photographs at %r: backgrounds will be solid colours and gradients only "
                        "(python -m lddbm build-data photos --out %s)", root, root or "data/photos")
         return None
-    return photo_arrays(root, "train")
+    return photo_arrays(root, "train", exclude=exclude)

@@ -145,3 +145,16 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two bool masks (1.0 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def source_keys(root: str | Path = DEFAULT_ROOT) -> set[str]:
+    """Where the check set's photographs come from, as path tails ("skimage/data/astronaut.png",
+    "gcompris/src/.../dog.webp") that a built photos folder's index names in its ``source``: what a
+    segmenter trained on backgrounds must not see (``lddbm.data.photos.photo_arrays(exclude=...)``)."""
+    keys = set()
+    for folder in photo_folders(root):
+        path = str(load_prompts(folder).get("source", {}).get("path", ""))
+        tail = path.split(" : ")[-1].strip().lstrip("/")
+        if tail:
+            keys.add(tail)
+    return keys

@@ -512,7 +512,7 @@ def build() -> None:
                 sampler, randomness, guidance = common.sampler_controls(
                     "multiview3d",
                     "0 gives the same, most accurate shape every time; higher values draw varied shapes, each "
-                    "somewhat less accurate (heun at 0.33: 0.36 against 0.46 IoU on our test objects).",
+                    "somewhat less accurate (heun at 0.33: 0.39 against 0.47 IoU on our test objects).",
                     "How strongly sampling is pulled toward the views (1 = as trained).")
                 samples = StrictSlider(1, 8, value=1, step=1, label="number of samples",
                                        info="Several samples (with randomness > 0) colour the shape by where they agree.")

@@ -35,7 +35,7 @@ def _robustness_arguments(p: argparse.ArgumentParser) -> None:
 
 def _robustness(args: argparse.Namespace) -> int:
     """IoU of views -> 3D clean and under each corruption (RGBA cut-out, photo / solid / gradient background,
-    small and off-centre, dark and low contrast), each upload going through the pipeline's own preprocessing."""
+    small and off-centre, dark and low contrast, standing on a table top), each upload going through the pipeline's own preprocessing."""
     from ...modalities import LiftingEncoder, MultiViewEncoder
     from .. import get_task
     from .robustness import robustness_benchmark
@@ -66,7 +66,7 @@ def _robustness(args: argparse.Namespace) -> int:
 def _segmentation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="a views -> 3D pipeline folder (its segmenter is scored) "
                    "or a MaskNet folder (train-masknet --out); GrabCut is scored in any case")
-    p.add_argument("--data", default="data/furniture", help="a built views -> 3D data set (renders with masks)")
+    p.add_argument("--data", default="data/objects", help="a built views -> 3D data set (renders with masks)")
     p.add_argument("--photos", default="data/photos", help="built photos folder (its held-out test photographs "
                    "are the backgrounds)")
     p.add_argument("--real-photos", default="assets/realphotos", help="the real-photo check set (photographs with "

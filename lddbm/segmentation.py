@@ -158,7 +158,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     from tqdm.auto import tqdm
 
     from .data.multiview import load_objects
-    from .data.photos import background_photos
+    from .data.photos import background_photos, split_names
 
     _, objects = load_objects(data_root, "train", masks=True)
     renders = np.stack([o["views"] for o in objects])  # (N, V, S, S, 3) uint8
@@ -168,7 +168,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     photos = background_photos(photos_root, exclude=source_keys())  # the real-photo check set: never a background
     if photos is not None:
         logger.info("masknet: %d background photographs (%d of the real-photo check set left out)",
-                    len(photos), len(background_photos(photos_root)) - len(photos))
+                    len(photos), len(split_names(photos_root, "train")) - len(photos))
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     model = MaskNet(widths=tuple(widths)) if widths else MaskNet()

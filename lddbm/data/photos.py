@@ -328,26 +328,33 @@ def degrade(hr: Image.Image, scale: int) -> Image.Image:
     return downsample(hr, scale)
 
 
-def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:
-    """name -> RGB image of the photographs in ``split`` ("train" or "test") of a built folder."""
+def split_names(root: str | Path, split: str, exclude: set[str] = frozenset()) -> list[str]:
+    """The names of the photographs in ``split`` ("train" or "test") of a built folder, without those
+    whose index ``source`` ends with one of ``exclude`` (e.g. ``lddbm.data.realphotos.source_keys()``)."""
     root = Path(root)
     split_file = root / "split.json"
     if not split_file.is_file():
         raise DataError(f"{split_file} is missing: run `python -m lddbm build-data photos --out {root}`.")
     names = json.loads(split_file.read_text())[split]
-    return {n: Image.open(root / "images" / f"{n}.png").convert("RGB") for n in names}
+    if not exclude:
+        return names
+    index = json.loads((root / "index.json").read_text())
+    return [n for n in names if not any(str(index.get(n, {}).get("source", "")).endswith(key) for key in exclude)]
+
+
+def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:
+    """name -> RGB image of the photographs in ``split`` ("train" or "test") of a built folder."""
+    return {n: Image.open(Path(root) / "images" / f"{n}.png").convert("RGB") for n in split_names(root, split)}
 
 
 def photo_arrays(root: str | Path, split: str, max_side: int = 512, exclude: set[str] = frozenset()) -> list[np.ndarray]:
     """The photographs of ``split`` as (H, W, 3) uint8 arrays, downsized to at most ``max_side`` px
-    (backgrounds for the 3D augmentation, the segmenter and the robustness benchmark), without those
-    whose index ``source`` ends with one of ``exclude`` (e.g. ``lddbm.data.realphotos.source_keys()``)."""
+    (backgrounds for the 3D augmentation, the segmenter and the robustness benchmark), less ``exclude``
+    (``split_names``); the left-out ones are not decoded."""
     out = []
-    index = json.loads((Path(root) / "index.json").read_text()) if exclude else {}
-    for name, image in load_split(root, split).items():
-        if any(str(index.get(name, {}).get("source", "")).endswith(key) for key in exclude):
-            continue
-        image = image.convert("RGB")
+    for name in split_names(root, split, exclude):
+        with Image.open(Path(root) / "images" / f"{name}.png") as image:
+            image = image.convert("RGB")
         image.thumbnail((max_side, max_side))
         out.append(np.asarray(image))
     return out

@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 from ...data.photos import background_photos
 from ...errors import ConfigError
 from ...presets import Preset
+from .presets import MultiViewData
 
 
 def modalities(preset: Preset) -> dict[str, nn.Module]:
@@ -17,7 +18,7 @@ def modalities(preset: Preset) -> dict[str, nn.Module]:
     common = dict(latent_channels=lat.channels, latent_size=lat.size)
     encoder = {"pooled": MultiViewEncoder, "lifting": LiftingEncoder}[d.encoder]
     extra = {"azimuth_bins": d.azimuth_bins, "teacher_share": d.teacher_share} if d.encoder == "lifting" else {}
-    if d.encoder != "lifting" and (d.azimuth_bins or d.teacher_share != 0.5):
+    if d.encoder != "lifting" and (d.azimuth_bins or d.teacher_share != MultiViewData.teacher_share):
         raise ConfigError("data.azimuth_bins and data.teacher_share are settings of the lifting encoder: "
                           "set data.encoder to lifting.")
     return {

@@ -34,9 +34,10 @@ def angle_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs((a - b + 180) % 360 - 180)
 
 
-def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int) -> dict[str, float]:
-    """Mean IoU of the first ``n`` objects lifted along the estimated cameras, the true ones, and the
-    estimated azimuth with the true elevation and framing."""
+def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: str | None = None) -> dict[str, float]:
+    """Mean IoU of the first ``n`` objects lifted along the estimated cameras (the views taken in
+    ``view_order``; None: the model's), the true ones, and the estimated azimuth with the true
+    elevation and framing."""
     encoder, plain = pipe.source_encoder, pipe.source_encoder.forward
     scores: dict[str, list[torch.Tensor]] = {"estimated": [], "true_cameras": [], "estimated_azimuth_only": []}
     try:
@@ -45,6 +46,7 @@ def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int) -> dict[str,
             views = torch.stack([it["source"]["views"] for it in items])
             true = torch.stack([it["source"]["pose"] for it in items])
             target = torch.stack([it["target"] for it in items])
+            views = encoder.preprocess(views, view_order=view_order)  # {"views", "turntable"}
             with torch.no_grad():
                 plain(views)
             estimated = encoder.last_pose.clone()
@@ -52,7 +54,7 @@ def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int) -> dict[str,
                 pose = None if name == "estimated" else true.clone()
                 if name == "estimated_azimuth_only":
                     pose[..., :2] = estimated[..., :2]
-                encoder.forward = plain if pose is None else (lambda v, pose=pose: plain({"views": v, "pose": pose}))
+                encoder.forward = plain if pose is None else (lambda v, pose=pose: plain({**v, "pose": pose}))
                 out = pipe(views, num_inference_steps=10, sampler="heun", generator=torch.Generator().manual_seed(0))
                 scores[name].append(iou(out.outputs.float().reshape(target.shape), target))
     finally:
@@ -68,6 +70,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--views", type=int, default=4)
     ap.add_argument("--iou", action="store_true", help="also IoU with estimated / true / half-true cameras")
+    ap.add_argument("--view-order", choices=("any", "turntable"),
+                    help="how the views are taken (the built data's are in turntable order); default: the model's")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     pipe = LDDBMPipeline.load(args.pipeline)
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
         for start in range(0, n, 32):
             items = [data[i]["source"] for i in range(start, min(start + 32, n))]
             views = torch.stack([it["views"] for it in items])
-            encoder(views)
+            encoder(encoder.preprocess(views, view_order=args.view_order))
             estimated.append(encoder.last_pose.reshape(-1, len(POSE)).numpy())
             true.append(torch.stack([it["pose"] for it in items]).reshape(-1, len(POSE)).numpy())
     est, tru = np.concatenate(estimated), np.concatenate(true)
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     mean_guess = tru.mean(0, keepdims=True)
     report = {
         "pipeline": args.pipeline, "split": args.split, "objects": n, "views": int(len(est)),
+        "view_order": args.view_order or getattr(encoder.config, "view_order", "any"),
         "azimuth_error_deg": {"median": float(np.median(az_err)), "within_15": float((az_err <= 15).mean()),
                               "within_45": float((az_err <= 45).mean())},
         "elevation_error_deg_median": float(np.median(el_err)),
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
             "elevation_error_deg_median": float(np.median(np.abs(np.degrees(mean_guess[0, 2] - tru[:, 2]))))},
     }
     if args.iou:
-        report["iou_heun10"] = camera_ious(pipe, data, n)
+        report["iou_heun10"] = camera_ious(pipe, data, n, args.view_order)
     text = json.dumps(report, indent=1)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

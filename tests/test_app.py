@@ -40,7 +40,7 @@ def run3d(paths, steps=2, sampler="heun", randomness=0.0, guidance=1.0, seed=0, 
     """The handler as the Generate button calls it (the gallery hands (path, caption) pairs) with the session's
     fixes: (figure, downloads, info, seen, frames, slider, frame plot, the message beside Generate)."""
     return views3d.generate([(p, None) for p in paths], remove_background, ratio, steps, sampler, guidance,
-                            randomness, seed, False, threshold, samples, fixes or {})
+                            randomness, seed, False, threshold, samples, True, fixes or {})
 
 
 def api3d(paths, steps=2, sampler="heun", randomness=0.0, guidance=1.0, seed=0, threshold=0.5, samples=1,
@@ -96,9 +96,9 @@ def test_an_upload_after_an_example_replaces_its_views_and_only_previews(app, vi
     assert radio["choices"] == [("view 1", "view 1")] or radio["choices"] == ["view 1"]
     assert max(picture.size) == views3d.FIX_SIDE and "Nothing has run yet" in message
     assert views3d.generate_if_chosen(False, [(p, None) for p in own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5,
-                                      1, {}) == (gr.skip(),) * 8  # one run per click: an upload runs nothing
+                                      1, True, {}) == (gr.skip(),) * 8  # one run per click: an upload runs nothing
     ran = views3d.generate_if_chosen(True, [(p, None) for p in own], True, 0.75, 2, "heun", 1.0, 0.0, 0, False, 0.5, 1,
-                                     {})
+                                     True, {})
     assert "1 view(s)" in ran[2]  # unless "run on upload" is ticked
     assert views3d.upload_previewed([], True, 0.75, {}, False) == (gr.skip(),) * 5
 
@@ -637,3 +637,19 @@ def test_what_the_model_sees_shows_every_view_whole(app, views):
     demo = app.build_demo()
     gallery = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "views3d-seen")
     assert gallery.columns == 4 and gallery.fit_columns is False and gallery.object_fit == "contain"
+
+
+def test_views_in_order_reach_the_encoder_as_the_turntable_order():
+    """The "views go round the object in order" box: the turntable order for a model with azimuth classes
+    (the shipped one), any order when unticked, nothing for a model that takes the views as a set; a
+    non-boolean from an API client is a clear error."""
+    from types import SimpleNamespace
+
+    pipe = common.pipeline("multiview3d")
+    assert pipe.source_encoder.config.azimuth_bins > 0
+    assert views3d.view_order_for(pipe, True) == {"view_order": "turntable"}
+    assert views3d.view_order_for(pipe, False) == {"view_order": "any"}
+    pooled = SimpleNamespace(source_encoder=SimpleNamespace(config=SimpleNamespace()))
+    assert views3d.view_order_for(pooled, True) == {}
+    with pytest.raises(gr.Error, match="in_order"):
+        views3d.view_order_for(pipe, "sideways")

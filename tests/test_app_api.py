@@ -25,7 +25,7 @@ SNIPPET_URL = "http://127.0.0.1:7860/"
 # endpoint -> the parameter names a client passes by keyword (in order), and the number of returns
 ENDPOINTS = {
     "/views_to_3d": (["views", "remove_background", "object_size", "steps", "sampler", "guidance", "randomness",
-                      "seed", "random_seed", "threshold", "samples"], 4),
+                      "seed", "random_seed", "threshold", "samples", "in_order"], 4),
     "/new_view": (["views", "remove_background", "object_size", "azimuth", "elevation", "steps", "sampler", "guidance",
                    "randomness", "seed", "random_seed"], 4),
     "/orbit": (["views", "remove_background", "object_size", "elevation", "count", "steps", "sampler", "guidance",

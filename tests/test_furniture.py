@@ -136,6 +136,14 @@ def test_build_is_resumable_and_skips_broken_models(catalog, tmp_path, monkeypat
     assert item["source"].min() >= -1 and item["source"].max() <= 1
     with pytest.raises(ValueError, match="num_views=9"):
         MultiViewVoxels(out, "train", num_views=9, image_size=16)
+    # the lifting encoder's sources: cameras, and whether the views are in turntable order (the builder's)
+    in_order = MultiViewVoxels(out, "train", num_views=5, image_size=16, foreground_ratio=0.75, poses=True,
+                               turntable_share=1.0)[0]["source"]
+    assert in_order["turntable"].item() and in_order["pose"].shape == (5, 7)
+    assert not MultiViewVoxels(out, "train", num_views=5, image_size=16, foreground_ratio=0.75,
+                               poses=True)[0]["source"]["turntable"].item()
+    assert not MultiViewVoxels(out, "val", num_views=3, image_size=16, foreground_ratio=0.75,
+                               poses=True)[0]["source"]["turntable"].item()  # 3 of 5: not evenly spread
     with pytest.raises(FileNotFoundError, match="build-data furniture"):
         MultiViewVoxels(tmp_path / "nothing", "train")
 

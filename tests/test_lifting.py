@@ -128,3 +128,67 @@ def test_teacher_share_is_a_lifting_setting_of_the_preset():
     pooled = get_preset("objects3d")
     with pytest.raises(ConfigError, match="teacher_share"):
         modalities(dataclasses.replace(pooled, data=dataclasses.replace(pooled.data, teacher_share=0.0)))
+
+
+def test_turntable_sectors_hold_the_builders_cameras():
+    """Every camera the data builder spaces (lddbm.data.furniture.cameras_for: 4 evenly round, the first
+    offset by up to a quarter turn, jittered) falls in its view's sector, whichever evenly spread subset
+    is taken; a view's sector is a third of the circle."""
+    from lddbm.data.furniture import BuildOptions, cameras_for
+    from lddbm.modalities.lifting import turntable_sectors
+
+    for views in (4, 2, 1):  # fewer views: the evenly spread subset of a 4-view build, as evaluation takes them
+        sectors = turntable_sectors(views, 36)
+        for i in range(200):
+            azimuths = cameras_for(f"object-{i}", BuildOptions(views=4))[:, 0][:: 4 // views]
+            bins = np.round(azimuths / 10).astype(int) % 36
+            assert sectors[torch.arange(views), torch.from_numpy(bins)].all()
+    assert turntable_sectors(4, 36).sum(1).tolist() == [12] * 4  # a third of the circle, the other sides ruled out
+    assert turntable_sectors(1, 36)[0].nonzero().flatten().tolist() == [*range(11), 35]  # -15 .. 105 degrees
+
+
+def test_the_turntable_order_confines_each_views_azimuth_and_is_marked_per_sample():
+    """Views marked as in turntable order are lifted along azimuths inside their sectors; unmarked ones
+    (and the camera loss) see the whole circle; preprocess marks inputs with the asked or configured order."""
+    from lddbm.modalities.lifting import turntable_sectors
+
+    torch.manual_seed(0)
+    enc = LiftingEncoder(image_size=32, latent_channels=8, latent_size=4, volume=8, width=8, features=8,
+                         azimuth_bins=12, azimuth_hypotheses=2).eval()
+    with torch.no_grad():
+        enc.azimuth_head.bias.copy_(torch.nn.functional.one_hot(torch.tensor(6), 12) * 50.0)  # all say 180 degrees
+    views = torch.randn(2, 4, 3, 32, 32)
+    enc({"views": views, "turntable": torch.tensor([True, False])})
+    azimuth = torch.rad2deg(torch.atan2(enc.last_pose[..., 0], enc.last_pose[..., 1])) % 360
+    bins = torch.round(azimuth / 30).long() % 12
+    assert turntable_sectors(4, 12)[torch.arange(4), bins[0]].all()  # confined
+    assert torch.allclose(azimuth[1], torch.full((4,), 180.0), atol=1e-3)  # free
+    assert enc.preprocess(views)["turntable"].tolist() == [False, False]
+    assert enc.preprocess(views, view_order="turntable")["turntable"].tolist() == [True, True]
+    with pytest.raises(ValueError, match="view_order"):
+        enc.preprocess(views, view_order="sideways")
+    with pytest.raises(ValueError, match="azimuth_bins"):
+        LiftingEncoder(image_size=32, latent_channels=8, latent_size=4, volume=8, width=8, features=8,
+                       view_order="turntable")
+    plain = LiftingEncoder(image_size=32, latent_channels=8, latent_size=4, volume=8, width=8, features=8)
+    with pytest.raises(ValueError, match="view_order='any'"):
+        plain.preprocess(views, view_order="turntable")
+
+
+def test_the_turntable_preset_marks_its_samples_in_order():
+    """objects3d_turntable: the encoder's default order is the turntable, and the data set draws that
+    share of its training items in the builder's order, marked so; the pooled encoder refuses the setting."""
+    import dataclasses
+
+    from lddbm.errors import ConfigError
+    from lddbm.presets import get_preset
+    from lddbm.tasks.multiview3d.build import modalities
+
+    p = get_preset("objects3d_turntable")
+    assert modalities(p)["source_encoder"].config.view_order == "turntable" and p.data.turntable_share == 0.5
+    pooled = get_preset("objects3d")
+    with pytest.raises(ConfigError, match="view_order"):
+        modalities(dataclasses.replace(pooled, data=dataclasses.replace(pooled.data, view_order="turntable")))
+    nobins = get_preset("objects3d_lift")
+    with pytest.raises(ConfigError, match="azimuth_bins"):
+        modalities(dataclasses.replace(nobins, data=dataclasses.replace(nobins.data, turntable_share=0.5)))

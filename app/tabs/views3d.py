@@ -238,7 +238,7 @@ def shape_figure(shapes, title: str | None = None, colorbar_title: str | None = 
 
 
 def run_model(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
-              threshold, samples, fixes=None, progress=None, seen_holder: dict | None = None):
+              threshold, samples, in_order=True, fixes=None, progress=None, seen_holder: dict | None = None):
     """The model run behind both the public endpoint and the tab: (figure, downloads, info, seen, frames, notes).
     ``seen_holder["seen"]`` gets what the model saw as soon as the views are framed (shown even when the run fails)."""
     pipe = common.pipeline("multiview3d")
@@ -250,6 +250,7 @@ def run_model(views, remove_background, object_size, steps, sampler, guidance, r
     if not 0 < level < 1:
         raise gr.Error(f"The occupancy threshold must lie between 0 and 1; got {shown(threshold)}.")
     threshold = level
+    view_order = view_order_for(pipe, in_order)
     options = common.sampling_options(sampler, randomness, guidance)
     framed = frame_all(pipe, paths, images, remove_background, ratio, fixes)
     seen = seen_pictures(framed)
@@ -260,7 +261,7 @@ def run_model(views, remove_background, object_size, steps, sampler, guidance, r
         notes.append("With randomness 0 every sample is the same; raise it to see where the model is unsure.")
     try:
         pred = predict_shape(pipe, framed, num_inference_steps=steps, sampler=sampler, seed=seed, samples=samples,
-                             threshold=threshold, trajectory=True, **options)
+                             threshold=threshold, trajectory=True, preprocess_kwargs=view_order, **options)
     except ConfigError as err:
         raise gr.Error(str(err)) from err
     try:
@@ -285,16 +286,34 @@ def run_model(views, remove_background, object_size, steps, sampler, guidance, r
 
 
 def views_to_3d(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
-                threshold, samples, progress=gr.Progress(track_tqdm=True)):
+                threshold, samples, in_order=True, progress=gr.Progress(track_tqdm=True)):
     """The public /views_to_3d endpoint: views -> (shape figure, [GLB, OBJ, STL] files, run details, the
     framed views the model saw) and the trajectory frames (a gr.State, which API clients do not see). A
     client's errors are raised (gr.Error); its warnings are Gradio warnings. Uploads with transparency are
-    used as they are (API clients fix a cut-out by sending one)."""
+    used as they are (API clients fix a cut-out by sending one). ``in_order``: the views go round the object
+    to the right, the first from the front (``IN_ORDER_INFO``)."""
     *out, notes = run_model(views, remove_background, object_size, steps, sampler, guidance, randomness, seed,
-                            random_seed, threshold, samples, progress=progress)
+                            random_seed, threshold, samples, in_order, progress=progress)
     for note in notes:
         gr.Warning(note)
     return tuple(out)
+
+
+IN_ORDER_INFO = ("The first photo from the front (or up to a quarter turn to its right), each next one taken further "
+                 "round to your right, evenly spaced (4 photos: a quarter turn apart), as the examples are. The model "
+                 "then knows roughly where each was taken from and gets the object's front right far more often. "
+                 "Untick for photos in any order.")
+
+
+def view_order_for(pipe, in_order) -> dict:
+    """The pipeline's ``preprocess_kwargs`` for the "views go round the object in order" box: the turntable
+    order when ticked and the model can use it (an encoder with azimuth classes), else any order."""
+    if not isinstance(in_order, bool):
+        raise gr.Error(f"in_order must be true or false; got {shown(in_order)}.")
+    encoder = pipe.source_encoder.config
+    if getattr(encoder, "azimuth_bins", 0) <= 0:
+        return {}  # a model without the order (the pooled encoder): it takes the views as a set
+    return {"view_order": "turntable" if in_order else "any"}
 
 
 def status_text(message: str, notes: list[str] = (), error: bool = False) -> str:
@@ -304,7 +323,7 @@ def status_text(message: str, notes: list[str] = (), error: bool = False) -> str
 
 
 def generate(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
-             threshold, samples, fixes, progress=gr.Progress(track_tqdm=True)):
+             threshold, samples, in_order, fixes, progress=gr.Progress(track_tqdm=True)):
     """The Generate button (and an example click): one run with the session's fixes. Outputs: the endpoint's,
     the "along the bridge" controls and the message beside Generate. An error is that message: the outputs
     that could not be made are cleared (what the model saw stays, to show why), the inputs are left as
@@ -313,7 +332,7 @@ def generate(views, remove_background, object_size, steps, sampler, guidance, ra
     try:
         figure, downloads, info, seen, frames, notes = guarded(run_model, "making the 3D shape")(
             views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
-            threshold, samples, fixes, progress, holder)
+            threshold, samples, in_order, fixes, progress, holder)
     except gr.Error as err:
         seen = holder.get("seen")
         if seen is None:  # refused before the views were framed: everything stays as it was
@@ -324,12 +343,12 @@ def generate(views, remove_background, object_size, steps, sampler, guidance, ra
 
 
 def generate_if_chosen(run_on_upload, views, remove_background, object_size, steps, sampler, guidance, randomness,
-                       seed, random_seed, threshold, samples, fixes, progress=gr.Progress(track_tqdm=True)):
+                       seed, random_seed, threshold, samples, in_order, fixes, progress=gr.Progress(track_tqdm=True)):
     """After an upload: a run only when "run on upload" is ticked."""
     if not run_on_upload:
         return (gr.skip(),) * 8
     return generate(views, remove_background, object_size, steps, sampler, guidance, randomness, seed, random_seed,
-                    threshold, samples, fixes, progress)
+                    threshold, samples, in_order, fixes, progress)
 
 
 def show_trajectory(frames, threshold):
@@ -467,7 +486,8 @@ def trajectory_frame(frames, index, threshold):
 
 def build() -> None:
     gr.Markdown(
-        "Upload **1 to 12 photos of one object** from different sides (any order), or pick an example. "
+        "Upload **1 to 12 photos of one object** from different sides, or pick an example: best going round the "
+        "object to your right, the first from the front (untick *views go round the object in order* otherwise). "
         "Uploading only shows *what the model sees* (the object cut out and framed the way the model was trained); "
         "**Generate 3D shape** runs the model. Where a cut-out is wrong, fix it under *fix the cut-out*: draw a box "
         "around the object and click on wrong parts. PNG cut-outs with transparency are used as they are (their alpha "
@@ -490,6 +510,7 @@ def build() -> None:
                                             label="object size in the frame",
                                             info=f"How much of each view the object fills; {DEFAULT_FOREGROUND_RATIO} "
                                                  "is how the model was trained.")
+            in_order = StrictCheckbox(True, label="views go round the object in order", info=IN_ORDER_INFO)
             run_on_upload = StrictCheckbox(False, label="run on upload",
                                            info="Run the model as soon as views are uploaded (otherwise an upload "
                                                 "only previews what the model sees).")
@@ -541,7 +562,7 @@ def build() -> None:
     frames = gr.State([], time_to_live=STATE_TTL_S)
     fixes = gr.State({}, time_to_live=STATE_TTL_S)
     controls = [remove_background, foreground_ratio, steps, sampler, guidance, randomness, seed, randomize, threshold,
-                samples]
+                samples, in_order]
     inputs = [views, *controls]
     outputs = [predicted, downloads, info, seen, frames]  # the public endpoint's (the State is hidden from clients)
     trajectory = [frame_index, frame_plot]

@@ -67,18 +67,22 @@ class MultiViewVoxels(Dataset):
     jitters colour and framing, blurs, compresses and spoils the mask (``lddbm.data.augment``).
     Without ``foreground_ratio`` the views are the renders, resized. ``pool`` k > 0 draws each augmented
     view from k variants made once (``lddbm.data.pool``, cached under ROOT/_pools) instead of per item;
-    ``poses`` adds each view's camera (``lddbm.modalities.lifting.pose_targets``) to the source.
+    ``poses`` adds each view's camera (``lddbm.modalities.lifting.pose_targets``) to the source, and
+    whether the views come in the builder's turntable order (``"turntable"``: the evenly spread subset,
+    in order, as other splits always are; on the train split a ``turntable_share`` of items).
     """
 
     def __init__(self, root: str | Path, split: str = "train", num_views: int = 4, image_size: int = 64,
                  random_views: bool | None = None, foreground_ratio: float | None = None, augment: bool = False,
-                 photos: list[np.ndarray] | None = None, poses: bool = False, pool: int = 0, pool_seed: int = 0):
+                 photos: list[np.ndarray] | None = None, poses: bool = False, pool: int = 0, pool_seed: int = 0,
+                 turntable_share: float = 0.0):
         from .augment import frame_clean_and_box
 
         root = Path(root)
         self.ids = built_ids(root, split)
         self.num_views, self.image_size = num_views, image_size
         self.random_views = split == "train" if random_views is None else random_views
+        self.turntable_share = turntable_share
         self.foreground_ratio, self.photos = foreground_ratio, photos
         objects = [load_object(root / "objects" / f"{i}.npz") for i in self.ids]
         if foreground_ratio is not None and any(o["masks"] is None for o in objects):
@@ -119,16 +123,22 @@ class MultiViewVoxels(Dataset):
             raise ValueError(f"num_views={num_views} but the objects have {self.total_views} views.")
 
     def view_indices(self, i: int) -> torch.Tensor:
+        return self._pick_views()[0]
+
+    def _pick_views(self) -> tuple[torch.Tensor, bool]:
+        """The views of an item and whether they are in turntable order (the builder's, evenly spread)."""
         total = self.total_views
-        if self.random_views:  # the global RNG: seeded, and restored on resume, by the trainer
-            return torch.randperm(total)[: self.num_views]
-        return torch.linspace(0, total, self.num_views + 1)[:-1].long()  # evenly spread azimuths
+        # the global RNG: seeded, and restored on resume, by the trainer
+        if self.random_views and not (self.turntable_share and float(torch.rand(())) < self.turntable_share):
+            return torch.randperm(total)[: self.num_views], False
+        # evenly spread azimuths, in order: a turntable sequence when they are exactly evenly spread
+        return torch.linspace(0, total, self.num_views + 1)[:-1].long(), total % self.num_views == 0
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int) -> dict:
-        picks = self.view_indices(i)
+        picks, turntable = self._pick_views()
         boxes = None
         if self.pool is not None:
             k = picks.numpy()
@@ -153,7 +163,8 @@ class MultiViewVoxels(Dataset):
 
             cameras = self.cameras[i, picks.numpy()]
             pose = np.stack([pose_targets(c, b, self.render_size) for c, b in zip(cameras, boxes)])
-            source = {"views": source, "pose": torch.from_numpy(pose)}  # pose (V, 7): lddbm.modalities.lifting.POSE
+            # pose (V, 7): lddbm.modalities.lifting.POSE
+            source = {"views": source, "pose": torch.from_numpy(pose), "turntable": torch.tensor(turntable)}
         return {"source": source, "target": self.voxels[i][None].float(), "category": self.categories_of[i]}
 
 

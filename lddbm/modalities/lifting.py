@@ -19,6 +19,15 @@ the model the geometry the silhouettes hold, told no cameras at test time:
    into (c3 * g, g, g) exactly as ``VoxelEncoder`` folds it, so the source latent lies cell by cell
    over the target latent the bridge moves it to.
 
+The views may come in any order, or in *turntable order* (``view_order``): V views going round the
+object to the right in steps of about 360/V degrees, the first from the front or up to a quarter turn
+right of it, as the data builder spaces its cameras (``lddbm.data.furniture.cameras_for``) and as the
+demo asks people to take photos. A single view cannot tell a chair's front from its back, nor a box's
+sides apart (median azimuth error 78 degrees in any order); in turntable order view k's azimuth is
+confined to its sector (``turntable_sectors``: k * 360/V plus 0-90 degrees, widened by
+``TURNTABLE_SLACK`` either side), and the lift follows the likeliest bins inside it. Training marks the samples drawn in that order (``"turntable"``); the camera
+loss always scores the unconfined estimate, so the head still answers for views in any order.
+
 In training, the rays use the true cameras for a share of the samples (``teacher_share``) and the
 estimated ones otherwise (detached: the pose head learns from its own loss only). Outside training the
 rays follow the estimate, unless true cameras are passed (``{"views", "pose"}``): an oracle for
@@ -40,9 +49,23 @@ from .common import ResBlock, check_latent_layout, standardize_latent
 from .multiview import MultiViewEncoder
 from .voxel import _fold
 
-__all__ = ["POSE", "LiftingEncoder", "pose_targets", "project_to_frame"]
+__all__ = ["POSE", "TURNTABLE_SLACK", "VIEW_ORDERS", "LiftingEncoder", "pose_targets", "project_to_frame",
+           "turntable_sectors"]
 
 POSE = ("sin_azimuth", "cos_azimuth", "elevation", "log_scale", "inverse_distance", "u0", "v0")
+VIEW_ORDERS = ("any", "turntable")
+TURNTABLE_FIRST = 90.0  # degrees: the first turntable view is from the front or up to this much right of it
+TURNTABLE_SLACK = 15.0  # degrees a turntable view may stray beyond its sector (the builder jitters by 12)
+
+
+def turntable_sectors(num_views: int, bins: int) -> torch.Tensor:
+    """(num_views, bins) bool: the azimuth bins (bin b at b * 360 / bins degrees) view k of a turntable
+    sequence may take: the first view is from the front or up to a quarter turn right of it, view k
+    360 k / num_views further round, each widened by TURNTABLE_SLACK either side:
+    [k * s - TURNTABLE_SLACK, k * s + 90 + TURNTABLE_SLACK] with s = 360 / num_views."""
+    angles = torch.arange(bins, dtype=torch.float64) * (360.0 / bins)
+    start = torch.arange(num_views, dtype=torch.float64)[:, None] * (360.0 / num_views) - TURNTABLE_SLACK
+    return torch.remainder(angles[None] - start, 360.0) <= TURNTABLE_FIRST + 2 * TURNTABLE_SLACK
 
 
 def _rotation(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -100,8 +123,23 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
     latent of std sigma_data, laid out like ``VoxelEncoder``'s. ``last_pose`` holds the estimated
     cameras of the last call; after a call given true cameras, ``pose_loss(true)`` scores them."""
 
-    preprocess = MultiViewEncoder.preprocess  # the same framing of uploads as the pooled encoder
     _views_tensor = MultiViewEncoder._views_tensor
+
+    def preprocess(self, inputs, remove_background: bool = True, foreground_ratio: float | None = None,
+                   segmenter=None, view_order: str | None = None) -> dict:
+        """Views framed as the pooled encoder frames them (``MultiViewEncoder.preprocess``), as
+        ``{"views": (B, V, 3, S, S), "turntable": (B,) bool}``; ``view_order`` "any" or "turntable"
+        (None: the config's ``view_order``). A dict is passed through."""
+        if isinstance(inputs, dict):
+            return inputs
+        order = view_order or self.config.view_order
+        if order not in VIEW_ORDERS:
+            raise ValueError(f"view_order must be one of {', '.join(VIEW_ORDERS)}; got {order!r}.")
+        if order == "turntable" and self.azimuth_head is None:
+            raise ValueError("This model estimates no azimuth classes (azimuth_bins = 0), so it cannot use the "
+                             "turntable order: pass view_order='any'.")
+        x = MultiViewEncoder.preprocess(self, inputs, remove_background, foreground_ratio, segmenter)
+        return {"views": x, "turntable": torch.full((x.shape[0],), order == "turntable", device=x.device)}
 
     @register_to_config
     def __init__(
@@ -118,6 +156,7 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         teacher_share: float = 0.5,  # training only: share of samples lifted with the true cameras
         azimuth_bins: int = 0,  # > 0: the azimuth as a distribution over bins, lifted along its likeliest ones
         azimuth_hypotheses: int = 4,  # with azimuth_bins: the bins each view is lifted along, weighted
+        view_order: str = "any",  # how inputs that do not say are ordered: "any" or "turntable" (needs azimuth_bins)
         sigma_data: float = 0.5,
         foreground_ratio: float | None = 0.75,
     ):
@@ -126,6 +165,8 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         if latent_channels % latent_size or volume != 2 * latent_size or image_size % 16:
             raise ValueError("LiftingEncoder needs latent_channels a multiple of latent_size, volume = 2 * latent_size "
                              f"and image_size a multiple of 16; got {latent_channels}, {latent_size}, {volume}, {image_size}.")
+        if view_order not in VIEW_ORDERS or (view_order == "turntable" and azimuth_bins <= 0):
+            raise ValueError(f"view_order must be one of {VIEW_ORDERS} (turntable needs azimuth_bins > 0); got {view_order!r}.")
         w = width
         self.view_net = nn.Sequential(  # (3, S, S) -> (2w, S/4, S/4); no full-resolution stage (CPU memory traffic)
             nn.Conv2d(3, w, 4, stride=2, padding=1), nn.GroupNorm(min(8, w), w), nn.SiLU(),
@@ -150,21 +191,23 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         self._pose_to_score: torch.Tensor | None = None
 
     def forward(self, views) -> torch.Tensor:
-        true_pose = None
+        true_pose = turntable = None
         if isinstance(views, dict):
-            views, true_pose = views["views"], views.get("pose")
+            views, true_pose, turntable = views["views"], views.get("pose"), views.get("turntable")
         B, V = views.shape[:2]
         maps = self.view_net(views.flatten(0, 1))  # (B*V, 2w, S/4, S/4)
         hidden = self.pose_head[:-1](maps)  # (B*V, 128)
         pose = (self.pose_head[-1](hidden) + self._pose_prior(maps)).reshape(B, V, len(POSE))
-        logits = None
+        logits = scored = None
         if self.azimuth_head is not None:
-            logits = self.azimuth_head(hidden).float().reshape(B, V, -1)
+            scored = self.azimuth_head(hidden).float().reshape(B, V, -1)
+            logits = self._confine(scored, turntable)
             azimuth = self._decode_azimuth(logits)
             pose = torch.cat([azimuth.sin()[..., None].to(pose.dtype), azimuth.cos()[..., None].to(pose.dtype),
                               pose[..., 2:]], dim=-1)
         self.last_pose = pose.detach()
-        self._pose_to_score = (pose, logits) if true_pose is not None else None  # pose_loss takes them (and graphs)
+        # pose_loss takes them (and graphs); the azimuth is scored unconfined, as views in any order need it
+        self._pose_to_score = (pose, scored) if true_pose is not None else None
         features = self.to_features(maps)  # (B*V, F, h, h)
         rays = pose.detach()
         teach = torch.zeros(B, dtype=torch.bool, device=views.device)
@@ -212,6 +255,17 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         sampled = F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # (B*V, F, K, g^3)
         sampled = (sampled * weight.reshape(B * V, 1, K, 1)).sum(2)
         return sampled.reshape(B, V, -1, g, g, g)
+
+    def _confine(self, logits: torch.Tensor, turntable: torch.Tensor | None) -> torch.Tensor:
+        """Azimuth logits (B, V, bins) with the bins outside each view's turntable sector ruled out for
+        the samples in turntable order (``turntable`` (B,) bool; None: the config's ``view_order``)."""
+        if turntable is None:
+            turntable = torch.full((logits.shape[0],), self.config.view_order == "turntable", device=logits.device)
+        turntable = torch.as_tensor(turntable, dtype=torch.bool, device=logits.device).reshape(-1)
+        if not turntable.any():
+            return logits
+        outside = ~turntable_sectors(logits.shape[1], logits.shape[2]).to(logits.device)  # (V, bins)
+        return logits.masked_fill(turntable[:, None, None] & outside[None], -1e4)
 
     def _decode_azimuth(self, logits: torch.Tensor) -> torch.Tensor:
         """(..., bins) logits -> (...) azimuth in radians: the likeliest bin, refined by the circular mean

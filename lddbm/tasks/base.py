@@ -87,7 +87,7 @@ def translate(pipe: LDDBMPipeline, sources: torch.Tensor | None, opts: SampleOpt
     """Run the pipeline over ``sources`` in batches; returns decoded outputs ("pt", ``num_samples``
     per source, source-major) and NFE. ``class_labels`` (one per source) and ``guidance``
     (``source_scale``, ``label_scale``) go to a label-conditioned pipeline; ``sources=None`` with
-    labels generates from the labels alone."""
+    labels generates from the labels alone. Other keywords (e.g. ``preprocess_kwargs``) go to the pipeline too."""
     generator = torch.Generator(device=pipe.device).manual_seed(opts.seed)
     outs, nfe = [], 0
     step = max(1, opts.batch_size // num_samples)

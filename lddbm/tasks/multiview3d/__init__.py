@@ -20,6 +20,9 @@ TASK = Task(
         Option("views", "views per object (multi-view tasks)", int),
         Option("samples", "K stochastic samples per object (with --churn or --eta): adds mean IoU per sample, best of "
                "K, the mean shape's IoU and the disagreement -> error AUROC", int),
+        Option("view_order", "how the views are taken (a lifting encoder with azimuth classes): any, or turntable "
+               "(round the object to the right, the first from the front; the built data's order). Default: the "
+               "checkpoint's", str, ("any", "turntable")),
     ),
     aliases=("shapenet",), default_preset="multiview3d", commands=COMMANDS, data_builders=DATA_BUILDERS,
     example_builders=EXAMPLE_BUILDERS,

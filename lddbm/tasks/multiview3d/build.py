@@ -17,10 +17,14 @@ def modalities(preset: Preset) -> dict[str, nn.Module]:
     d, lat, b = preset.data, preset.latent, preset.bridge
     common = dict(latent_channels=lat.channels, latent_size=lat.size)
     encoder = {"pooled": MultiViewEncoder, "lifting": LiftingEncoder}[d.encoder]
-    extra = {"azimuth_bins": d.azimuth_bins, "teacher_share": d.teacher_share} if d.encoder == "lifting" else {}
-    if d.encoder != "lifting" and (d.azimuth_bins or d.teacher_share != MultiViewData.teacher_share):
-        raise ConfigError("data.azimuth_bins and data.teacher_share are settings of the lifting encoder: "
-                          "set data.encoder to lifting.")
+    lifting = {"azimuth_bins": d.azimuth_bins, "teacher_share": d.teacher_share, "view_order": d.view_order}
+    if d.encoder != "lifting" and any(v != getattr(MultiViewData, k) for k, v in
+                                      {**lifting, "turntable_share": d.turntable_share}.items()):
+        raise ConfigError(f"data.{', data.'.join(lifting)} and data.turntable_share are settings of the lifting "
+                          "encoder: set data.encoder to lifting.")
+    extra = lifting if d.encoder == "lifting" else {}
+    if (d.view_order == "turntable" or d.turntable_share > 0) and not d.azimuth_bins:
+        raise ConfigError("The turntable view order (data.view_order, data.turntable_share) needs data.azimuth_bins > 0.")
     return {
         "source_encoder": encoder(image_size=d.image_size, width=lat.width, sigma_data=b.sigma_data_end,
                                   foreground_ratio=d.foreground_ratio if d.kind == "furniture" else None, **common,
@@ -43,4 +47,4 @@ def dataset(preset: Preset, split: str) -> Dataset:
                            foreground_ratio=d.foreground_ratio, augment=augment,
                            photos=background_photos(d.backgrounds) if augment else None,
                            poses=d.encoder == "lifting" and split == "train", pool=d.augment_pool,
-                           pool_seed=preset.train.seed)
+                           pool_seed=preset.train.seed, turntable_share=d.turntable_share)

@@ -34,6 +34,9 @@ def _sample_arguments(p) -> None:
     p.add_argument("--boxes", nargs="+", metavar="X0,Y0,X1,Y1", help="a box around the object in each view, in "
                    "pixels of the file as shown, one per view in --views order ('-' for none): the object is cut out "
                    "from it (GrabCut) instead of by the segmenter")
+    p.add_argument("--any-order", action="store_true", help="the views are in no particular order (default: the "
+                   "checkpoint's setting; the shipped one takes them going round the object to the right, the first "
+                   "from the front)")
 
 
 def parse_boxes(texts: list[str], paths: list[str], images) -> list[tuple[float, ...] | None]:
@@ -87,8 +90,9 @@ def _sample(args) -> int:
                              boxes=boxes)
     for warning in view_warnings(framed, [Path(p).name for p in args.views]):
         print(f"warning: {warning}", file=sys.stderr)
+    order = {"view_order": "any"} if args.any_order and getattr(pipe.source_encoder.config, "azimuth_bins", 0) else {}
     pred = predict_shape(pipe, framed, args.steps, args.sampler, seed=args.seed, samples=args.samples,
-                         **given_sampler_options(args))
+                         preprocess_kwargs=order, **given_sampler_options(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -16,10 +16,12 @@ from .build import dataset
 
 
 def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
-                        samples: int | None = None) -> dict:
+                        samples: int | None = None, view_order: str | None = None) -> dict:
     """IoU@0.5, F-score@1%, Chamfer-L1 and EMD per object, 1-NNA of the set (paired and unpaired),
     per-category IoU, speed; with ``samples`` K > 1 also what K stochastic samples per object give
-    (mean IoU per sample, best of K, the mean shape the demo shows, disagreement -> error AUROC)."""
+    (mean IoU per sample, best of K, the mean shape the demo shows, disagreement -> error AUROC).
+    ``view_order`` ("any" or "turntable"; a lifting encoder with azimuth classes): how the views are taken,
+    None for the checkpoint's own setting; the data's views always come in the builder's turntable order."""
     from ...metrics import chamfer_l1, emd, fscore, iou, one_nna, surface_points
 
     data = dataset(preset, split)
@@ -27,11 +29,13 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     items = [data[i] for i in range(n)]
     sources = torch.stack([it["source"] for it in items])  # (N, V, 3, S, S)
     targets = torch.stack([it["target"][0] for it in items])  # (N, G, G, G)
+    order = view_order or getattr(pipe.source_encoder.config, "view_order", None)
+    extra = {"preprocess_kwargs": {"view_order": view_order}} if view_order else {}
     k = samples or 1
     if k < 1:
         raise ConfigError(f"--samples must be at least 1, got {k}.")
     start = time.perf_counter()
-    drawn, nfe = translate(pipe, sources, opts, num_samples=k)
+    drawn, nfe = translate(pipe, sources, opts, num_samples=k, **extra)
     seconds = (time.perf_counter() - start) / n
     drawn = drawn.reshape(n, k, *drawn.shape[1:])  # (N, K, G, G, G)
     probs = drawn[:, 0]  # the first sample: what one call returns
@@ -48,7 +52,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     single = []
     for _ in range(3):  # latency of one object, as the demo sees it
         t0 = time.perf_counter()
-        translate(pipe, sources[:1], opts)
+        translate(pipe, sources[:1], opts, **extra)
         single.append(time.perf_counter() - t0)
     categories = [it["category"] for it in items]
     per_category = {
@@ -60,6 +64,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
         "split": split,
         "objects": n,
         "views": int(sources.shape[1]),
+        **({"view_order": order} if order else {}),
         "nfe": nfe,
         "iou": float(ious.mean()),
         "fscore@1%": float(sum(f_scores) / n),
@@ -75,7 +80,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     }
     if k > 1:
         # the same sampler without its randomness (churn / eta 0): what the samples are set against
-        deterministic, _ = translate(pipe, sources, opts.without_randomness())
+        deterministic, _ = translate(pipe, sources, opts.without_randomness(), **extra)
         report["stochastic"] = stochastic_report(drawn, targets, deterministic)
     return report
 

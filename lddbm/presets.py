@@ -7,6 +7,7 @@ any field from the command line with a dotted key, e.g. ``--train.steps 2000 --l
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import typing
 from dataclasses import dataclass, field
@@ -37,30 +38,33 @@ class DenoiserConfig:
     num_classes: int = 0  # > 0: the denoiser also takes a class label (the data's "label"; lddbm.guidance)
 
 
-@dataclass
-class SamplingConfig:
-    """Defaults of the exported BridgeScheduler (what the pipeline uses when not told)."""
+def _check_sampling(self) -> None:
+    self.sampler = canonical_name(self.sampler)
+    for name in ("guidance", "churn", "eta"):
+        OPTIONS[name].check(getattr(self, name))
+    if int(self.num_candidates) != self.num_candidates or self.num_candidates < 1:
+        raise ConfigError(f"sampling.num_candidates must be a whole number of at least 1, got {self.num_candidates!r}.")
 
-    sampler: str = "heun"  # a name in lddbm.samplers.SAMPLERS (heun, dbim)
-    steps: int = 40
-    guidance: float = OPTIONS["guidance"].default  # heun: DDBM's w on the h-transform term; 1 is the exact bridge
-    churn: float = OPTIONS["churn"].default  # heun: share of each step taken by the reverse SDE
-    eta: float = OPTIONS["eta"].default  # dbim: share of fresh noise per step
-    # guidance weight of the source condition (lddbm.guidance; a denoiser trained with source dropout):
-    # 1 = the plain conditional denoiser, 0 = the unconditioned one, still on the bridge from the source latent
-    source_scale: float = 1.0
-    # bridge samples drawn per returned translation, the one best aligned with its source kept (the
-    # pipeline's num_candidates: re-ranking in the contrastive space; NFE grows with it)
-    num_candidates: int = 1
-    rho: float = 7.0  # Karras schedule exponent
-    t_max_offset: float = 1e-4  # heun starts at T - t_max_offset (h is singular at T)
 
-    def __post_init__(self) -> None:
-        self.sampler = canonical_name(self.sampler)
-        for name in ("guidance", "churn", "eta"):
-            OPTIONS[name].check(getattr(self, name))
-        if int(self.num_candidates) != self.num_candidates or self.num_candidates < 1:
-            raise ConfigError(f"sampling.num_candidates must be a whole number of at least 1, got {self.num_candidates!r}.")
+SAMPLING_RENAMED = {"num_inference_steps": "steps"}  # BridgeScheduler argument -> SamplingConfig field
+
+
+def _sampling_fields() -> list[tuple[str, Any, Any]]:
+    """SamplingConfig's fields: BridgeScheduler's sampling arguments, their types and defaults, read from its
+    signature (diffusers saves that signature as the scheduler's config, so it is the one declaration)."""
+    from .scheduler import BridgeScheduler
+
+    return [(SAMPLING_RENAMED.get(name, name), param.annotation, field(default=param.default))
+            for name, param in inspect.signature(BridgeScheduler.__init__).parameters.items()
+            if name not in ("self", "bridge")]
+
+
+# The exported BridgeScheduler's defaults (what the pipeline uses when not told): its sampling arguments,
+# ``num_inference_steps`` named ``steps``; see BridgeScheduler.__init__ for what each one does.
+SamplingConfig = dataclasses.make_dataclass(
+    "SamplingConfig", _sampling_fields(), namespace={"__post_init__": _check_sampling, "__module__": __name__,
+                                                    "__doc__": "A preset's sampling section: BridgeScheduler's "
+                                                               "sampling arguments (``steps`` = num_inference_steps)."})
 
 
 @dataclass

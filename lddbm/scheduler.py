@@ -57,13 +57,19 @@ class BridgeScheduler(SchedulerMixin, ConfigMixin):
     def __init__(
         self,
         bridge: dict | None = None,  # lddbm.bridge.Bridge's fields (keyword); None: its defaults
-        sampler: str = "heun",  # a name in lddbm.samplers.SAMPLERS
+        # The sampling settings: declared here only. A preset's ``sampling`` section (lddbm.presets.SamplingConfig)
+        # is made from these arguments (``num_inference_steps`` named ``steps``) and exported as this config.
+        sampler: str = "heun",  # a name in lddbm.samplers.SAMPLERS (heun, dbim)
         num_inference_steps: int = 40,
-        guidance: float = OPTIONS["guidance"].default,
-        churn: float = OPTIONS["churn"].default,
-        eta: float = OPTIONS["eta"].default,
-        source_scale: float = 1.0,  # the pipeline's default source guidance weight (lddbm.guidance)
-        num_candidates: int = 1,  # the pipeline's default bridge samples per translation (re-ranking)
+        guidance: float = OPTIONS["guidance"].default,  # heun: DDBM's w on the h-transform term; 1 is the exact bridge
+        churn: float = OPTIONS["churn"].default,  # heun: share of each step taken by the reverse SDE
+        eta: float = OPTIONS["eta"].default,  # dbim: share of fresh noise per step
+        # the pipeline's default guidance weight of the source condition (lddbm.guidance; a denoiser trained with
+        # source dropout): 1 = the plain conditional denoiser, 0 = the unconditioned one, still on the bridge
+        source_scale: float = 1.0,
+        # the pipeline's default bridge samples per returned translation, the one best aligned with its source
+        # kept (re-ranking in the contrastive space; NFE grows with it)
+        num_candidates: int = 1,
         rho: float = 7.0,  # Karras schedule exponent
         t_max_offset: float = 1e-4,  # heun starts at T - t_max_offset (h is singular at T)
     ):

@@ -44,7 +44,7 @@ from .denoiser import BridgeTransformer
 from .errors import ConfigError, LDDBMError
 from .losses import LDDBMObjective, LossWeights
 from .pipeline import LDDBMPipeline
-from .presets import Preset, TrainConfig, save_preset
+from .presets import SAMPLING_RENAMED, Preset, TrainConfig, save_preset
 from .scheduler import BridgeScheduler
 from .source_batches import batch_len, batch_to
 from .tasks import SampleOptions, get_task
@@ -128,8 +128,8 @@ def build_denoiser(preset: Preset) -> BridgeTransformer:
 def build_scheduler(preset: Preset) -> BridgeScheduler:
     """The scheduler a preset exports: its bridge, and its sampling section as the scheduler's defaults
     (SamplingConfig's fields are BridgeScheduler's sampling arguments, ``steps`` for ``num_inference_steps``)."""
-    sampling = dataclasses.asdict(preset.sampling)
-    sampling["num_inference_steps"] = sampling.pop("steps")
+    renamed = {v: k for k, v in SAMPLING_RENAMED.items()}
+    sampling = {renamed.get(k, k): v for k, v in dataclasses.asdict(preset.sampling).items()}
     return BridgeScheduler(bridge=dataclasses.asdict(preset.bridge), **sampling)
 
 

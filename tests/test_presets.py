@@ -133,8 +133,9 @@ def test_unknown_preset():
 
 
 def test_the_sampling_section_is_the_schedulers_arguments():
-    """preset.sampling goes to BridgeScheduler whole (lddbm.train.build_scheduler): the two declare the
-    same settings with the same defaults, ``steps`` being ``num_inference_steps``."""
+    """preset.sampling goes to BridgeScheduler whole (lddbm.train.build_scheduler), and SamplingConfig is
+    made from the scheduler's signature: the same settings with the same defaults, ``steps`` being
+    ``num_inference_steps``, declared once."""
     import inspect
 
     from lddbm.presets import SamplingConfig

@@ -25,8 +25,9 @@ right of it, as the data builder spaces its cameras (``lddbm.data.furniture.came
 demo asks people to take photos. A single view cannot tell a chair's front from its back, nor a box's
 sides apart (median azimuth error 78 degrees in any order); in turntable order view k's azimuth is
 confined to its sector (``turntable_sectors``: k * 360/V plus 0-90 degrees, widened by
-``TURNTABLE_SLACK`` either side), and the lift follows the likeliest bins inside it. Training marks the samples drawn in that order (``"turntable"``); the camera
-loss always scores the unconfined estimate, so the head still answers for views in any order.
+``TURNTABLE_SLACK`` either side), and the lift follows the likeliest bins inside it. Training marks
+the samples drawn in that order (``"turntable"``); the camera loss always scores the unconfined
+estimate, so the head still answers for views in any order.
 
 In training, the rays use the true cameras for a share of the samples (``teacher_share``) and the
 estimated ones otherwise (detached: the pose head learns from its own loss only). Outside training the
@@ -49,7 +50,7 @@ from .common import ResBlock, check_latent_layout, standardize_latent
 from .multiview import MultiViewEncoder
 from .voxel import _fold
 
-__all__ = ["POSE", "TURNTABLE_SLACK", "VIEW_ORDERS", "LiftingEncoder", "pose_targets", "project_to_frame",
+__all__ = ["POSE", "TURNTABLE_FIRST", "TURNTABLE_SLACK", "VIEW_ORDERS", "LiftingEncoder", "pose_targets", "project_to_frame",
            "turntable_sectors"]
 
 POSE = ("sin_azimuth", "cos_azimuth", "elevation", "log_scale", "inverse_distance", "u0", "v0")
@@ -62,7 +63,7 @@ def turntable_sectors(num_views: int, bins: int) -> torch.Tensor:
     """(num_views, bins) bool: the azimuth bins (bin b at b * 360 / bins degrees) view k of a turntable
     sequence may take: the first view is from the front or up to a quarter turn right of it, view k
     360 k / num_views further round, each widened by TURNTABLE_SLACK either side:
-    [k * s - TURNTABLE_SLACK, k * s + 90 + TURNTABLE_SLACK] with s = 360 / num_views."""
+    [k * s - TURNTABLE_SLACK, k * s + TURNTABLE_FIRST + TURNTABLE_SLACK] with s = 360 / num_views."""
     angles = torch.arange(bins, dtype=torch.float64) * (360.0 / bins)
     start = torch.arange(num_views, dtype=torch.float64)[:, None] * (360.0 / num_views) - TURNTABLE_SLACK
     return torch.remainder(angles[None] - start, 360.0) <= TURNTABLE_FIRST + 2 * TURNTABLE_SLACK

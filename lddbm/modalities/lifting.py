@@ -13,7 +13,7 @@ the model the geometry the silhouettes hold, told no cameras at test time:
    framing actually applied (``pose_targets``);
 3. every cell of a (volume)^3 grid over the object's cube is projected into every view with its
    camera and samples the features there (``grid_sample``); the views are fused by masked mean and
-   max (any 1-12 views, any order);
+   max (any 1-12 views);
 4. each 2^3 block of cells is folded into one cell's channels and 3D convolutions at the latent's
    resolution (cheap on a CPU) bring the volume to the voxel autoencoder's layout, (c3, g, g, g) folded
    into (c3 * g, g, g) exactly as ``VoxelEncoder`` folds it, so the source latent lies cell by cell

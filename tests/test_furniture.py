@@ -307,6 +307,9 @@ def test_views_to_voxels_end_to_end_on_the_tiny_set(catalog, tmp_path, monkeypat
                  "--steps", "2", "--churn", "0.5", "--samples", "3", "--json", str(tmp_path / "s.json")]) == 0
     stochastic = json.loads((tmp_path / "s.json").read_text())["stochastic"]
     assert stochastic["samples"] == 3 and 0 <= stochastic["iou_per_sample"] <= stochastic["iou_best_of_3"] <= 1
+    # the view order is a setting of lifting models: the pooled one refuses it in one line (exit 2)
+    assert main(["eval", "multiview3d", "--checkpoint", str(tmp_path / "run" / "pipeline"), "--split", "val",
+                 "--steps", "2", "--view-order", "turntable"]) == 2
 
 
 def test_random_studio_draws_lens_height_and_lights_per_view_and_keeps_the_object_in_frame():

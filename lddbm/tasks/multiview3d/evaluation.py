@@ -29,6 +29,9 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     items = [data[i] for i in range(n)]
     sources = torch.stack([it["source"] for it in items])  # (N, V, 3, S, S)
     targets = torch.stack([it["target"][0] for it in items])  # (N, G, G, G)
+    if view_order and getattr(pipe.source_encoder.config, "azimuth_bins", 0) <= 0:
+        raise ConfigError(f"--view-order applies to a lifting model with azimuth classes; {type(pipe.source_encoder).__name__} "
+                          "takes the views as a set: leave --view-order out.")
     order = view_order or getattr(pipe.source_encoder.config, "view_order", None)
     extra = {"preprocess_kwargs": {"view_order": view_order}} if view_order else {}
     k = samples or 1

@@ -29,6 +29,7 @@ from lddbm.framing import (DEFAULT_FOREGROUND_RATIO, WORK_SIDE, BoxPrompt, Norma
                            frame_cut_out, to_rgba8, view_warnings)
 from lddbm.hosting import StrictCheckbox, StrictSlider
 from lddbm.inputs import InputError, open_image
+from lddbm.modalities.lifting import takes_view_order
 from lddbm.tasks.multiview3d.prediction import predict_shape
 
 TITLE = "Views → 3D"
@@ -310,8 +311,7 @@ def view_order_for(pipe, in_order) -> dict:
     order when ticked and the model can use it (an encoder with azimuth classes), else any order."""
     if not isinstance(in_order, bool):
         raise gr.Error(f"in_order must be true or false; got {shown(in_order)}.")
-    encoder = pipe.source_encoder.config
-    if getattr(encoder, "azimuth_bins", 0) <= 0:
+    if not takes_view_order(pipe.source_encoder):
         return {}  # a model without the order (the pooled encoder): it takes the views as a set
     return {"view_order": "turntable" if in_order else "any"}
 

@@ -51,7 +51,7 @@ from .multiview import MultiViewEncoder
 from .voxel import _fold
 
 __all__ = ["POSE", "TURNTABLE_FIRST", "TURNTABLE_SLACK", "VIEW_ORDERS", "LiftingEncoder", "pose_targets", "project_to_frame",
-           "turntable_sectors"]
+           "takes_view_order", "turntable_sectors"]
 
 POSE = ("sin_azimuth", "cos_azimuth", "elevation", "log_scale", "inverse_distance", "u0", "v0")
 VIEW_ORDERS = ("any", "turntable")
@@ -67,6 +67,12 @@ def turntable_sectors(num_views: int, bins: int) -> torch.Tensor:
     angles = torch.arange(bins, dtype=torch.float64) * (360.0 / bins)
     start = torch.arange(num_views, dtype=torch.float64)[:, None] * (360.0 / num_views) - TURNTABLE_SLACK
     return torch.remainder(angles[None] - start, 360.0) <= TURNTABLE_FIRST + 2 * TURNTABLE_SLACK
+
+
+def takes_view_order(encoder) -> bool:
+    """Whether a source encoder reads a view order (``preprocess(view_order=...)``): a LiftingEncoder with
+    azimuth classes. Others (the pooled encoder, a lifting one that regresses the azimuth) take the views as a set."""
+    return getattr(encoder.config, "azimuth_bins", 0) > 0
 
 
 def _rotation(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

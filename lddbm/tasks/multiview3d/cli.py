@@ -74,6 +74,7 @@ def _sample(args) -> int:
     from ...framing import WORK_SIDE, normalize_views, view_warnings
     from ...inputs import open_views
     from ...modalities import LiftingEncoder, MultiViewEncoder
+    from ...modalities.lifting import takes_view_order
     from ...pipeline import LDDBMPipeline
     from .prediction import predict_shape
 
@@ -90,7 +91,7 @@ def _sample(args) -> int:
                              boxes=boxes)
     for warning in view_warnings(framed, [Path(p).name for p in args.views]):
         print(f"warning: {warning}", file=sys.stderr)
-    order = {"view_order": "any"} if args.any_order and getattr(pipe.source_encoder.config, "azimuth_bins", 0) else {}
+    order = {"view_order": "any"} if args.any_order and takes_view_order(pipe.source_encoder) else {}
     pred = predict_shape(pipe, framed, args.steps, args.sampler, seed=args.seed, samples=args.samples,
                          preprocess_kwargs=order, **given_sampler_options(args))
     out = Path(args.out)

@@ -9,6 +9,7 @@ import torch
 
 from ...errors import ConfigError
 from ...metrics import disagreement_auroc, iou
+from ...modalities.lifting import takes_view_order
 from ...pipeline import LDDBMPipeline
 from ...presets import Preset
 from ..base import SampleOptions, translate
@@ -29,7 +30,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     items = [data[i] for i in range(n)]
     sources = torch.stack([it["source"] for it in items])  # (N, V, 3, S, S)
     targets = torch.stack([it["target"][0] for it in items])  # (N, G, G, G)
-    if view_order and getattr(pipe.source_encoder.config, "azimuth_bins", 0) <= 0:
+    if view_order and not takes_view_order(pipe.source_encoder):
         raise ConfigError(f"--view-order applies to a lifting model with azimuth classes; {type(pipe.source_encoder).__name__} "
                           "takes the views as a set: leave --view-order out.")
     order = view_order or getattr(pipe.source_encoder.config, "view_order", None)

@@ -17,7 +17,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from lddbm.data.multiview import MultiViewVoxels  # noqa: E402
 from lddbm.metrics import iou  # noqa: E402
-from lddbm.modalities.lifting import POSE  # noqa: E402
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
-
-
-def angle_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Absolute difference of angles in degrees, wrapped to [0, 180]."""
-    return np.abs((a - b + 180) % 360 - 180)
+from lddbm.tasks.multiview3d.pose import camera_errors  # noqa: E402
 
 
 def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: str | None = None) -> dict[str, float]:
@@ -80,33 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = MultiViewVoxels(args.data, args.split, num_views=args.views, image_size=encoder.config.image_size,
                            foreground_ratio=encoder.config.foreground_ratio, poses=True)
     n = min(args.limit, len(data))
-    estimated, true = [], []
-    with torch.no_grad():
-        for start in range(0, n, 32):
-            items = [data[i]["source"] for i in range(start, min(start + 32, n))]
-            views = torch.stack([it["views"] for it in items])
-            encoder(encoder.preprocess(views, view_order=args.view_order))
-            estimated.append(encoder.last_pose.reshape(-1, len(POSE)).numpy())
-            true.append(torch.stack([it["pose"] for it in items]).reshape(-1, len(POSE)).numpy())
-    est, tru = np.concatenate(estimated), np.concatenate(true)
-
-    def azimuth(p):
-        return np.degrees(np.arctan2(p[:, 0], p[:, 1]))
-
-    az_err = angle_error(azimuth(est), azimuth(tru))
-    el_err = np.abs(np.degrees(est[:, 2] - tru[:, 2]))
-    mean_guess = tru.mean(0, keepdims=True)
-    report = {
-        "pipeline": args.pipeline, "split": args.split, "objects": n, "views": int(len(est)),
-        "view_order": args.view_order or getattr(encoder.config, "view_order", "any"),
-        "azimuth_error_deg": {"median": float(np.median(az_err)), "within_15": float((az_err <= 15).mean()),
-                              "within_45": float((az_err <= 45).mean())},
-        "elevation_error_deg_median": float(np.median(el_err)),
-        "framing_mae": {name: float(np.abs(est[:, k] - tru[:, k]).mean()) for k, name in enumerate(POSE) if k >= 3},
-        "constant_guess": {"azimuth_error_deg_median": float(np.median(angle_error(
-            np.full(len(tru), float(azimuth(mean_guess)[0])), azimuth(tru)))),
-            "elevation_error_deg_median": float(np.median(np.abs(np.degrees(mean_guess[0, 2] - tru[:, 2]))))},
-    }
+    report = {"pipeline": args.pipeline, "split": args.split, **camera_errors(encoder, data, n, args.view_order)}
     if args.iou:
         report["iou_heun10"] = camera_ious(pipe, data, n, args.view_order)
     text = json.dumps(report, indent=1)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lddbm.data import furniture
 from lddbm.data.furniture import BuildOptions, CatalogEntry, assign_splits, build, load_normalized
@@ -310,6 +311,44 @@ def test_views_to_voxels_end_to_end_on_the_tiny_set(catalog, tmp_path, monkeypat
     # the view order is a setting of lifting models: the pooled one refuses it in one line (exit 2)
     assert main(["eval", "multiview3d", "--checkpoint", str(tmp_path / "run" / "pipeline"), "--split", "val",
                  "--steps", "2", "--view-order", "turntable"]) == 2
+
+
+def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp_path, monkeypatch):
+    """train-pose: a tiny turntable lifting pipeline gets a PoseNet trained alone (every other weight kept),
+    written as a pipeline folder that loads, with the preset that fine-tunes it; --resume goes on."""
+    from safetensors.torch import load_file
+
+    from lddbm.__main__ import main
+    from lddbm.pipeline import LDDBMPipeline
+    from lddbm.presets import apply_overrides, get_preset, load_preset
+    from lddbm.train import train
+
+    out = tiny_build(catalog, tmp_path, monkeypatch)
+    split = json.loads((out / "split.json").read_text())
+    split["val"] = split["train"][:2]
+    (out / "split.json").write_text(json.dumps(split))
+    preset = apply_overrides(get_preset("objects3d_turntable"), {
+        "data.root": str(out), "data.image_size": "16", "data.augment_pool": "0", "data.backgrounds": "",
+        "latent.width": "8", "denoiser.hidden_size": "32", "denoiser.depth": "1", "denoiser.encoder_depth": "1",
+        "train.batch_size": "2", "train.steps": "1", "train.eval_every": "0", "train.save_every": "1",
+        "train.mixed_precision": "no",
+    })
+    train(preset, tmp_path / "run", progress=False)
+    base = tmp_path / "run" / "pipeline"
+    args = ["train-pose", "--init-from", str(base), "--out", str(tmp_path / "pose"), "--pose-width", "8",
+            "--pose-layers", "1", "--batch-size", "2", "--eval-every", "2", "--eval-size", "2", "--no-progress"]
+    assert main([*args, "--steps", "2"]) == 0
+    pipe = LDDBMPipeline.load(tmp_path / "pose" / "pipeline")
+    assert pipe.source_encoder.config.pose_width == 8 and pipe.source_encoder.config.view_order == "turntable"
+    assert load_preset(tmp_path / "pose" / "pipeline" / "preset.json").data.pose_width == 8
+    before = load_file(str(base / "source_encoder" / "diffusion_pytorch_model.safetensors"))
+    after = load_file(str(tmp_path / "pose" / "pipeline" / "source_encoder" / "diffusion_pytorch_model.safetensors"))
+    kept = [k for k in before if not k.startswith(("pose_head.", "azimuth_head."))]
+    assert kept and all(torch.equal(before[k], after[k]) for k in kept)  # only the cameras were trained
+    assert any(k.startswith("pose_head.0.mixer") for k in after)
+    assert main([*args, "--steps", "4", "--resume"]) == 0
+    log = [json.loads(line) for line in (tmp_path / "pose" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 4] and 0 <= log[-1]["turntable"]["azimuth_error_deg"]["within_45"] <= 1
 
 
 def test_random_studio_draws_lens_height_and_lights_per_view_and_keeps_the_object_in_frame():

@@ -192,3 +192,31 @@ def test_the_turntable_preset_marks_its_samples_in_order():
     nobins = get_preset("objects3d_lift")
     with pytest.raises(ConfigError, match="azimuth_bins"):
         modalities(dataclasses.replace(nobins, data=dataclasses.replace(nobins.data, turntable_share=0.5)))
+
+
+def test_the_camera_network_reads_every_view_and_is_told_the_order():
+    """pose_width > 0: the cameras come from PoseNet (a CNN per view, self-attention across views). In any
+    order the views are a set (permuting them permutes the estimate); the turntable order is an input."""
+    torch.manual_seed(0)
+    enc = LiftingEncoder(image_size=32, latent_channels=8, latent_size=4, volume=8, width=8, features=8, azimuth_bins=12,
+                         pose_width=8, pose_layers=1).eval()
+    views = torch.randn(2, 3, 3, 32, 32)
+    perm = torch.tensor([2, 0, 1])
+    with torch.no_grad():
+        pose, scored, _ = enc.estimate_pose(views, torch.tensor([False, False]))
+        permuted, scored_permuted, _ = enc.estimate_pose(views[:, perm], torch.tensor([False, False]))
+        in_order, scored_in_order, _ = enc.estimate_pose(views, torch.tensor([True, True]))
+    torch.testing.assert_close(scored_permuted, scored[:, perm], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(permuted, pose[:, perm], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(scored_in_order, scored)  # where each view sits in the turn reaches the estimate
+    z = enc(views)
+    assert z.shape == (2, 8, 4, 4) and enc.last_pose.shape == (2, 3, 7)
+    # camera_loss is what pose_loss scores after a call given true cameras
+    enc.train()
+    true = torch.randn(2, 3, 7)
+    torch.manual_seed(1)
+    enc({"views": views, "pose": true})
+    loss = enc.pose_loss(true, regression_weight=3.0)
+    torch.manual_seed(1)
+    pose, scored, _ = enc.estimate_pose(views)
+    torch.testing.assert_close(loss, enc.camera_loss(pose, scored, true, 3.0))

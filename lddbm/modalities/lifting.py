@@ -50,7 +50,7 @@ from .common import ResBlock, check_latent_layout, standardize_latent
 from .multiview import MultiViewEncoder
 from .voxel import _fold
 
-__all__ = ["POSE", "TURNTABLE_FIRST", "TURNTABLE_SLACK", "VIEW_ORDERS", "LiftingEncoder", "pose_targets", "project_to_frame",
+__all__ = ["POSE", "PoseNet", "TURNTABLE_FIRST", "TURNTABLE_SLACK", "VIEW_ORDERS", "LiftingEncoder", "pose_targets", "project_to_frame",
            "takes_view_order", "turntable_sectors"]
 
 POSE = ("sin_azimuth", "cos_azimuth", "elevation", "log_scale", "inverse_distance", "u0", "v0")
@@ -125,6 +125,38 @@ def _cube(volume: int) -> torch.Tensor:
     return torch.stack(torch.meshgrid(c, c, c, indexing="ij"), dim=-1).reshape(-1, 3)
 
 
+class PoseNet(nn.Module):
+    """The camera estimate's own network (``LiftingEncoder(pose_width > 0)``): a CNN of its own over each
+    framed view (not the lifted features' small trunk) and ``layers`` of self-attention across the
+    object's views, so that what one view shows (how tall the object is, which side is its front) informs
+    the others' cameras. In turntable order each view also carries where it sits in the turn (sine and
+    cosine of 360 k / V); in any order that input is zero. (B, V, 3, S, S) -> (B, V, hidden)."""
+
+    def __init__(self, image_size: int, width: int, hidden: int = 128, layers: int = 2, heads: int = 4):
+        super().__init__()
+        w = width
+        self.trunk = nn.Sequential(  # (3, S, S) -> (hidden,): four stride-2 stages
+            nn.Conv2d(3, w, 4, stride=2, padding=1), ResBlock(w),
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), ResBlock(2 * w),
+            nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), ResBlock(4 * w),
+            nn.Conv2d(4 * w, 4 * w, 4, stride=2, padding=1), nn.GroupNorm(8, 4 * w), nn.SiLU(), nn.Flatten(),
+            nn.Linear(4 * w * (image_size // 16) ** 2, hidden), nn.SiLU())
+        self.place = nn.Linear(2, hidden)
+        layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.mixer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False) if layers > 0 else None
+        self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.SiLU())
+
+    def forward(self, views: torch.Tensor, turntable: torch.Tensor) -> torch.Tensor:
+        B, V = views.shape[:2]
+        h = self.trunk(views.flatten(0, 1)).reshape(B, V, -1)
+        if self.mixer is not None:
+            turn = torch.arange(V, device=views.device, dtype=h.dtype) * (2 * math.pi / V)
+            place = torch.stack([turn.sin(), turn.cos()], -1)[None] * turntable.to(h.dtype).reshape(B, 1, 1)
+            h = self.mixer(h + self.place(place))
+        return h + self.out(h)
+
+
 class LiftingEncoder(ModelMixin, ConfigMixin):
     """(B, V, 3, S, S) views in [-1, 1] (or {"views": ..., "pose": (B, V, 7)} in training) -> (B, C, h, h)
     latent of std sigma_data, laid out like ``VoxelEncoder``'s. ``last_pose`` holds the estimated
@@ -164,6 +196,9 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         azimuth_bins: int = 0,  # > 0: the azimuth as a distribution over bins, lifted along its likeliest ones
         azimuth_hypotheses: int = 4,  # with azimuth_bins: the bins each view is lifted along, weighted
         view_order: str = "any",  # how inputs that do not say are ordered: "any" or "turntable" (needs azimuth_bins)
+        pose_width: int = 0,  # > 0: the cameras are estimated by a network of their own (PoseNet) this wide
+        pose_layers: int = 2,  # with pose_width: self-attention layers across the views in PoseNet
+        pose_regression_weight: float = 1.0,  # training only: the camera loss's weight on the squared errors
         sigma_data: float = 0.5,
         foreground_ratio: float | None = 0.75,
     ):
@@ -179,10 +214,13 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
             nn.Conv2d(3, w, 4, stride=2, padding=1), nn.GroupNorm(min(8, w), w), nn.SiLU(),
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), ResBlock(2 * w))
         self.to_features = nn.Conv2d(2 * w, features, 1)
-        self.pose_head = nn.Sequential(  # (2w, S/4, S/4) -> 7
-            nn.GroupNorm(8, 2 * w), nn.SiLU(), nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(4 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(), nn.Flatten(),
-            nn.Linear(4 * w * (image_size // 16) ** 2, 128), nn.SiLU(), nn.Linear(128, len(POSE)))
+        if pose_width > 0:  # (B, V, 3, S, S) -> (B, V, 128) -> 7 per view
+            self.pose_head = nn.Sequential(PoseNet(image_size, pose_width, 128, pose_layers), nn.Linear(128, len(POSE)))
+        else:  # (2w, S/4, S/4) -> 7, on the lifted features' trunk
+            self.pose_head = nn.Sequential(
+                nn.GroupNorm(8, 2 * w), nn.SiLU(), nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(),
+                nn.Conv2d(4 * w, 4 * w, 4, stride=2, padding=1), nn.SiLU(), nn.Flatten(),
+                nn.Linear(4 * w * (image_size // 16) ** 2, 128), nn.SiLU(), nn.Linear(128, len(POSE)))
         # the azimuth as classes: one view often fits several (a chair's front and back, a box's four sides), and
         # a regressed sine and cosine average them into a direction that fits none (median error 69 degrees)
         self.azimuth_head = nn.Linear(128, azimuth_bins) if azimuth_bins > 0 else None
@@ -203,16 +241,7 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
             views, true_pose, turntable = views["views"], views.get("pose"), views.get("turntable")
         B, V = views.shape[:2]
         maps = self.view_net(views.flatten(0, 1))  # (B*V, 2w, S/4, S/4)
-        hidden = self.pose_head[:-1](maps)  # (B*V, 128)
-        pose = (self.pose_head[-1](hidden) + self._pose_prior(maps)).reshape(B, V, len(POSE))
-        logits = scored = None
-        if self.azimuth_head is not None:
-            scored = self.azimuth_head(hidden).float().reshape(B, V, -1)
-            logits = self._confine(scored, turntable)
-            azimuth = self._decode_azimuth(logits)
-            pose = torch.cat([azimuth.sin()[..., None].to(pose.dtype), azimuth.cos()[..., None].to(pose.dtype),
-                              pose[..., 2:]], dim=-1)
-        self.last_pose = pose.detach()
+        pose, scored, logits = self.estimate_pose(views, turntable, maps)
         # pose_loss takes them (and graphs); the azimuth is scored unconfined, as views in any order need it
         self._pose_to_score = (pose, scored) if true_pose is not None else None
         features = self.to_features(maps)  # (B*V, F, h, h)
@@ -239,6 +268,30 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         where = self.cube.T.reshape(1, 3, g, g, g).expand(B, -1, -1, -1, -1).to(mean.dtype)
         volume = self.volume_net(_space_to_depth(torch.cat([mean, peak, where], dim=1)))  # (B, c3, g/2, g/2, g/2)
         return standardize_latent(_fold(volume), self.config.sigma_data)
+
+    def estimate_pose(self, views: torch.Tensor, turntable: torch.Tensor | None = None, maps: torch.Tensor | None = None):
+        """The cameras of views (B, V, 3, S, S) -> (pose (B, V, 7), unconfined azimuth logits (B, V, bins) or
+        None, the logits confined to the turntable sectors or None). ``maps``: the views' trunk features
+        (computed here when the pose head reads them and they are not given). Sets ``last_pose``."""
+        B, V = views.shape[:2]
+        if self.config.pose_width > 0:
+            if turntable is None:
+                turntable = torch.full((B,), self.config.view_order == "turntable", device=views.device)
+            turntable = torch.as_tensor(turntable, dtype=torch.bool, device=views.device).reshape(B)
+            hidden = self.pose_head[0](views, turntable).flatten(0, 1)  # (B*V, 128)
+        else:
+            maps = self.view_net(views.flatten(0, 1)) if maps is None else maps
+            hidden = self.pose_head[:-1](maps)  # (B*V, 128)
+        pose = (self.pose_head[-1](hidden) + self._pose_prior(hidden)).reshape(B, V, len(POSE))
+        logits = scored = None
+        if self.azimuth_head is not None:
+            scored = self.azimuth_head(hidden).float().reshape(B, V, -1)
+            logits = self._confine(scored, turntable)
+            azimuth = self._decode_azimuth(logits)
+            pose = torch.cat([azimuth.sin()[..., None].to(pose.dtype), azimuth.cos()[..., None].to(pose.dtype),
+                              pose[..., 2:]], dim=-1)
+        self.last_pose = pose.detach()
+        return pose, scored, logits
 
     def _lift(self, features: torch.Tensor, pose: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
         """Per-view features (B*V, F, h, h) sampled at every cell along cameras ``pose`` (B, V, 7) ->
@@ -284,28 +337,35 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         return torch.atan2((w * angle.sin()).sum(-1), (w * angle.cos()).sum(-1))
 
     @staticmethod
-    def _pose_prior(maps: torch.Tensor) -> torch.Tensor:
+    def _pose_prior(like: torch.Tensor) -> torch.Tensor:
         """Where the head's outputs start (it learns offsets): facing the object, 25 degrees up, the
         fixed studio's 40-degree lens two units away, the origin at the frame's centre."""
-        return torch.tensor([0.0, 1.0, 0.44, 0.4, 0.5, 0.0, 0.0], device=maps.device, dtype=maps.dtype)
+        return torch.tensor([0.0, 1.0, 0.44, 0.4, 0.5, 0.0, 0.0], device=like.device, dtype=like.dtype)
 
-    def pose_loss(self, true_pose: torch.Tensor) -> torch.Tensor:
-        """The error of the cameras (B, V, 7) estimated by the last call that was given true ones
-        (``{"views", "pose"}``): mean squared error of the seven numbers, or with ``azimuth_bins`` of the
-        five besides the azimuth plus a quarter of the azimuth's cross-entropy against the true angle
-        spread over neighbouring bins (a Gaussian of one bin's width). Taken once: the module keeps no
-        graph afterwards (EMA copies it)."""
+    def pose_loss(self, true_pose: torch.Tensor, regression_weight: float | None = None) -> torch.Tensor:
+        """The error (``camera_loss``) of the cameras (B, V, 7) estimated by the last call that was given true
+        ones (``{"views", "pose"}``); ``regression_weight`` None: the config's ``pose_regression_weight``.
+        Taken once: the module keeps no graph afterwards (EMA copies it)."""
         scored, self._pose_to_score = self._pose_to_score, None
         if scored is None:
             raise RuntimeError("pose_loss needs a forward call given {'views': ..., 'pose': ...} first.")
-        pose, logits = scored
+        weight = self.config.pose_regression_weight if regression_weight is None else regression_weight
+        return self.camera_loss(*scored, true_pose, weight)
+
+    def camera_loss(self, pose: torch.Tensor, logits: torch.Tensor | None, true_pose: torch.Tensor,
+                    regression_weight: float = 1.0) -> torch.Tensor:
+        """Estimated cameras ``pose`` (B, V, 7) and unconfined azimuth ``logits`` (``estimate_pose``) against the
+        true ones: mean squared error of the seven numbers, or with ``azimuth_bins`` of the five besides the
+        azimuth plus a quarter of the azimuth's cross-entropy against the true angle spread over neighbouring
+        bins (a Gaussian of one bin's width). ``regression_weight`` scales the squared errors (the camera
+        network trained alone weighs them up: ``lddbm.tasks.multiview3d.pose``)."""
         true_pose = true_pose.float()
         if logits is None:
-            return F.mse_loss(pose.float(), true_pose)
+            return regression_weight * F.mse_loss(pose.float(), true_pose)
         n = logits.shape[-1]
         true_angle = torch.atan2(true_pose[..., 0], true_pose[..., 1])
         offset = (true_angle[..., None] - self.bin_angles) / (2 * math.pi / n)  # in bins
         offset = torch.remainder(offset + n / 2, n) - n / 2
         target = torch.softmax(-0.5 * offset.square(), dim=-1)
         cross_entropy = -(target * logits.log_softmax(-1)).sum(-1).mean()
-        return F.mse_loss(pose[..., 2:].float(), true_pose[..., 2:]) + 0.25 * cross_entropy
+        return regression_weight * F.mse_loss(pose[..., 2:].float(), true_pose[..., 2:]) + 0.25 * cross_entropy

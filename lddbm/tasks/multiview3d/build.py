@@ -17,7 +17,8 @@ def modalities(preset: Preset) -> dict[str, nn.Module]:
     d, lat, b = preset.data, preset.latent, preset.bridge
     common = dict(latent_channels=lat.channels, latent_size=lat.size)
     encoder = {"pooled": MultiViewEncoder, "lifting": LiftingEncoder}[d.encoder]
-    lifting = {"azimuth_bins": d.azimuth_bins, "teacher_share": d.teacher_share, "view_order": d.view_order}
+    lifting = {"azimuth_bins": d.azimuth_bins, "teacher_share": d.teacher_share, "view_order": d.view_order,
+               "pose_width": d.pose_width, "pose_layers": d.pose_layers, "pose_regression_weight": d.pose_regression_weight}
     if d.encoder != "lifting" and any(v != getattr(MultiViewData, k) for k, v in
                                       {**lifting, "turntable_share": d.turntable_share}.items()):
         raise ConfigError(f"data.{', data.'.join(lifting)} and data.turntable_share are settings of the lifting "

@@ -137,6 +137,36 @@ def _train_masknet(args) -> int:
     return 0
 
 
+def _pose_arguments(p) -> None:
+    p.add_argument("--init-from", required=True, help="a pipeline folder with a lifting encoder (e.g. checkpoints/multiview3d)")
+    p.add_argument("--out", required=True, help="run folder: state.pt, log.jsonl and pipeline/ (the best on validation)")
+    p.add_argument("--pose-width", type=int, default=32, help="channels of the camera network's first stage")
+    p.add_argument("--pose-layers", type=int, default=2, help="self-attention layers across the views")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch-size", type=int, default=32, help="objects per step (each with the preset's views)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--regression-weight", type=float, default=20.0,
+                   help="weight of the elevation and framing errors beside the azimuth's cross-entropy")
+    p.add_argument("--turntable-share", type=float, default=0.5, help="share of samples in turntable order")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--eval-size", type=int, default=256, help="validation objects")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop (and save) after this long; 0: no limit")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _train_pose(args) -> int:
+    from .pose import train_pose
+
+    print(json.dumps(train_pose(
+        args.init_from, args.out, pose_width=args.pose_width, pose_layers=args.pose_layers, steps=args.steps,
+        batch_size=args.batch_size, lr=args.lr, regression_weight=args.regression_weight,
+        turntable_share=args.turntable_share, eval_every=args.eval_every, eval_size=args.eval_size, seed=args.seed,
+        resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress), indent=2))
+    return 0
+
+
 def _attach_arguments(p) -> None:
     p.add_argument("--pipeline", required=True, help="a saved LDDBMPipeline folder, e.g. checkpoints/multiview3d")
     p.add_argument("--segmenter", required=True, help="a MaskNet folder (train-masknet --out)")
@@ -217,6 +247,8 @@ COMMANDS = (
     Command("sample", "views -> 3D shape file (GLB, OBJ or STL) and voxels (.npy)", _sample_arguments, _sample),
     Command("train-masknet", "train the foreground segmenter on renders over photographs", _masknet_arguments,
             _train_masknet),
+    Command("train-pose", "train the lifting encoder's camera estimate alone (a camera network of its own)",
+            _pose_arguments, _train_pose),
     Command("attach-segmenter", "copy a trained MaskNet into a pipeline folder as its segmenter", _attach_arguments,
             _attach_segmenter),
     *BENCHMARKS,

@@ -35,6 +35,11 @@ class MultiViewData:
     # (going round the object to the right, the first from the front: lddbm.modalities.lifting)
     view_order: Literal["any", "turntable"] = "any"
     turntable_share: float = 0.0  # lifting, training: share of samples drawn in turntable order (and marked so)
+    # lifting: > 0 estimates the cameras with a network of their own this wide (PoseNet: a CNN per view and
+    # pose_layers of self-attention across the views) instead of a head on the lifted features' small trunk
+    pose_width: int = 0
+    pose_layers: int = 2
+    pose_regression_weight: float = 1.0  # lifting, training: the camera loss's weight on elevation and framing errors
 
 
 def multiview3d() -> Preset:
@@ -112,6 +117,20 @@ def objects3d_turntable() -> Preset:
     )
 
 
+def objects3d_pose() -> Preset:
+    """``objects3d_turntable`` with the cameras estimated by a network of their own (``PoseNet``: a CNN per
+    view, two layers of self-attention across the views, 1.4 M parameters) instead of a head on the lifted
+    features' small trunk, so one view's camera is read with the others'. That network is first trained
+    alone (``python -m lddbm train-pose --init-from checkpoints/multiview3d --out runs/pose32``: the camera
+    loss only, a fraction of a full step), then the whole model is fine-tuned from it (``--init-from
+    runs/pose32/pipeline``) with the camera loss weighing elevation and framing as that run did."""
+    p = objects3d_turntable()
+    return dataclasses.replace(
+        p, name="objects3d_pose",
+        data=dataclasses.replace(p.data, pose_width=32, pose_layers=2, pose_regression_weight=20.0),
+    )
+
+
 def objects3d_regression() -> Preset:
     return regression_baseline(objects3d())
 
@@ -140,4 +159,4 @@ def shapenet() -> Preset:
 
 PRESETS = {f.__name__: f for f in (multiview3d, multiview3d_regression, multiview3d_diffusion, objects3d, objects3d_regression,
                                    objects3d_diffusion, objects3d_lift, objects3d_lift_bins, objects3d_turntable,
-                                   shapenet)}
+                                   objects3d_pose, shapenet)}

@@ -99,13 +99,32 @@ class MaskNet(ModelMixin, ConfigMixin):
 # ---- training data: renders composited on backgrounds ---------------------------------------------
 
 
+def closeup(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The object enlarged until its longer side is 1.0-1.6 times the frame's, its centre up to a quarter
+    of the frame off the middle, so the frame cuts it on one to three sides: the close-up a person takes
+    of a pet or a thing on their desk (renders keep the whole object in frame)."""
+    from .data.augment import place
+
+    if not mask.any():
+        return view, mask
+    s = view.shape[0]
+    rows, cols = np.nonzero(mask)
+    extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) / s
+    scale = rng.uniform(1.0, 1.6) / extent
+    centre = np.array([(cols.min() + cols.max() + 1) / 2, (rows.min() + rows.max() + 1) / 2]) / s - 0.5
+    offset = -scale * centre + rng.uniform(-0.25, 0.25, 2)
+    return place(view, mask, scale, (float(offset[0]), float(offset[1])))
+
+
 def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
                      photos: list[np.ndarray] | None, others: list[tuple[np.ndarray, np.ndarray]] = (),
-                     tabletop: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                     tabletop: float = 0.0, closeups: float = 0.0, defocus: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """One (image, mask) training pair: the object rescaled, moved, re-coloured, on a random background,
     or (probability ``tabletop``) standing on a surface with shadows, clutter from ``others`` behind it
-    (``lddbm.data.tabletop``); then blurred, compressed and noised as a camera would."""
-    from PIL import Image
+    (``lddbm.data.tabletop``); then blurred, compressed and noised as a camera would. Of the pasted
+    ones, a share ``closeups`` is a close-up cut by the frame (``closeup``), and a share ``defocus`` has
+    its background out of focus, as a camera focused on the object leaves it."""
+    from PIL import Image, ImageFilter
 
     from .data.augment import camera_degrade, composite, jitter_colour, place
     from .data.backgrounds import random_background
@@ -119,11 +138,16 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
         scale = (0.4, 0.95) if rng.random() < 0.8 else (0.95, 1.3)  # now and then a close-up cut by the frame
         image, mask = tabletop_scene(x, mask, rng, photos, others=list(others) if rng.random() < 0.5 else [], scale=scale)
     else:
-        if rng.random() < 0.8:
+        if rng.random() < closeups:
+            x, mask = closeup(x, mask, rng)
+        elif rng.random() < 0.8:
             x, mask = place(x, mask, rng.uniform(0.35, 1.05), tuple(rng.uniform(-0.25, 0.25, 2)))
         background = random_background(s, rng, photos) if rng.random() < 0.9 else np.full_like(view, 245)
         if rng.random() < 0.5:  # more backgrounds from few photographs: turned, mirrored, re-coloured
             background = jitter_colour(np.rot90(background, int(rng.integers(4)))[:, :: rng.choice([-1, 1])], rng)
+        if rng.random() < defocus:
+            radius = rng.uniform(0.01, 0.03) * s
+            background = np.asarray(Image.fromarray(np.ascontiguousarray(background)).filter(ImageFilter.GaussianBlur(radius)))
         image = composite(x, mask, background)
     image = camera_degrade(Image.fromarray(image), rng, blur=(0.3, 1.5), jpeg=(0.3, 25))
     out = np.asarray(image).astype(np.float32)
@@ -132,14 +156,16 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
     return np.clip(out, 0, 255).astype(np.uint8), np.ascontiguousarray(mask)
 
 
-def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0):
+def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0, closeups: float = 0.0,
+           defocus: float = 0.0):
     from PIL import Image
 
     xs, ys = [], []
     for _ in range(batch_size):
         i, k = rng.integers(len(renders)), rng.integers(renders.shape[1])
         j, m = rng.integers(len(renders)), rng.integers(renders.shape[1])  # clutter: another object
-        image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos, [(renders[j, m], masks[j, m])], tabletop)
+        image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos, [(renders[j, m], masks[j, m])], tabletop,
+                                       closeups, defocus)
         if image.shape[0] != size:
             image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
             mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR)) > 127
@@ -152,9 +178,11 @@ def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0)
 
 def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "data/photos", steps: int = 2000,
                   batch_size: int = 24, lr: float = 2e-3, seed: int = 0, max_minutes: float = 0.0,
-                  progress: bool = True, tabletop: float = 0.0, widths: tuple[int, ...] | None = None) -> dict:
+                  progress: bool = True, tabletop: float = 0.0, widths: tuple[int, ...] | None = None,
+                  closeups: float = 0.0, defocus: float = 0.0) -> dict:
     """Train MaskNet on train-split renders over train photographs (a share ``tabletop`` of them standing
-    on surfaces with shadows and clutter, ``composite_sample``); saves a diffusers folder to ``out``."""
+    on surfaces with shadows and clutter; of the rest ``closeups`` cut by the frame and ``defocus`` on a
+    blurred background: ``composite_sample``); saves a diffusers folder to ``out``."""
     from tqdm.auto import tqdm
 
     from .data.multiview import load_objects
@@ -177,7 +205,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     start, log = time.perf_counter(), []
     bar = tqdm(range(steps), desc="masknet", disable=not progress)
     for step in bar:
-        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop)
+        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop, closeups, defocus)
         logits = model(x)
         p = torch.sigmoid(logits)
         dice = 1 - (2 * (p * y).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1)
@@ -195,7 +223,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     model.eval()
     model.to(torch.float16).save_pretrained(str(out))
     summary = {"steps": step + 1, "seconds": round(time.perf_counter() - start, 1), "batch_size": batch_size,
-               "tabletop": tabletop, "widths": list(model.config.widths),
+               "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "widths": list(model.config.widths),
                "final_loss": log[-1]["loss"] if log else None}
     return summary
 

@@ -50,3 +50,30 @@ def test_training_pairs_mix_pasted_and_tabletop_scenes():
     pairs = [composite_sample(view, mask, rng, None, [_object(128)], tabletop=1.0) for _ in range(4)]
     for image, m in pairs:
         assert image.shape == (128, 128, 3) and m.shape == (128, 128) and 0 < m.sum() < m.size
+
+
+def test_closeups_are_cut_by_the_frame_and_defocus_blurs_only_the_background(monkeypatch):
+    from scipy.ndimage import binary_dilation
+
+    from lddbm.data import backgrounds
+    from lddbm.segmentation import closeup
+
+    view, mask = _object(128)
+    for seed in range(10):
+        big, big_mask = closeup(view, mask, np.random.default_rng(seed))
+        rows, cols = np.nonzero(big_mask)
+        # the object's longer side now spans at least the frame, so the frame cuts it, and it still shows
+        assert max(rows.max() - rows.min(), cols.max() - cols.min()) >= 0.6 * 128 and big_mask.mean() > 0.15
+        assert big_mask[0].any() or big_mask[-1].any() or big_mask[:, 0].any() or big_mask[:, -1].any()
+    # a striped background: out of focus, its stripes fade
+    stripes = np.zeros((128, 128, 3), np.uint8)
+    stripes[:, ::2] = 255
+    monkeypatch.setattr(backgrounds, "random_background", lambda s, rng, photos: stripes.copy())
+    sharp, m = composite_sample(view, mask, np.random.default_rng(0), None, closeups=0.0, defocus=0.0)
+    soft, m2 = composite_sample(view, mask, np.random.default_rng(0), None, closeups=0.0, defocus=1.0)
+    away = ~binary_dilation(m | m2, iterations=4)[:, 1:]  # background, away from the object's edge
+
+    def contrast(image):
+        return np.abs(np.diff(image.astype(int), axis=1)).max(-1)[away].mean()
+
+    assert contrast(soft) < 0.5 * contrast(sharp)

@@ -119,6 +119,10 @@ def _masknet_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tabletop", type=float, default=0.0, help="share of training scenes with the object standing "
                    "on a surface with shadows and clutter behind it (lddbm.data.tabletop)")
+    p.add_argument("--closeups", type=float, default=0.0, help="share of the pasted scenes shown as close-ups cut "
+                   "by the frame")
+    p.add_argument("--defocus", type=float, default=0.0, help="share of the pasted scenes with the background out "
+                   "of focus")
     p.add_argument("--widths", type=int, nargs="+", help="channels per U-Net level (default: MaskNet's)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--attach", help="also copy it into this pipeline folder as its segmenter")
@@ -129,7 +133,8 @@ def _train_masknet(args) -> int:
 
     summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
                             seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress,
-                            tabletop=args.tabletop, widths=args.widths)
+                            tabletop=args.tabletop, widths=args.widths, closeups=args.closeups,
+                            defocus=args.defocus)
     if args.attach:
         attach_to_pipeline(args.out, args.attach)
         summary["attached_to"] = args.attach

@@ -10,7 +10,10 @@ the model the geometry the silhouettes hold, told no cameras at test time:
    ``u = A * x_c / (1 - q * d_c) + u0`` (``v`` alike, downwards) with x_c, y_c the point across and up
    the image, d_c its distance towards the camera, A the scale at the origin, q = 1 / the camera
    distance and (u0, v0) where the origin lands; trained against the renderer's cameras and the
-   framing actually applied (``pose_targets``);
+   framing actually applied (``pose_targets``). With ``pose_width`` > 0 the estimate comes from a network
+   of its own (``PoseNet``: a CNN per view, then self-attention across the views, told each view's place
+   in a turntable sequence), trained alone first (``lddbm.tasks.multiview3d.pose``): along the true
+   cameras the lifted model scored validation IoU 0.633, along the small head's estimate 0.541;
 3. every cell of a (volume)^3 grid over the object's cube is projected into every view with its
    camera and samples the features there (``grid_sample``); the views are fused by masked mean and
    max (any 1-12 views);

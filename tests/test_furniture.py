@@ -346,9 +346,26 @@ def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp
     kept = [k for k in before if not k.startswith(("pose_head.", "azimuth_head."))]
     assert kept and all(torch.equal(before[k], after[k]) for k in kept)  # only the cameras were trained
     assert any(k.startswith("pose_head.0.mixer") for k in after)
-    assert main([*args, "--steps", "4", "--resume"]) == 0
+    assert main([*args, "--steps", "4", "--resume", "--view-counts", "1", "2"]) == 0  # fewer views per object too
     log = [json.loads(line) for line in (tmp_path / "pose" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4] and 0 <= log[-1]["turntable"]["azimuth_error_deg"]["within_45"] <= 1
+    assert "one_view" not in log[0] and log[1]["one_view"]["views"] == 2  # single views scored: 2 objects x 1 view
+
+
+def test_train_pose_view_subsets_keep_the_turntable_order_where_they_can():
+    from lddbm.tasks.multiview3d.pose import _subset
+
+    views = torch.arange(2 * 4).float().reshape(2, 4, 1, 1, 1)  # view k of object b holds 4 b + k
+    pose = views.reshape(2, 4, 1).expand(-1, -1, 7)
+    turntable = torch.tensor([True, False])
+    v, p, t = _subset(views, pose, turntable, 2)
+    assert v[0].flatten().tolist() == [0, 2] and t.tolist() == [True, False]  # half a turn apart: still in order
+    drawn = v[1].flatten().tolist()
+    assert len(set(drawn)) == 2 and set(drawn) <= {4, 5, 6, 7}  # two distinct views of the unordered object
+    assert torch.equal(p[..., 0], v.flatten(1))  # each camera stays with its view
+    v, _, t = _subset(views, pose, turntable, 3)
+    assert v[0].flatten().tolist() == [0, 1, 2] and t.tolist() == [False, False]  # not evenly spread: any order
+    assert _subset(views, pose, turntable, 4)[0] is views
 
 
 def test_random_studio_draws_lens_height_and_lights_per_view_and_keeps_the_object_in_frame():

@@ -87,7 +87,8 @@ def _score(report: dict) -> float:
 def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pose_layers: int = 2, steps: int = 6000,
                batch_size: int = 32, lr: float = 1e-3, warmup_steps: int = 200, regression_weight: float = 20.0,
                turntable_share: float = 0.5, eval_every: int = 500, eval_size: int = 256, seed: int = 0,
-               resume: bool = False, max_minutes: float = 0.0, progress: bool = True) -> dict:
+               resume: bool = False, max_minutes: float = 0.0, progress: bool = True,
+               view_counts: tuple[int, ...] | None = None) -> dict:
     """Train a camera network (``PoseNet``) for the lifting encoder of pipeline ``init_from``, alone; see the
     module's docstring. Checkpoints ``OUT/state.pt`` every ``eval_every`` steps (``resume`` continues from it),
     and writes ``OUT/pipeline`` (the pipeline with the new encoder; its ``preset.json`` names the new data
@@ -143,6 +144,8 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
     val = MultiViewVoxels(preset.data.root, "val", num_views=preset.data.num_views, image_size=encoder.config.image_size,
                           foreground_ratio=encoder.config.foreground_ratio, poses=True)
     n_val = min(eval_size, len(val))
+    single = MultiViewVoxels(preset.data.root, "val", num_views=1, image_size=encoder.config.image_size,
+                             foreground_ratio=encoder.config.foreground_ratio, poses=True) if view_counts else None
     t0, done = time.time(), start
     bar = tqdm(total=steps, initial=start, desc="train-pose", disable=not progress)
     encoder.train()
@@ -152,6 +155,8 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
         views = torch.stack([it["views"] for it in items])
         true = torch.stack([it["pose"] for it in items])
         turntable = torch.stack([it["turntable"] for it in items])
+        if view_counts:
+            views, true, turntable = _subset(views, true, turntable, int(view_counts[torch.randint(len(view_counts), ())]))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             pose, scored, _ = encoder.estimate_pose(views, turntable)
         loss = encoder.camera_loss(pose.float(), scored, true, regression_weight)
@@ -170,6 +175,9 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
             score = _score(report)
             record = {"step": done, "loss": loss.item(), "score": score, "turntable": report, "any": report_any,
                       "minutes": round((time.time() - t0) / 60, 2)}
+            if single is not None:  # one view (in turntable order: from the front or up to a quarter turn right)
+                record["one_view"] = camera_errors(encoder, single, n_val, "turntable")
+                score = record["score"] = score + _score(record["one_view"])
             history.append(record)
             logger.info("train-pose step %d: %s", done, json.dumps(record))
             with (out / "log.jsonl").open("a") as f:
@@ -187,6 +195,28 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
                "minutes_this_call": round((time.time() - t0) / 60, 2), "history": history[-3:]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _subset(views: torch.Tensor, pose: torch.Tensor, turntable: torch.Tensor, count: int):
+    """``count`` of each object's V views (B, V, ...) with their cameras: in turntable order an evenly spread
+    subset that starts at the first view (still a turntable sequence), or, when V is no multiple of
+    ``count``, the first ``count`` views marked as in any order; otherwise ``count`` views drawn at random."""
+    B, V = views.shape[:2]
+    if count >= V:
+        return views, pose, turntable
+    turntable = turntable.clone()
+    rows = []
+    for b in range(B):
+        if turntable[b] and V % count == 0:
+            rows.append(torch.arange(0, V, V // count))
+        elif turntable[b]:
+            rows.append(torch.arange(count))
+            turntable[b] = False
+        else:
+            rows.append(torch.randperm(V)[:count])
+    index = torch.stack(rows)  # (B, count)
+    batch = torch.arange(B)[:, None]
+    return views[batch, index], pose[batch, index], turntable
 
 
 def _export(pipe, encoder: LiftingEncoder, preset, folder: Path, init_from: Path) -> None:

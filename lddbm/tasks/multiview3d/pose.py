@@ -116,8 +116,10 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
     fresh = old.config.get("pose_width", 0) != pose_width or old.config.get("pose_layers", 2) != pose_layers
     state = {k: v for k, v in old.state_dict().items()
              if not (fresh and (k.startswith("pose_head.") or k.startswith("azimuth_head.")))}
-    missing, unexpected = encoder.load_state_dict(state, strict=False)
-    assert not unexpected, unexpected
+    _, unexpected = encoder.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ValueError(f"{init_from}/source_encoder does not fit a lifting encoder with a camera network "
+                         f"(unexpected weights: {', '.join(unexpected[:3])}).")
     trained = [p for name, p in encoder.named_parameters() if name.startswith(("pose_head.", "azimuth_head."))]
     for name, p in encoder.named_parameters():
         p.requires_grad_(name.startswith(("pose_head.", "azimuth_head.")))

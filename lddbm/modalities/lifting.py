@@ -277,10 +277,8 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         None, the logits confined to the turntable sectors or None). ``maps``: the views' trunk features
         (computed here when the pose head reads them and they are not given). Sets ``last_pose``."""
         B, V = views.shape[:2]
+        turntable = self._turntable_flags(turntable, B, views.device)
         if self.config.pose_width > 0:
-            if turntable is None:
-                turntable = torch.full((B,), self.config.view_order == "turntable", device=views.device)
-            turntable = torch.as_tensor(turntable, dtype=torch.bool, device=views.device).reshape(B)
             hidden = self.pose_head[0](views, turntable).flatten(0, 1)  # (B*V, 128)
         else:
             maps = self.view_net(views.flatten(0, 1)) if maps is None else maps
@@ -319,12 +317,16 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         sampled = (sampled * weight.reshape(B * V, 1, K, 1)).sum(2)
         return sampled.reshape(B, V, -1, g, g, g)
 
-    def _confine(self, logits: torch.Tensor, turntable: torch.Tensor | None) -> torch.Tensor:
-        """Azimuth logits (B, V, bins) with the bins outside each view's turntable sector ruled out for
-        the samples in turntable order (``turntable`` (B,) bool; None: the config's ``view_order``)."""
+    def _turntable_flags(self, turntable, batch: int, device) -> torch.Tensor:
+        """(batch,) bool: which samples are in turntable order (``turntable`` as given, one flag or one per
+        sample; None: the config's ``view_order`` for all)."""
         if turntable is None:
-            turntable = torch.full((logits.shape[0],), self.config.view_order == "turntable", device=logits.device)
-        turntable = torch.as_tensor(turntable, dtype=torch.bool, device=logits.device).reshape(-1)
+            return torch.full((batch,), self.config.view_order == "turntable", device=device)
+        return torch.as_tensor(turntable, dtype=torch.bool, device=device).reshape(-1).expand(batch)
+
+    def _confine(self, logits: torch.Tensor, turntable: torch.Tensor) -> torch.Tensor:
+        """Azimuth logits (B, V, bins) with the bins outside each view's turntable sector ruled out for
+        the samples in turntable order (``turntable`` (B,) bool, ``_turntable_flags``)."""
         if not turntable.any():
             return logits
         outside = ~turntable_sectors(logits.shape[1], logits.shape[2]).to(logits.device)  # (V, bins)

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["angle_error", "camera_errors", "train_pose"]
 
+CAMERA_WEIGHTS = ("pose_head.", "azimuth_head.")  # the encoder's weights train-pose trains (state-dict prefixes)
+
 
 def angle_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Absolute difference of angles in degrees, wrapped to [0, 180]."""
@@ -114,15 +116,14 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
     encoder = LiftingEncoder(**{**config, "pose_width": pose_width, "pose_layers": pose_layers,
                                 "pose_regression_weight": regression_weight})
     fresh = old.config.get("pose_width", 0) != pose_width or old.config.get("pose_layers", 2) != pose_layers
-    state = {k: v for k, v in old.state_dict().items()
-             if not (fresh and (k.startswith("pose_head.") or k.startswith("azimuth_head.")))}
+    state = {k: v for k, v in old.state_dict().items() if not (fresh and k.startswith(CAMERA_WEIGHTS))}
     _, unexpected = encoder.load_state_dict(state, strict=False)
     if unexpected:
         raise ValueError(f"{init_from}/source_encoder does not fit a lifting encoder with a camera network "
                          f"(unexpected weights: {', '.join(unexpected[:3])}).")
-    trained = [p for name, p in encoder.named_parameters() if name.startswith(("pose_head.", "azimuth_head."))]
     for name, p in encoder.named_parameters():
-        p.requires_grad_(name.startswith(("pose_head.", "azimuth_head.")))
+        p.requires_grad_(name.startswith(CAMERA_WEIGHTS))
+    trained = [p for p in encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=lr, weight_decay=0.01)
 
     def rate(step: int) -> float:  # warm-up, then a cosine to a tenth

@@ -326,7 +326,11 @@ def write_once(path: Path, data: bytes) -> None:
     bytes), through a temporary file and a rename, so a reader never sees a truncated or partial file."""
     try:
         if path.stat().st_size == len(data):
-            os.utime(path)  # Gradio's delete_cache ages files by time: a reused copy counts as fresh
+            # a reused copy counts as fresh: Gradio's delete_cache ages files, ResultStore ages the folder
+            # (the entry) it lies in, so an old folder handed out again is not the first one a full disk
+            # removes while the new visitor downloads it (the soak test's 403 on a repeated example)
+            os.utime(path)
+            os.utime(path.parent)
             return
     except OSError:
         pass  # not there (or swept meanwhile): write it

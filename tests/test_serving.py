@@ -302,3 +302,31 @@ def test_room_is_never_made_by_removing_an_upload_being_received(tmp_path):
         with pytest.raises(StorageFull):
             store.save(folder / "r.bin", write_bytes(1000))  # 1000 reserved + 1000 > 1500: refused
         assert receiving.exists()
+
+
+def test_an_image_handed_out_again_is_not_the_first_entry_a_full_store_removes(app, tmp_path):
+    """The same returned image (same example, same seed) reuses Gradio's content-addressed folder. The store
+    ages entries by the folder's time, so reusing the file must refresh the folder too: otherwise a disk flood
+    removed the reused folder first, and the visitor's download got 403 (seen in the CI soak test)."""
+    import numpy as np
+    from gradio import processing_utils
+    from PIL import Image
+
+    store = ResultStore(tmp_path / "store", max_bytes=10**9)
+    save = processing_utils.save_pil_to_cache
+    before = save.store
+    try:
+        save.store = store
+        image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+        folder = Path(save(image, str(store.root), format="png")).parent
+        old = time.time() - 600
+        os.utime(folder, (old, old))
+        other = store.new_folder()  # someone else's result, newer than the image's first hand-out
+        store.save(other / "r.bin", write_bytes(1000))
+        os.utime(other, (old + 300, old + 300))
+        assert Path(save(image, str(store.root), format="png")).parent == folder  # handed out again
+        store.max_bytes = store.usage() - 10  # a flood: one entry must go
+        assert store.make_room(0)
+        assert folder.exists() and not other.exists()
+    finally:
+        save.store = before

@@ -7,7 +7,9 @@ renders of a split; beside them, what always guessing the training mean would sc
 
 ``--iou`` also scores the shapes (IoU, Heun 10 steps, as ``eval`` does) lifted along the estimated
 cameras, along the true ones (an oracle the pipeline never has) and along the estimated azimuth with
-the true rest: how much each part of the camera estimate costs.
+the true rest: how much each part of the camera estimate costs. ``--each`` adds, for every part of
+the camera (azimuth, elevation, scale, inverse distance, offset), the estimate with only that part
+made true: what fixing it alone would gain.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ from lddbm.pipeline import LDDBMPipeline  # noqa: E402
 from lddbm.tasks.multiview3d.pose import camera_errors  # noqa: E402
 
 
-def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: str | None = None) -> dict[str, float]:
+PARTS = {"azimuth": slice(0, 2), "elevation": slice(2, 3), "log_scale": slice(3, 4), "inverse_distance": slice(4, 5),
+         "offset": slice(5, 7)}  # the pose vector's parts (lddbm.modalities.lifting.POSE)
+
+
+def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: str | None = None,
+                each: bool = False) -> dict[str, float]:
     """Mean IoU of the first ``n`` objects lifted along the estimated cameras (the views taken in
     ``view_order``; None: the model's), the true ones, and the estimated azimuth with the true
-    elevation and framing."""
+    elevation and framing; with ``each``, also the estimate with one part made true (``true_<part>``)."""
     encoder, plain = pipe.source_encoder, pipe.source_encoder.forward
     scores: dict[str, list[torch.Tensor]] = {"estimated": [], "true_cameras": [], "estimated_azimuth_only": []}
+    if each:
+        scores.update({f"true_{part}": [] for part in PARTS})
     try:
         for start in range(0, n, 32):
             items = [data[i] for i in range(start, min(start + 32, n))]
@@ -48,6 +57,9 @@ def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: 
                 pose = None if name == "estimated" else true.clone()
                 if name == "estimated_azimuth_only":
                     pose[..., :2] = estimated[..., :2]
+                elif name.startswith("true_") and name[5:] in PARTS:
+                    pose = estimated.clone()
+                    pose[..., PARTS[name[5:]]] = true[..., PARTS[name[5:]]]
                 encoder.forward = plain if pose is None else (lambda v, pose=pose: plain({**v, "pose": pose}))
                 out = pipe(views, num_inference_steps=10, sampler="heun", generator=torch.Generator().manual_seed(0))
                 scores[name].append(iou(out.outputs.float().reshape(target.shape), target))
@@ -64,6 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--views", type=int, default=4)
     ap.add_argument("--iou", action="store_true", help="also IoU with estimated / true / half-true cameras")
+    ap.add_argument("--each", action="store_true", help="with --iou: also each camera part made true alone")
     ap.add_argument("--view-order", choices=("any", "turntable"),
                     help="how the views are taken (the built data's are in turntable order); default: the model's")
     ap.add_argument("--json")
@@ -76,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     n = min(args.limit, len(data))
     report = {"pipeline": args.pipeline, "split": args.split, **camera_errors(encoder, data, n, args.view_order)}
     if args.iou:
-        report["iou_heun10"] = camera_ious(pipe, data, n, args.view_order)
+        report["iou_heun10"] = camera_ious(pipe, data, n, args.view_order, args.each)
     text = json.dumps(report, indent=1)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -195,6 +195,16 @@ def _convert(value: str, hint: Any, key: str) -> Any:
         if value not in choices:
             raise ConfigError(f"--{key} must be one of {', '.join(map(str, choices))}, got {value!r}.")
         return value
+    args = typing.get_args(hint)
+    if type(None) in args and len(args) == 2:  # Optional[X]: "none" or an X
+        if value.lower() == "none":
+            return None
+        return _convert(value, next(a for a in args if a is not type(None)), key)
+    if origin is tuple:  # tuple[float, ...]: comma-separated
+        try:
+            return tuple(args[0](v) for v in value.split(","))
+        except (TypeError, ValueError):
+            raise ConfigError(f"--{key} expects comma-separated numbers (or none), got {value!r}.") from None
     if hint is bool:
         if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ConfigError(f"--{key} expects true or false, got {value!r}.")

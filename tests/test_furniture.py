@@ -350,6 +350,12 @@ def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp
     log = [json.loads(line) for line in (tmp_path / "pose" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4] and 0 <= log[-1]["turntable"]["azimuth_error_deg"]["within_45"] <= 1
     assert "one_view" not in log[0] and log[1]["one_view"]["views"] == 2  # single views scored: 2 objects x 1 view
+    # each camera error's own weight reaches the exported encoder and its preset
+    weights = [1.0, 2.0, 0.5, 8.0, 8.0]
+    args[args.index("--out") + 1] = str(tmp_path / "weighted")
+    assert main([*args, "--steps", "1", "--part-weights", *map(str, weights)]) == 0
+    assert LDDBMPipeline.load(tmp_path / "weighted" / "pipeline").source_encoder.config.pose_part_weights == weights
+    assert list(load_preset(tmp_path / "weighted" / "pipeline" / "preset.json").data.pose_part_weights) == weights
 
 
 def test_train_pose_view_subsets_keep_the_turntable_order_where_they_can():

@@ -220,3 +220,28 @@ def test_the_camera_network_reads_every_view_and_is_told_the_order():
     torch.manual_seed(1)
     pose, scored, _ = enc.estimate_pose(views)
     torch.testing.assert_close(loss, enc.camera_loss(pose, scored, true, 3.0))
+
+
+def test_each_camera_error_has_its_own_weight():
+    """pose_part_weights weigh the squared errors of elevation, log_scale, inverse_distance, u0, v0 (the
+    shapes' IoU is most sensitive to the offsets); the azimuth's cross-entropy keeps its weight."""
+    kw = dict(image_size=32, latent_channels=8, latent_size=4, volume=8, width=8, features=8, azimuth_bins=12)
+    plain, weighted = LiftingEncoder(**kw), LiftingEncoder(**kw, pose_part_weights=[1, 2, 0, 8, 8])
+    torch.manual_seed(0)
+    pose, true, logits = torch.randn(2, 3, 7), torch.randn(2, 3, 7), torch.randn(2, 3, 12)
+    base = plain.camera_loss(pose, logits, true, 3.0)
+    squared = (pose - true).square()[..., 2:]
+    cross_entropy = base - 3.0 * squared.mean()
+    expected = 3.0 * (squared * torch.tensor([1.0, 2, 0, 8, 8])).mean() + cross_entropy
+    torch.testing.assert_close(weighted.camera_loss(pose, logits, true, 3.0), expected)
+    only_offsets = pose.clone()
+    only_offsets[..., 5:] = true[..., 5:]  # the offsets right: their weight no longer counts
+    gap = weighted.camera_loss(pose, logits, true, 1.0) - weighted.camera_loss(only_offsets, logits, true, 1.0)
+    torch.testing.assert_close(gap, 8 * (pose - true)[..., 5:].square().sum() / squared.numel())
+    with pytest.raises(ValueError, match="5 weights"):
+        LiftingEncoder(**kw, pose_part_weights=[1, 2])
+    from lddbm.presets import apply_overrides, get_preset
+
+    preset = apply_overrides(get_preset("objects3d_pose"), {"data.pose_part_weights": "1,2,0.5,8,8"})
+    assert preset.data.pose_part_weights == (1.0, 2.0, 0.5, 8.0, 8.0)
+    assert apply_overrides(preset, {"data.pose_part_weights": "none"}).data.pose_part_weights is None

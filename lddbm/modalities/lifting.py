@@ -202,9 +202,16 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         pose_width: int = 0,  # > 0: the cameras are estimated by a network of their own (PoseNet) this wide
         pose_layers: int = 2,  # with pose_width: self-attention layers across the views in PoseNet
         pose_regression_weight: float = 1.0,  # training only: the camera loss's weight on the squared errors
+        # training only: each squared error's own weight, for elevation, log_scale, inverse_distance, u0, v0
+        # (POSE[2:]); None: all 1. The shapes' IoU is most sensitive to the offsets (benchmarks/lifting_pose.py --each)
+        pose_part_weights: list[float] | None = None,
         sigma_data: float = 0.5,
         foreground_ratio: float | None = 0.75,
     ):
+        if pose_part_weights is not None and (len(pose_part_weights) != len(POSE) - 2
+                                              or any(not w >= 0 for w in pose_part_weights)):
+            raise ValueError(f"pose_part_weights: {len(POSE) - 2} weights >= 0 ({', '.join(POSE[2:])}), "
+                             f"got {pose_part_weights!r}.")
         super().__init__()
         check_latent_layout(latent_channels, latent_size)
         if latent_channels % latent_size or volume != 2 * latent_size or image_size % 16:
@@ -363,14 +370,18 @@ class LiftingEncoder(ModelMixin, ConfigMixin):
         true ones: mean squared error of the seven numbers, or with ``azimuth_bins`` of the five besides the
         azimuth plus a quarter of the azimuth's cross-entropy against the true angle spread over neighbouring
         bins (a Gaussian of one bin's width). ``regression_weight`` scales the squared errors (the camera
-        network trained alone weighs them up: ``lddbm.tasks.multiview3d.pose``)."""
+        network trained alone weighs them up: ``lddbm.tasks.multiview3d.pose``), each of the five besides
+        the azimuth also by its ``pose_part_weights``."""
         true_pose = true_pose.float()
+        squared = (pose.float() - true_pose).square()
+        if self.config.pose_part_weights is not None:
+            squared = torch.cat([squared[..., :2], squared[..., 2:] * squared.new_tensor(self.config.pose_part_weights)], -1)
         if logits is None:
-            return regression_weight * F.mse_loss(pose.float(), true_pose)
+            return regression_weight * squared.mean()
         n = logits.shape[-1]
         true_angle = torch.atan2(true_pose[..., 0], true_pose[..., 1])
         offset = (true_angle[..., None] - self.bin_angles) / (2 * math.pi / n)  # in bins
         offset = torch.remainder(offset + n / 2, n) - n / 2
         target = torch.softmax(-0.5 * offset.square(), dim=-1)
         cross_entropy = -(target * logits.log_softmax(-1)).sum(-1).mean()
-        return regression_weight * F.mse_loss(pose[..., 2:].float(), true_pose[..., 2:]) + 0.25 * cross_entropy
+        return regression_weight * squared[..., 2:].mean() + 0.25 * cross_entropy

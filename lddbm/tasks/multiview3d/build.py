@@ -18,7 +18,8 @@ def modalities(preset: Preset) -> dict[str, nn.Module]:
     common = dict(latent_channels=lat.channels, latent_size=lat.size)
     encoder = {"pooled": MultiViewEncoder, "lifting": LiftingEncoder}[d.encoder]
     lifting = {"azimuth_bins": d.azimuth_bins, "teacher_share": d.teacher_share, "view_order": d.view_order,
-               "pose_width": d.pose_width, "pose_layers": d.pose_layers, "pose_regression_weight": d.pose_regression_weight}
+               "pose_width": d.pose_width, "pose_layers": d.pose_layers, "pose_regression_weight": d.pose_regression_weight,
+               "pose_part_weights": list(d.pose_part_weights) if d.pose_part_weights is not None else None}
     if d.encoder != "lifting" and any(v != getattr(MultiViewData, k) for k, v in
                                       {**lifting, "turntable_share": d.turntable_share}.items()):
         raise ConfigError(f"data.{', data.'.join(lifting)} and data.turntable_share are settings of the lifting "

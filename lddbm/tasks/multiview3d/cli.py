@@ -153,6 +153,8 @@ def _pose_arguments(p) -> None:
     p.add_argument("--regression-weight", type=float, default=20.0,
                    help="weight of the elevation and framing errors beside the azimuth's cross-entropy")
     p.add_argument("--turntable-share", type=float, default=0.5, help="share of samples in turntable order")
+    p.add_argument("--part-weights", type=float, nargs=5, metavar=("ELEVATION", "LOG_SCALE", "INVERSE_DISTANCE", "U0", "V0"),
+                   help="each of those errors' own weight (default: all 1); also weighs them in choosing the export")
     p.add_argument("--view-counts", type=int, nargs="+", help="views shown per object, one count drawn per step "
                    "(e.g. 1 2 3 4; default: all the preset's views)")
     p.add_argument("--eval-every", type=int, default=500)
@@ -171,7 +173,8 @@ def _train_pose(args) -> int:
         batch_size=args.batch_size, lr=args.lr, regression_weight=args.regression_weight,
         turntable_share=args.turntable_share, eval_every=args.eval_every, eval_size=args.eval_size, seed=args.seed,
         resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
-        view_counts=tuple(args.view_counts) if args.view_counts else None), indent=2))
+        view_counts=tuple(args.view_counts) if args.view_counts else None,
+        part_weights=tuple(args.part_weights) if args.part_weights else None), indent=2))
     return 0
 
 

@@ -79,22 +79,25 @@ def camera_errors(encoder: LiftingEncoder, data, n: int, view_order: str | None 
     }
 
 
-def _score(report: dict) -> float:
+def _score(report: dict, part_weights: tuple[float, ...] | None = None) -> float:
     """One number to choose checkpoints by (lower is better): the azimuth's share off by more than 15
-    degrees, plus the elevation's median error in tens of degrees, plus the framing errors."""
-    return ((1 - report["azimuth_error_deg"]["within_15"]) + report["elevation_error_deg_median"] / 10
-            + sum(report["framing_mae"].values()))
+    degrees, plus the elevation's median error in tens of degrees, plus the framing errors; with
+    ``part_weights`` (elevation, log_scale, inverse_distance, u0, v0) each of those weighted so."""
+    w = part_weights or (1.0,) * (len(POSE) - 2)
+    return ((1 - report["azimuth_error_deg"]["within_15"]) + w[0] * report["elevation_error_deg_median"] / 10
+            + sum(wk * report["framing_mae"][name] for wk, name in zip(w[1:], POSE[3:])))
 
 
 def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pose_layers: int = 2, steps: int = 6000,
                batch_size: int = 32, lr: float = 1e-3, warmup_steps: int = 200, regression_weight: float = 20.0,
                turntable_share: float = 0.5, eval_every: int = 500, eval_size: int = 256, seed: int = 0,
                resume: bool = False, max_minutes: float = 0.0, progress: bool = True,
-               view_counts: tuple[int, ...] | None = None) -> dict:
+               view_counts: tuple[int, ...] | None = None, part_weights: tuple[float, ...] | None = None) -> dict:
     """Train a camera network (``PoseNet``) for the lifting encoder of pipeline ``init_from``, alone; see the
     module's docstring. Checkpoints ``OUT/state.pt`` every ``eval_every`` steps (``resume`` continues from it),
     and writes ``OUT/pipeline`` (the pipeline with the new encoder; its ``preset.json`` names the new data
-    settings) whenever validation's camera errors improve. Returns a summary (also ``OUT/summary.json``)."""
+    settings) whenever validation's camera errors improve (``_score``). ``part_weights``: the squared errors'
+    own weights (``LiftingEncoder(pose_part_weights)``), also in that score. Returns a summary (also ``OUT/summary.json``)."""
     from tqdm.auto import tqdm
 
     from ...pipeline import LDDBMPipeline
@@ -111,10 +114,11 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
     preset = load_preset(init_from / "preset.json")
     preset = dataclasses.replace(preset, data=dataclasses.replace(
         preset.data, pose_width=pose_width, pose_layers=pose_layers, pose_regression_weight=regression_weight,
-        turntable_share=turntable_share))
+        turntable_share=turntable_share, pose_part_weights=tuple(part_weights) if part_weights else None))
     config = {k: v for k, v in old.config.items() if not k.startswith("_")}
     encoder = LiftingEncoder(**{**config, "pose_width": pose_width, "pose_layers": pose_layers,
-                                "pose_regression_weight": regression_weight})
+                                "pose_regression_weight": regression_weight,
+                                "pose_part_weights": list(part_weights) if part_weights else None})
     fresh = old.config.get("pose_width", 0) != pose_width or old.config.get("pose_layers", 2) != pose_layers
     state = {k: v for k, v in old.state_dict().items() if not (fresh and k.startswith(CAMERA_WEIGHTS))}
     _, unexpected = encoder.load_state_dict(state, strict=False)
@@ -175,12 +179,12 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
         if done % eval_every == 0 or done == steps or timed_out:
             report = camera_errors(encoder, val, n_val, "turntable")
             report_any = camera_errors(encoder, val, n_val, "any")
-            score = _score(report)
+            score = _score(report, part_weights)
             record = {"step": done, "loss": loss.item(), "score": score, "turntable": report, "any": report_any,
                       "minutes": round((time.time() - t0) / 60, 2)}
             if single is not None:  # one view (in turntable order: from the front or up to a quarter turn right)
                 record["one_view"] = camera_errors(encoder, single, n_val, "turntable")
-                score = record["score"] = score + _score(record["one_view"])
+                score = record["score"] = score + _score(record["one_view"], part_weights)
             history.append(record)
             logger.info("train-pose step %d: %s", done, json.dumps(record))
             with (out / "log.jsonl").open("a") as f:

@@ -40,6 +40,8 @@ class MultiViewData:
     pose_width: int = 0
     pose_layers: int = 2
     pose_regression_weight: float = 1.0  # lifting, training: the camera loss's weight on elevation and framing errors
+    # lifting, training: each of those errors' own weight (elevation, log_scale, inverse_distance, u0, v0); None: all 1
+    pose_part_weights: tuple[float, ...] | None = None
 
 
 def multiview3d() -> Preset:

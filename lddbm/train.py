@@ -5,6 +5,8 @@ A run folder holds::
     preset.json      the full configuration (a resumed run reads it back)
     state/           the full training state: model, EMA, optimiser, LR schedule, step, RNG
     pipeline/        the slim export: an LDDBMPipeline folder with the EMA weights
+    best/            the export that scored best on validation so far, by the task's ``selection_metric``
+                     (``best/selection.json`` says which step and score); a resumed run keeps comparing with it
     log.jsonl        losses and evaluations, one JSON object per line
 
 The same code runs on the CPU, one GPU, or several through ``accelerate launch``. With W processes,
@@ -495,6 +497,25 @@ class _Session:
                                           SampleOptions(steps=cfg.eval_steps, batch_size=cfg.batch_size))
         self.log({"step": self.progress.step, "eval": self.metrics})
         logger.info("step %d eval %s", self.progress.step, self.metrics)
+        self.keep_best(pipe)
+
+    def keep_best(self, pipe: LDDBMPipeline) -> None:
+        """Export ``pipe`` to ``best/`` when this evaluation beats every earlier one of the run (higher is
+        better) by the task's ``selection_metric``; a task without one keeps no ``best/``."""
+        key = self.task.selection_metric
+        value = self.metrics.get(key) if key else None
+        if not isinstance(value, (int, float)):
+            return
+        record = self.run / "best" / "selection.json"
+        best = json.loads(record.read_text())["value"] if record.is_file() else float("-inf")
+        if value <= best:
+            return
+        tmp = self.run / "best.new"
+        export(pipe, self.preset, tmp)
+        (tmp / "selection.json").write_text(json.dumps({"step": self.progress.step, "metric": key, "value": value,
+                                                         "split": "val", "objects": self.cfg.eval_size}) + "\n")
+        _replace_dir(tmp, self.run / "best")
+        logger.info("step %d: best %s so far (%.4f), exported to %s", self.progress.step, key, value, self.run / "best")
 
     def save(self) -> None:
         """Write state/ and the pipeline/ export (collective: no process leaves before both are in place)."""

@@ -270,3 +270,17 @@ def test_init_from_starts_a_new_run_from_a_pipelines_weights(tmp_path):
     (shipped / "target_encoder" / "diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(RunFolderError, match="no target_encoder/ weights"):
         train(tiny(), tmp_path / "other", progress=False, init_from=shipped)
+
+
+def test_a_run_keeps_its_best_validation_export(tmp_path):
+    """best/ holds the export that scored highest on validation by the task's selection metric (synthetic:
+    PSNR), with the step and score in best/selection.json; it loads like any pipeline folder."""
+    from lddbm.pipeline import LDDBMPipeline
+
+    train(tiny(**{"train.eval_every": 4}), tmp_path, progress=False)
+    evals = [r for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines()) if "eval" in r]
+    assert [r["step"] for r in evals] == [4, 8, 12]
+    chosen = json.loads((tmp_path / "best" / "selection.json").read_text())
+    top = max(evals, key=lambda r: r["eval"]["psnr"])
+    assert chosen["metric"] == "psnr" and chosen["step"] == top["step"] and chosen["value"] == top["eval"]["psnr"]
+    assert LDDBMPipeline.load(tmp_path / "best").denoiser is not None

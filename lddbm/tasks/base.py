@@ -80,6 +80,7 @@ class Task:
     commands: tuple[Command, ...] = ()  # its own commands (e.g. `sample`, `upscale`)
     data_builders: tuple[Command, ...] = ()  # `build-data NAME`
     example_builders: tuple[Command, ...] = ()  # `examples NAME`
+    selection_metric: str = ""  # the evaluation's number (higher is better) a run keeps its best/ export by
 
 
 def translate(pipe: LDDBMPipeline, sources: torch.Tensor | None, opts: SampleOptions, num_samples: int = 1,

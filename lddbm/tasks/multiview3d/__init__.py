@@ -25,5 +25,5 @@ TASK = Task(
                "checkpoint's", str, ("any", "turntable")),
     ),
     aliases=("shapenet",), default_preset="multiview3d", commands=COMMANDS, data_builders=DATA_BUILDERS,
-    example_builders=EXAMPLE_BUILDERS,
+    example_builders=EXAMPLE_BUILDERS, selection_metric="iou",
 )

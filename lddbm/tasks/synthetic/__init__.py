@@ -68,4 +68,4 @@ def _evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None
 
 
 TASK = Task("synthetic", ("synthetic",), SyntheticData, {"synthetic": synthetic}, _modalities, _dataset, _evaluate,
-            default_preset="synthetic")
+            default_preset="synthetic", selection_metric="psnr")

@@ -9,7 +9,9 @@ renders of a split; beside them, what always guessing the training mean would sc
 cameras, along the true ones (an oracle the pipeline never has) and along the estimated azimuth with
 the true rest: how much each part of the camera estimate costs. ``--each`` adds, for every part of
 the camera (azimuth, elevation, scale, inverse distance, offset), the estimate with only that part
-made true: what fixing it alone would gain.
+made true: what fixing it alone would gain; and two that fix only what the views share: the offsets'
+error that one 3D shift of the object's centre explains (``true_object_centre``: least squares over the
+views, through the true cameras) and the log-scales' mean error, the object's size (``true_object_size``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,29 @@ sys.path.insert(0, str(ROOT))
 
 from lddbm.data.multiview import MultiViewVoxels  # noqa: E402
 from lddbm.metrics import iou  # noqa: E402
+from lddbm.modalities.lifting import _rotation  # noqa: E402
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
 from lddbm.tasks.multiview3d.pose import camera_errors  # noqa: E402
 
 
 PARTS = {"azimuth": slice(0, 2), "elevation": slice(2, 3), "log_scale": slice(3, 4), "inverse_distance": slice(4, 5),
          "offset": slice(5, 7)}  # the pose vector's parts (lddbm.modalities.lifting.POSE)
+
+
+def _shared_offset_removed(estimated: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """``estimated`` (B, V, 7) less the part of its offset error (u0, v0) that one shift ``c`` of the object's
+    centre explains: a point c projects (to first order) to scale (right . c, -up . c) through the true
+    cameras; c is fitted by least squares over each object's views."""
+    right, up, _ = _rotation(true)
+    scale = true[..., 3:4].exp()
+    A = torch.cat([scale * right, -scale * up], 1)  # (B, 2V, 3)
+    error = torch.cat([estimated[..., 5] - true[..., 5], estimated[..., 6] - true[..., 6]], 1)[..., None]
+    shared = (A @ torch.linalg.lstsq(A, error).solution)[..., 0]  # (B, 2V)
+    V = estimated.shape[1]
+    pose = estimated.clone()
+    pose[..., 5] -= shared[:, :V]
+    pose[..., 6] -= shared[:, V:]
+    return pose
 
 
 def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: str | None = None,
@@ -42,7 +61,7 @@ def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: 
     encoder, plain = pipe.source_encoder, pipe.source_encoder.forward
     scores: dict[str, list[torch.Tensor]] = {"estimated": [], "true_cameras": [], "estimated_azimuth_only": []}
     if each:
-        scores.update({f"true_{part}": [] for part in PARTS})
+        scores.update({f"true_{part}": [] for part in (*PARTS, "object_centre", "object_size")})
     try:
         for start in range(0, n, 32):
             items = [data[i] for i in range(start, min(start + 32, n))]
@@ -60,6 +79,11 @@ def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: 
                 elif name.startswith("true_") and name[5:] in PARTS:
                     pose = estimated.clone()
                     pose[..., PARTS[name[5:]]] = true[..., PARTS[name[5:]]]
+                elif name == "true_object_centre":
+                    pose = _shared_offset_removed(estimated, true)
+                elif name == "true_object_size":
+                    pose = estimated.clone()
+                    pose[..., 3] -= (estimated[..., 3] - true[..., 3]).mean(1, keepdim=True)
                 encoder.forward = plain if pose is None else (lambda v, pose=pose: plain({**v, "pose": pose}))
                 out = pipe(views, num_inference_steps=10, sampler="heun", generator=torch.Generator().manual_seed(0))
                 scores[name].append(iou(out.outputs.float().reshape(target.shape), target))

@@ -45,6 +45,29 @@ def test_the_anchor_correction_starts_as_the_input_and_is_trained_by_the_predict
     assert encoder.anchor_net[-1].weight.grad.abs().sum() > 0
 
 
+def test_the_decoders_second_stage_starts_as_the_first_and_loads_a_checkpoint_without_it(tmp_path):
+    """refine_blocks: a second stage reads the decoded image back and corrects it; zero at first, so the
+    decoder given it starts as the same decoder without it, and a checkpoint without it loads (fresh stage)."""
+    from lddbm.train import load_weights
+
+    kw = dict(image_size=64, latent_channels=7, latent_size=16, width=8, blocks=1)
+    plain = AnchoredImageDecoder(**kw)
+    torch.nn.init.normal_(plain.net[-1].weight, std=0.1)  # a trained first stage
+    refined = AnchoredImageDecoder(**kw, refine_blocks=1)
+    z = torch.randn(2, 7, 16, 16)
+
+    class Holder(torch.nn.Module):  # load_weights reads a pipeline folder's component into a module of that name
+        def __init__(self, decoder):
+            super().__init__()
+            self.target_decoder = decoder
+
+    plain.save_pretrained(tmp_path / "target_decoder", safe_serialization=True)
+    load_weights(Holder(refined), tmp_path, ("target_decoder",))
+    torch.testing.assert_close(refined(z), plain(z))
+    refined(z).square().mean().backward()  # and it trains
+    assert refined.refine[-1].weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize(("lr_size", "scale"), [(32, 4), (16, 8)])
 def test_lowres_encoder_anchors_on_its_input(lr_size, scale):
     encoder = LowResEncoder(image_size=lr_size, latent_channels=7, latent_size=32, width=8, blocks=1)

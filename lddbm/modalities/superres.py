@@ -133,7 +133,12 @@ class AnchoredImageEncoder(ModelMixin, ConfigMixin):
 
 class AnchoredImageDecoder(ModelMixin, ConfigMixin):
     """Latent (B, 3 + detail, L, L) -> HR image (B, 3, S, S): bicubic up-sampling of the anchor plus
-    a residual predicted at the latent resolution and unfolded by pixel-shuffle (ESPCN-style)."""
+    a residual predicted at the latent resolution and unfolded by pixel-shuffle (ESPCN-style).
+
+    With ``refine_blocks`` a second stage reads that image back (folded by pixel-unshuffle, beside the
+    latent) and adds a correction of its own: every HR pixel's neighbourhood, not only the latent, informs
+    the result. Its last layer starts at zero, so a decoder given refine blocks starts as the one without
+    (a shipped checkpoint fine-tuned with them, ``--init-from``, starts from its own output)."""
 
     output_types = IMAGE_OUTPUT_TYPES
 
@@ -146,6 +151,7 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
         width: int = 64,
         blocks: int = 4,
         loss: str = "l1",
+        refine_blocks: int = 0,  # residual blocks of the second stage (0: none)
     ):
         super().__init__()
         factor = _hr_factor(image_size, latent_channels, latent_size)
@@ -154,6 +160,10 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
         self.net = _trunk(latent_channels, width, blocks, 3 * factor * factor)
         nn.init.zeros_(self.net[-1].weight)  # start as plain bicubic up-sampling of the anchor
         nn.init.zeros_(self.net[-1].bias)
+        if refine_blocks:
+            self.refine = _trunk(latent_channels + 3 * factor * factor, width, refine_blocks, 3 * factor * factor)
+            nn.init.zeros_(self.refine[-1].weight)  # starts as the first stage's image
+            nn.init.zeros_(self.refine[-1].bias)
 
     @property
     def factor(self) -> int:
@@ -161,7 +171,11 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         anchor = z[:, :ANCHOR_CHANNELS]
-        return upsample(anchor, self.factor) + F.pixel_shuffle(self.net(z), self.factor)
+        image = upsample(anchor, self.factor) + F.pixel_shuffle(self.net(z), self.factor)
+        if self.config.refine_blocks:
+            folded = F.pixel_unshuffle(image, self.factor)
+            image = image + F.pixel_shuffle(self.refine(torch.cat([z, folded], dim=1)), self.factor)
+        return image
 
     def reconstruction_loss(self, decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """L1 by default: the usual choice for PSNR-oriented super-resolution (sharper than MSE)."""

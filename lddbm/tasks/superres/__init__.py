@@ -35,7 +35,7 @@ def modalities(preset: Preset) -> dict[str, nn.Module]:
         "source_encoder": LowResEncoder(image_size=d.hr_size // d.scale, sigma_data=b.sigma_data_end,
                                         anchor_blocks=d.anchor_blocks, **common),
         "target_encoder": AnchoredImageEncoder(image_size=d.hr_size, sigma_data=b.sigma_data, **common),
-        "target_decoder": AnchoredImageDecoder(image_size=d.hr_size, **common),
+        "target_decoder": AnchoredImageDecoder(image_size=d.hr_size, refine_blocks=d.refine_blocks, **common),
     }
 
 

@@ -23,6 +23,7 @@ class PhotoData:
     eval_crop: int = 256  # periodic evaluation: centre crops (HR pixels) of the training photographs
     degradation: Literal["bicubic", "realistic"] = "bicubic"  # how training inputs are made (lddbm/data/degradations.py)
     anchor_blocks: int = 0  # the LR encoder's anchor correction (LowResEncoder); needed when the input is not the clean anchor
+    refine_blocks: int = 0  # the HR decoder's second stage (AnchoredImageDecoder): it reads the first stage's image back
 
 
 def sr4x() -> Preset:

@@ -280,6 +280,17 @@ def test_sr_large_images_are_fitted_with_a_notice(app, tmp_path, how, size, word
         superres.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, "shrink", progress=lambda *a, **k: None)
 
 
+def test_sr_ensemble_is_said_in_the_run_details_and_checked(app, tmp_path):
+    path = tmp_path / "small.png"
+    Image.new("RGB", (20, 16), (10, 120, 200)).save(path)
+    (_, upscaled), _, info = superres.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, "downscale", 2,
+                                                    progress=lambda *a, **k: None)
+    assert Image.open(upscaled).size == (80, 64) and "× 2 flips and turns" in info
+    with pytest.raises(gr.Error, match="1, 2, 4 or 8"):
+        superres.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, "downscale", 3,
+                               progress=lambda *a, **k: None)
+
+
 def test_sr_detail_is_a_one_to_one_crop(app):
     big = Image.new("RGB", (1000, 600), (10, 20, 30))
     big.paste((250, 0, 0), (900, 500, 1000, 600))  # a red corner

@@ -31,7 +31,7 @@ ENDPOINTS = {
     "/orbit": (["views", "remove_background", "object_size", "elevation", "count", "steps", "sampler", "guidance",
                 "randomness", "seed", "random_seed"], 2),
     "/super_resolve": (["image", "scale", "steps", "sampler", "guidance", "randomness", "seed", "random_seed",
-                        "large_images"], 3),
+                        "large_images", "ensemble"], 3),
     "/sketch_to_printed": (["sketch", "label", "sketch_weight", "label_weight", "samples", "steps", "sampler", "guidance",
                             "randomness", "seed", "random_seed", "candidates"], 2),
     "/printed_to_handwritten": (["image", "samples", "steps", "sampler", "guidance", "randomness", "seed",

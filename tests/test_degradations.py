@@ -69,14 +69,17 @@ def test_waifu2x_tiles_give_the_whole_image_result_and_beat_nothing_silently():
     assert np.abs(a.astype(int) - np.asarray(bicubic(lr, 4), dtype=int)).mean() < 12  # an upscale, not noise
     with pytest.raises(Exception, match="powers of two"):
         tiled(lr, 3)
+    averaged = np.asarray(Waifu2xPhoto(tile=1000, threads=1, ensemble=8)(lr, 4)).astype(int)
+    assert averaged.shape == a.shape and 0 < np.abs(averaged - a).mean() < 3  # the same upscale, averaged over turns
 
 
 def test_an_unavailable_peer_is_skipped_with_a_note(monkeypatch):
     from lddbm.tasks.superres import peers
 
     monkeypatch.setattr(peers, "waifu2x_unavailable", lambda: "onnxruntime is not installed")
-    models, skipped = peers.peers_by_name("waifu2x,waifu2x-denoise2")
+    models, skipped = peers.peers_by_name("waifu2x,waifu2x-denoise2,waifu2x-tta")
     assert models == {} and skipped == {"waifu2x": "onnxruntime is not installed",
-                                        "waifu2x-denoise2": "onnxruntime is not installed"}
+                                        "waifu2x-denoise2": "onnxruntime is not installed",
+                                        "waifu2x-tta": "onnxruntime is not installed"}
     with pytest.raises(Exception, match="Unknown peer"):
         peers.peers_by_name("esrgan")

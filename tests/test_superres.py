@@ -11,6 +11,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from lddbm.__main__ import main as cli
+from lddbm.errors import ConfigError
 from lddbm.data.photos import degrade, to_tensor
 from lddbm.modalities import AnchoredImageDecoder, AnchoredImageEncoder, LowResEncoder
 from lddbm.presets import apply_overrides, get_preset
@@ -196,3 +197,37 @@ def test_fit_to_limit():
     assert tall.size == (150, 512) and tall.mode == "L" and "300×1024" in note  # 16-bit grey: 8-bit grey
     with pytest.raises(Exception, match="Unknown way"):
         fit_to_limit(small, 10, "stretch")
+
+
+def test_the_eight_symmetries_are_distinct_and_undone():
+    from lddbm.tasks.superres.upscale import symmetry
+
+    x = torch.randn(2, 3, 5, 5)
+    moved = [symmetry(x, k) for k in range(8)]
+    assert len({tuple(m.flatten().tolist()) for m in moved}) == 8
+    assert all(torch.equal(symmetry(m, k, inverse=True), x) for k, m in enumerate(moved))
+
+
+@pytest.mark.parametrize("ensemble", [2, 8])
+def test_the_ensemble_turns_each_result_back_before_averaging(tiny_sr, monkeypatch, ensemble):
+    """A stand-in model that adds a left-to-right ramp to nearest-neighbour upsampling: turned back and
+    averaged over the mirrored inputs, the ramp cancels to its mean everywhere; a result not turned back would not."""
+    from types import SimpleNamespace
+
+    from lddbm.pipeline import LDDBMPipeline
+
+    def model(ramp: float):
+        def call(self, tiles, **kwargs):
+            up = F.interpolate(tiles.float(), scale_factor=4, mode="nearest")
+            x = torch.linspace(-ramp, ramp, up.shape[-1])
+            return SimpleNamespace(outputs=up + x, nfe=1)
+        return call
+
+    image = photo(24)
+    monkeypatch.setattr(LDDBMPipeline, "__call__", model(0.2))
+    averaged = np.asarray(upscale(tiny_sr, image, ensemble=ensemble).image).astype(int)
+    monkeypatch.setattr(LDDBMPipeline, "__call__", model(0.0))
+    plain = np.asarray(upscale(tiny_sr, image).image).astype(int)
+    assert np.abs(averaged - plain).max() <= 1  # the ramp's mean is 0; uint8 rounding
+    with pytest.raises(ConfigError, match="ensemble must be one of 1, 2, 4, 8"):
+        upscale(tiny_sr, image, ensemble=3)

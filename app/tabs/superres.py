@@ -16,7 +16,7 @@ from lddbm.errors import ConfigError
 from lddbm.hosting import StrictSlider
 from lddbm.inputs import HIGH_BIT_MODES, InputError, open_image
 from lddbm.tasks.superres.tiling import MAX_INPUT_SIDE
-from lddbm.tasks.superres.upscale import fit_to_limit, image_metrics, upscale
+from lddbm.tasks.superres.upscale import ENSEMBLE_SIZES, fit_to_limit, image_metrics, upscale
 
 TITLE = "Super-resolution"
 ORDER = 30
@@ -59,10 +59,11 @@ def mode_notes(image: Image.Image) -> list[str]:
 
 
 def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images="downscale",
-                  progress=gr.Progress()):
+                  ensemble=1, progress=gr.Progress()):
     """The public /super_resolve endpoint: an image file -> ((bicubic, LDDBM) pair, the upscaled PNG, run details).
     ``large_images``: "downscale" or "crop" an input over the model's 512-px limit; what was done to the input
-    (fitted, converted) is said in a notice and kept in the run details."""
+    (fitted, converted) is said in a notice and kept in the run details. ``ensemble``: 1, 2, 4 or 8 flips and
+    turns of the input upscaled and averaged (``lddbm.tasks.superres.upscale.upscale``)."""
     path = getattr(image, "name", image)
     if not path:
         raise gr.Error("Upload an image (PNG, JPEG, WebP, ...) or pick an example first.")
@@ -82,6 +83,9 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
     notes += [fitted] if fitted else []
     seed = common.parse_seed(seed, random_seed)
     steps = whole_number(steps, "number of sampling steps", 1, 100)
+    ensemble = whole_number(ensemble, "number of flips and turns averaged", 1, max(ENSEMBLE_SIZES))
+    if ensemble not in ENSEMBLE_SIZES:
+        raise gr.Error(f"Average 1, 2, 4 or 8 flips and turns of the image; got {ensemble}.")
     options = common.sampling_options(sampler, randomness, guidance)
     for note in notes:
         gr.Warning(note)
@@ -92,14 +96,15 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
     progress(0, desc="upscaling")
     try:
         result = upscale(pipe, low_res, steps=steps, sampler=sampler, seed=seed, batch_size=TILE_BATCH,
-                         progress=tiles_done, **options)
+                         progress=tiles_done, ensemble=ensemble, **options)
     except (InputError, ConfigError) as err:
         raise gr.Error(str(err)) from err
     out = common.save_result(common.session_folder() / f"{Path(path).stem}_x{result.scale}.png",
                              lambda tmp: result.image.save(tmp, format="PNG"))
     w, h = low_res.size
     info = (f"{w}×{h} → {result.image.width}×{result.image.height} · {result.tiles} tiles × {result.nfe} NFE "
-            f"({sampler}) · {result.seconds:.2f} s on {common.DEVICE} · seed {seed}")
+            f"({sampler}){f' × {ensemble} flips and turns' if ensemble > 1 else ''} · {result.seconds:.2f} s on "
+            f"{common.DEVICE} · seed {seed}")
     info += "".join(f"\n\n{note}" for note in notes)  # a notice vanishes; the run details keep it
     original = originals().get(common.digest(path))
     if original is not None:
@@ -131,12 +136,13 @@ def model_settings(scale):
     return gr.update(value=common.checkpoint_steps(name)), gr.update(value=sampler), randomness, guidance
 
 
-def input_changed(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images,
+def input_changed(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images, ensemble=1,
                   progress=gr.Progress()):
     """Run on upload or example click; clearing the input leaves the outputs as they are."""
     if not image:
         return (gr.skip(),) * 3
-    return super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images, progress)
+    return super_resolve(image, scale, steps, sampler, guidance, randomness, seed, random_seed, large_images, ensemble,
+                         progress)
 
 
 def detail_view(pair, x, y):
@@ -178,6 +184,9 @@ def build() -> None:
             # DBIM estimates the conditional mean in one step; more steps add no PSNR (model card), so 1-8
             steps = StrictSlider(1, 8, value=common.checkpoint_steps(SCALES[scales[0]]), step=1, label="sampling steps",
                                  info="1-2 is best for PSNR; more steps with stochasticity > 0 add sampled detail.")
+            ensemble = gr.Radio([("off", 1), ("2", 2), ("4", 4), ("8", 8)], value=1, label="flips and turns averaged",
+                                info="Also upscale the image mirrored and turned, and average: a little sharper and "
+                                     "cleaner (+0.1 dB at 8 on the test photos), at that many times the work.")
             sampler, randomness, guidance = common.sampler_controls(
                 SCALES[scales[0]], "0 gives the same image every time.",
                 "How strongly sampling is pulled toward the low-resolution input (1 = as trained).")
@@ -192,7 +201,7 @@ def build() -> None:
             detail = gr.ImageSlider(label=f"1:1 detail ({DETAIL}×{DETAIL} output pixels), bicubic ↔ LDDBM", type="pil",
                                     format="png", image_mode=None)
             download = gr.File(label="download the upscaled PNG")
-    inputs = [file, scale, steps, sampler, guidance, randomness, seed, randomize, large_images]
+    inputs = [file, scale, steps, sampler, guidance, randomness, seed, randomize, large_images, ensemble]
     outputs = [slider, download, info]
     zoom = dict(fn=guarded(detail_view, "cropping the detail", heavy=False), inputs=[slider, detail_x, detail_y],
                 outputs=detail, api_visibility="private", show_progress="hidden")

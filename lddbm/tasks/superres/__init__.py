@@ -49,7 +49,8 @@ def dataset(preset: Preset, split: str) -> Dataset:
 
 def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
                     images: str | None = None, baseline: str | None = None, crop: int | None = None,
-                    scale: int | None = None, degradation: str = "bicubic", peers: str | None = None) -> dict:
+                    scale: int | None = None, degradation: str = "bicubic", peers: str | None = None,
+                    ensemble: int | None = None) -> dict:
     """PSNR/SSIM of whole-image upscales against bicubic, and of the autoencoder's reconstruction.
 
     "val" (periodic evaluation while training) scores centre crops of ``data.eval_crop`` px of the
@@ -60,7 +61,8 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     ``scale``: the expected factor (an error if the checkpoint's differs); ``degradation``: how the
     inputs are made ("bicubic" or "jpeg_noise", ``lddbm.data.degradations``); ``peers``: comma-separated
     other upscalers scored on the same inputs (``waifu2x``, ``waifu2x-denoise2``, ...; ``lddbm.tasks.superres.peers``),
-    each skipped with a note in the report when it cannot run here.
+    each skipped with a note in the report when it cannot run here; ``ensemble``: the checkpoint's upscales average
+    that many flips and turns (``upscale``'s ``ensemble``; the baseline and the peers get none).
     """
     d = preset.data
     factor = pipeline_scale(pipe)
@@ -79,11 +81,11 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
         models["baseline"] = LDDBMPipeline.load(baseline, device=pipe.device)
         models["baseline"].set_progress_bar_config(disable=True)
     kwargs = opts.sampler_kwargs()
-    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), **kwargs}}  # the baseline: its own defaults
+    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), "ensemble": ensemble or 1, **kwargs}}  # the baseline: its own defaults
     peer_models, skipped = peers_by_name(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
                              log=logger.info, degradation=degradation or "bicubic", peers=peer_models)
-    report.update(peers_skipped=skipped, split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
+    report.update(peers_skipped=skipped, ensemble=ensemble or 1, split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
                   psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
     folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
     encoder_dir = Path(folder) / "target_encoder" if folder else None
@@ -108,7 +110,10 @@ TASK = Task(
                "noise (std 4/255) and JPEG at quality 30-70 (lddbm/data/degradations.py)",
                choices=("bicubic", "jpeg_noise")),
         Option("peers", "comma-separated peers scored in the same run: waifu2x (photo, no denoise), "
-               "waifu2x-denoise0..3 (needs pip install '.[bench]'; skipped with a note otherwise)"),
+               "waifu2x-denoise0..3, each also with -tta (averaged over 8 flips and turns) (needs pip install '.[bench]'; "
+               "skipped with a note otherwise)"),
+        Option("ensemble", "average the checkpoint's upscales of the input flipped and turned: 1 (default), 2, 4 or 8 "
+               "of its symmetries (the baseline and the peers get none)", int, choices=(1, 2, 4, 8)),
     ),
     aliases=("sr",), default_preset="sr4x", commands=COMMANDS, data_builders=DATA_BUILDERS,
     example_builders=EXAMPLE_BUILDERS,

@@ -19,6 +19,9 @@ def _upscale_arguments(p) -> None:
     p.add_argument("--fit", choices=["downscale", "crop", "error"], default="downscale",
                    help="an image larger than 512 px: downscale it (default), upscale its central 512 px region, or stop")
     p.add_argument("--steps", type=int)
+    p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=1,
+                   help="also upscale the image flipped and turned (2, 4 or 8 of its symmetries) and average: about "
+                        "+0.1 dB at 8, for 8x the time (docs/superres.md)")
     sampling_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
@@ -46,7 +49,7 @@ def _upscale(args) -> int:
             bar.update(done - bar.n)
 
         result = upscale(pipe, image, steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
-                         **given_sampler_options(args))
+                         ensemble=args.ensemble, **given_sampler_options(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(out)

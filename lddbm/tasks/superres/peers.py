@@ -53,9 +53,11 @@ class Waifu2xPhoto:
 
     Each x2 pass runs over tiles of ``tile`` px carrying 7 px of context (edge-replicated at the
     image border), which gives exactly the whole-image result: the network sees nothing further.
+    ``ensemble`` > 1: the image is also upscaled flipped and turned (the first ``ensemble`` of the 8
+    symmetries, as waifu2x's own ``tta`` option does and as ``upscale(ensemble=)`` does for ours) and averaged.
     """
 
-    def __init__(self, denoise: int | None = None, tile: int = 256, threads: int | None = None):
+    def __init__(self, denoise: int | None = None, tile: int = 256, threads: int | None = None, ensemble: int = 1):
         if denoise not in DENOISE_LEVELS:
             raise ConfigError(f"waifu2x denoise level must be one of {DENOISE_LEVELS}, got {denoise!r}.")
         reason = waifu2x_unavailable()
@@ -69,7 +71,7 @@ class Waifu2xPhoto:
             options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(str(_model_folder() / name), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
-        self.denoise, self.tile = denoise, tile
+        self.denoise, self.tile, self.ensemble = denoise, tile, ensemble
 
     def double(self, rgb: np.ndarray) -> np.ndarray:
         """(3, H, W) float32 in [0, 1] -> (3, 2H, 2W)."""
@@ -88,25 +90,37 @@ class Waifu2xPhoto:
         passes = math.log2(scale)
         if scale < 2 or passes != int(passes):
             raise ConfigError(f"waifu2x upscales by powers of two; got x{scale}.")
+        import torch
+
+        from .upscale import symmetry
+
         image = normalise_mode(image).convert("RGB")
-        rgb = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0  # (3, H, W), RGB
-        for _ in range(int(passes)):
-            rgb = self.double(np.ascontiguousarray(rgb))
+        original = torch.from_numpy(np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0)  # (3, H, W), RGB
+        total = 0
+        for k in range(self.ensemble):
+            rgb = symmetry(original, k).numpy()
+            for _ in range(int(passes)):
+                rgb = self.double(np.ascontiguousarray(rgb))
+            total = total + symmetry(torch.from_numpy(rgb), k, inverse=True).numpy()
+        rgb = total / self.ensemble
         return Image.fromarray((rgb.clip(0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0))
 
 
 def peers_by_name(names: str | None) -> tuple[dict, dict[str, str]]:
-    """Peer upscalers from comma-separated names ("waifu2x", "waifu2x-denoise<0-3>"), and
-    {name: why} for those that cannot run here (their packages are missing)."""
+    """Peer upscalers from comma-separated names ("waifu2x", "waifu2x-denoise<0-3>", each optionally with
+    "-tta": the average over the image's 8 flips and turns), and {name: why} for those that cannot run here
+    (their packages are missing)."""
     peers, skipped = {}, {}
     for name in [n.strip() for n in (names or "").split(",") if n.strip()]:
-        level = name.removeprefix("waifu2x-denoise")
-        if name != "waifu2x" and not (name.startswith("waifu2x-denoise") and level in ("0", "1", "2", "3")):
-            raise ConfigError(f"Unknown peer {name!r}; known: waifu2x, waifu2x-denoise0 ... waifu2x-denoise3.")
+        base = name.removesuffix("-tta")
+        level = base.removeprefix("waifu2x-denoise")
+        if base != "waifu2x" and not (base.startswith("waifu2x-denoise") and level in ("0", "1", "2", "3")):
+            raise ConfigError(f"Unknown peer {name!r}; known: waifu2x, waifu2x-denoise0 ... waifu2x-denoise3, each "
+                              "optionally with -tta.")
         reason = waifu2x_unavailable()
         if reason:
             skipped[name] = reason
             logger.warning("Skipping the %s row: %s.", name, reason)
         else:
-            peers[name] = Waifu2xPhoto(None if name == "waifu2x" else int(level))
+            peers[name] = Waifu2xPhoto(None if base == "waifu2x" else int(level), ensemble=8 if name.endswith("-tta") else 1)
     return peers, skipped

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
+from .errors import ConfigError
 from .images import to_unit
 
 logger = logging.getLogger(__name__)
@@ -179,10 +180,11 @@ def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0,
 def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "data/photos", steps: int = 2000,
                   batch_size: int = 24, lr: float = 2e-3, seed: int = 0, max_minutes: float = 0.0,
                   progress: bool = True, tabletop: float = 0.0, widths: tuple[int, ...] | None = None,
-                  closeups: float = 0.0, defocus: float = 0.0) -> dict:
+                  closeups: float = 0.0, defocus: float = 0.0, init_from: str | Path | None = None) -> dict:
     """Train MaskNet on train-split renders over train photographs (a share ``tabletop`` of them standing
     on surfaces with shadows and clutter; of the rest ``closeups`` cut by the frame and ``defocus`` on a
-    blurred background: ``composite_sample``); saves a diffusers folder to ``out``."""
+    blurred background: ``composite_sample``); saves a diffusers folder to ``out``. ``init_from``: a MaskNet
+    folder to start from (its widths; ``widths`` must then be None or the same)."""
     from tqdm.auto import tqdm
 
     from .data.multiview import load_objects
@@ -199,7 +201,13 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
                     len(photos), len(split_names(photos_root, "train")) - len(photos))
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    model = MaskNet(widths=tuple(widths)) if widths else MaskNet()
+    if init_from is not None:
+        model = load_masknet(init_from).train()
+        if widths and tuple(widths) != tuple(model.config.widths):
+            raise ConfigError(f"--widths {' '.join(map(str, widths))} differ from {init_from}'s "
+                              f"{' '.join(map(str, model.config.widths))}; leave --widths out to train it further.")
+    else:
+        model = MaskNet(widths=tuple(widths)) if widths else MaskNet()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
     start, log = time.perf_counter(), []
@@ -223,6 +231,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     model.eval()
     model.to(torch.float16).save_pretrained(str(out))
     summary = {"steps": step + 1, "seconds": round(time.perf_counter() - start, 1), "batch_size": batch_size,
+               "lr": lr, "init_from": None if init_from is None else str(init_from),
                "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "widths": list(model.config.widths),
                "final_loss": log[-1]["loss"] if log else None}
     return summary

@@ -194,3 +194,24 @@ def test_memory_per_view_is_bounded_by_the_working_copy_not_the_upload():
     assert p.shape == strip.shape[:2] and view.image.size == (128, 128)
     assert max(seen[0][:2]) == WORK_SIDE
     assert peak < 80 * 2**20, peak / 2**20  # the strip's own float copies (4 bytes x 4.2 MP), nothing square
+
+
+def test_train_masknet_starts_from_a_given_segmenter_and_refuses_other_widths(tmp_path):
+    from test_novelview import write_tiny_renders
+
+    from lddbm.errors import ConfigError
+    from lddbm.segmentation import load_masknet, train_masknet
+
+    data = write_tiny_renders(tmp_path / "data", size=32)
+    start = MaskNet(image_size=32, widths=(8, 16))
+    start.save_pretrained(tmp_path / "start")
+    summary = train_masknet(data, tmp_path / "more", photos_root="", steps=2, batch_size=2, progress=False,
+                            init_from=tmp_path / "start", lr=1e-3)
+    trained = load_masknet(tmp_path / "more")
+    assert summary["steps"] == 2 and summary["init_from"] == str(tmp_path / "start") and summary["lr"] == 1e-3
+    assert list(trained.config.widths) == [8, 16] and trained.config.image_size == 32
+    moved = [not torch.equal(a.half(), b.half()) for a, b in zip(start.parameters(), trained.parameters())]
+    assert any(moved)  # trained further from the given weights, not replaced
+    with pytest.raises(ConfigError, match="differ from"):
+        train_masknet(data, tmp_path / "bad", photos_root="", steps=1, batch_size=2, progress=False,
+                      init_from=tmp_path / "start", widths=(8, 32))

@@ -124,6 +124,9 @@ def _masknet_arguments(p) -> None:
     p.add_argument("--defocus", type=float, default=0.0, help="share of the pasted scenes with the background out "
                    "of focus")
     p.add_argument("--widths", type=int, nargs="+", help="channels per U-Net level (default: MaskNet's)")
+    p.add_argument("--init-from", help="a MaskNet folder to train further (its widths; e.g. "
+                   "checkpoints/multiview3d/segmenter) instead of starting from random weights")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--attach", help="also copy it into this pipeline folder as its segmenter")
 
@@ -134,7 +137,7 @@ def _train_masknet(args) -> int:
     summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
                             seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress,
                             tabletop=args.tabletop, widths=args.widths, closeups=args.closeups,
-                            defocus=args.defocus)
+                            defocus=args.defocus, init_from=args.init_from, lr=args.lr)
     if args.attach:
         attach_to_pipeline(args.out, args.attach)
         summary["attached_to"] = args.attach

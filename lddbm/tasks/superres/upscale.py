@@ -69,8 +69,9 @@ ENSEMBLE_SIZES = (1, 2, 4, 8)
 
 
 def symmetry(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
-    """The k-th of the square's 8 symmetries (0: identity, 1: mirrored left-right, 2-3: the same turned a
-    half turn, 4-7: those four transposed) of (..., H, W) images with H == W; ``inverse``: undone."""
+    """The k-th of the square's 8 symmetries (0: identity, 1: mirrored left-right, 2-3: those two turned a
+    half turn, 4-7: those four transposed, which makes the quarter turns) of (..., H, W) images (4-7 give
+    (..., W, H)); ``inverse``: undone."""
     def forward(y: torch.Tensor) -> torch.Tensor:
         if k & 1:
             y = y.flip(-1)
@@ -121,7 +122,7 @@ def upscale(
     crops; 4 px of the x8 model's 16-px tiles, as before, where 2 px cost 0.03 dB on the test photos:
     results/sr8x_test_overlap2_not_default.json).
     ``ensemble``: 1 (default), 2, 4 or 8 -- each tile is also upscaled flipped and turned (the first
-    ``ensemble`` of the square's 8 symmetries, ``SYMMETRIES``), turned back, and the results averaged:
+    ``ensemble`` of the square's 8 symmetries, ``symmetry``), turned back, and the results averaged:
     ``ensemble`` times the work for a sharper mean estimate (geometric self-ensemble, as in EDSR+).
     ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
     dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.

@@ -81,12 +81,13 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
         models["baseline"] = LDDBMPipeline.load(baseline, device=pipe.device)
         models["baseline"].set_progress_bar_config(disable=True)
     kwargs = opts.sampler_kwargs()
-    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), "ensemble": ensemble or 1, **kwargs}}  # the baseline: its own defaults
+    # the baseline samples with its own defaults
+    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), "ensemble": ensemble or 1, **kwargs}}
     peer_models, skipped = peers_by_name(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
                              log=logger.info, degradation=degradation or "bicubic", peers=peer_models)
-    report.update(peers_skipped=skipped, ensemble=ensemble or 1, split=split, images_from=str(source), baseline=baseline, nfe=report["nfe_per_tile"]["lddbm"],
-                  psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
+    report.update(peers_skipped=skipped, ensemble=ensemble or 1, split=split, images_from=str(source), baseline=baseline,
+                  nfe=report["nfe_per_tile"]["lddbm"], psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
     folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
     encoder_dir = Path(folder) / "target_encoder" if folder else None
     if (images or split != "val") and encoder_dir is not None and encoder_dir.is_dir():  # the autoencoder's reconstruction bounds what the bridge can reach

@@ -224,7 +224,7 @@ GOOD_ARGS = {
     "views_to_3d": (True, 0.75, 2, "dbim", 1.0, 0.0, 0, False, 0.5, 1),
     "new_view": (True, 0.75, 90, 25, 2, "dbim", 1.0, 0.0, 0, False),
     "orbit": (True, 0.75, 25, 4, 1, "dbim", 1.0, 0.0, 0, False),
-    "super_resolve": ("×4", 2, "dbim", 1.0, 0.0, 0, False, "downscale"),
+    "super_resolve": ("×4", 2, "dbim", 1.0, 0.0, 0, False, "downscale", 1),
     "printed_to_handwritten": (2, 4, "dbim", 1.0, 0.5, 0, False, 1),
     "sketch_to_printed": ("none", 0.0, 1.0, 2, 4, "dbim", 1.0, 0.5, 0, False, 1),
     "translate_vector": (0.1, -0.2, 0.3, 4, "heun", 1.0, 0.0, 0),
@@ -238,7 +238,8 @@ ARG_INDEX = {
     "new_view": dict(remove_background=1, object_size=2, azimuth=3, elevation=4, steps=5, sampler=6, seed=9,
                      random_seed=10),
     "orbit": dict(elevation=3, count=4, steps=5, seed=9),
-    "super_resolve": dict(scale=1, steps=2, sampler=3, guidance=4, randomness=5, seed=6, random_seed=7, large_images=8),
+    "super_resolve": dict(scale=1, steps=2, sampler=3, guidance=4, randomness=5, seed=6, random_seed=7, large_images=8,
+                          ensemble=9),
     "printed_to_handwritten": dict(samples=1, steps=2, sampler=3, seed=6, random_seed=7, candidates=8),
     "sketch_to_printed": dict(label=1, sketch_weight=2, label_weight=3, samples=4, steps=5, seed=9, random_seed=10,
                               candidates=11),
@@ -334,7 +335,8 @@ def catalogue(files: dict[str, Path], examples: list[list[str]], sr_images: list
         "sampler": ["fast", "euler", "", BIG_STRING]})
     numeric("super_resolve", "sr", {
         "scale": ["×3", "", BIG_STRING], "steps": [0, 10**6, float("nan"), "abc", [2]], "seed": [1e23, -1, "abc", float("inf")],
-        "random_seed": ["false"], "sampler": [BIG_STRING], "large_images": ["stretch"]})
+        "random_seed": ["false"], "sampler": [BIG_STRING], "large_images": ["stretch"],
+        "ensemble": [3, 0, 100, float("nan"), "abc"]})
     numeric("new_view", "nv", {"azimuth": ["abc", float("nan"), 1e6], "elevation": [float("inf"), -10],
                                "remove_background": ["false"]})
     numeric("orbit", "orbit", {"count": ["abc", 10**6, float("nan")]})

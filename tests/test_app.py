@@ -289,6 +289,9 @@ def test_sr_ensemble_is_said_in_the_run_details_and_checked(app, tmp_path):
     with pytest.raises(gr.Error, match="1, 2, 4 or 8"):
         superres.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, "downscale", 3,
                                progress=lambda *a, **k: None)
+    (_, upscaled), _, info = superres.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, "downscale", None,
+                                                    progress=lambda *a, **k: None)  # an API client that predates it
+    assert Image.open(upscaled).size == (80, 64) and "flips and turns" not in info
 
 
 def test_sr_detail_is_a_one_to_one_crop(app):

@@ -83,7 +83,9 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
     notes += [fitted] if fitted else []
     seed = common.parse_seed(seed, random_seed)
     steps = whole_number(steps, "number of sampling steps", 1, 100)
-    ensemble = whole_number(ensemble, "number of flips and turns averaged", 1, max(ENSEMBLE_SIZES))
+    # None: a client of the API from before the option existed (it sends one value fewer)
+    ensemble = 1 if ensemble is None else whole_number(ensemble, "number of flips and turns averaged", 1,
+                                                       max(ENSEMBLE_SIZES))
     if ensemble not in ENSEMBLE_SIZES:
         raise gr.Error(f"Average 1, 2, 4 or 8 flips and turns of the image; got {ensemble}.")
     options = common.sampling_options(sampler, randomness, guidance)

@@ -53,42 +53,55 @@ def _shared_offset_removed(estimated: torch.Tensor, true: torch.Tensor) -> torch
     return pose
 
 
+def object_batches(encoder, data: MultiViewVoxels, n: int, view_order: str | None = None, batch: int = 32):
+    """The first ``n`` objects of ``data``, ``batch`` at a time, as (views (B, V, 3, S, S), the encoder's inputs
+    taken in ``view_order`` (None: the model's), true cameras (B, V, 7), target voxels, estimated cameras (B, V, 7))."""
+    for start in range(0, n, batch):
+        items = [data[i] for i in range(start, min(start + batch, n))]
+        views = torch.stack([it["source"]["views"] for it in items])
+        inputs = encoder.preprocess(views, view_order=view_order)  # {"views", "turntable"}
+        with torch.no_grad():
+            encoder(inputs)
+        yield (views, inputs, torch.stack([it["source"]["pose"] for it in items]),
+               torch.stack([it["target"] for it in items]), encoder.last_pose.clone())
+
+
+def iou_along(pipe: LDDBMPipeline, inputs: dict, target: torch.Tensor, pose: torch.Tensor | None = None) -> torch.Tensor:
+    """IoU per object of the shapes made from ``inputs`` with the views lifted along cameras ``pose`` (B, V, 7)
+    (None: the encoder's own estimate); Heun 10 steps, seed 0, as ``eval`` does."""
+    encoder = pipe.source_encoder
+    plain = encoder.forward
+    if pose is not None:
+        encoder.forward = lambda v: plain({**v, "pose": pose})
+    try:
+        out = pipe(inputs, num_inference_steps=10, sampler="heun", generator=torch.Generator().manual_seed(0))
+    finally:
+        encoder.forward = plain
+    return iou(out.outputs.float().reshape(target.shape), target)
+
+
 def camera_ious(pipe: LDDBMPipeline, data: MultiViewVoxels, n: int, view_order: str | None = None,
                 each: bool = False) -> dict[str, float]:
     """Mean IoU of the first ``n`` objects lifted along the estimated cameras (the views taken in
     ``view_order``; None: the model's), the true ones, and the estimated azimuth with the true
     elevation and framing; with ``each``, also the estimate with one part made true (``true_<part>``)."""
-    encoder, plain = pipe.source_encoder, pipe.source_encoder.forward
     scores: dict[str, list[torch.Tensor]] = {"estimated": [], "true_cameras": [], "estimated_azimuth_only": []}
     if each:
         scores.update({f"true_{part}": [] for part in (*PARTS, "object_centre", "object_size")})
-    try:
-        for start in range(0, n, 32):
-            items = [data[i] for i in range(start, min(start + 32, n))]
-            views = torch.stack([it["source"]["views"] for it in items])
-            true = torch.stack([it["source"]["pose"] for it in items])
-            target = torch.stack([it["target"] for it in items])
-            views = encoder.preprocess(views, view_order=view_order)  # {"views", "turntable"}
-            with torch.no_grad():
-                plain(views)
-            estimated = encoder.last_pose.clone()
-            for name in scores:
-                pose = None if name == "estimated" else true.clone()
-                if name == "estimated_azimuth_only":
-                    pose[..., :2] = estimated[..., :2]
-                elif name.startswith("true_") and name[5:] in PARTS:
-                    pose = estimated.clone()
-                    pose[..., PARTS[name[5:]]] = true[..., PARTS[name[5:]]]
-                elif name == "true_object_centre":
-                    pose = _shared_offset_removed(estimated, true)
-                elif name == "true_object_size":
-                    pose = estimated.clone()
-                    pose[..., 3] -= (estimated[..., 3] - true[..., 3]).mean(1, keepdim=True)
-                encoder.forward = plain if pose is None else (lambda v, pose=pose: plain({**v, "pose": pose}))
-                out = pipe(views, num_inference_steps=10, sampler="heun", generator=torch.Generator().manual_seed(0))
-                scores[name].append(iou(out.outputs.float().reshape(target.shape), target))
-    finally:
-        encoder.forward = plain
+    for _, inputs, true, target, estimated in object_batches(pipe.source_encoder, data, n, view_order):
+        for name in scores:
+            pose = None if name == "estimated" else true.clone()
+            if name == "estimated_azimuth_only":
+                pose[..., :2] = estimated[..., :2]
+            elif name.startswith("true_") and name[5:] in PARTS:
+                pose = estimated.clone()
+                pose[..., PARTS[name[5:]]] = true[..., PARTS[name[5:]]]
+            elif name == "true_object_centre":
+                pose = _shared_offset_removed(estimated, true)
+            elif name == "true_object_size":
+                pose = estimated.clone()
+                pose[..., 3] -= (estimated[..., 3] - true[..., 3]).mean(1, keepdim=True)
+            scores[name].append(iou_along(pipe, inputs, target, pose))
     return {name: float(torch.cat(v).mean()) for name, v in scores.items()}
 
 

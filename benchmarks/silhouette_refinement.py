@@ -32,12 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from lifting_pose import _shared_offset_removed  # noqa: E402
+from lifting_pose import _shared_offset_removed, iou_along, object_batches  # noqa: E402
 
 from lddbm.cli import write_json  # noqa: E402
 from lddbm.data.multiview import MultiViewVoxels  # noqa: E402
 from lddbm.framing import TRAINING_BACKGROUND  # noqa: E402
-from lddbm.metrics import iou  # noqa: E402
 from lddbm.modalities.lifting import _cube, project_to_frame  # noqa: E402
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
 
@@ -94,37 +93,25 @@ def main(argv: list[str] | None = None) -> dict:
     pipe = LDDBMPipeline.load(args.pipeline)
     pipe.set_progress_bar_config(disable=True)
     encoder = pipe.source_encoder.float().eval()
-    plain = encoder.forward
     data = MultiViewVoxels(args.data, args.split, num_views=4, image_size=encoder.config.image_size,
                            foreground_ratio=encoder.config.foreground_ratio, poses=True)
     n = min(args.limit, len(data))
     scores = {"estimated": [], **{f"refined_{p}": [] for p in args.parts}}
     offset_mae = {name: [] for name in scores}
     seconds = {p: 0.0 for p in args.parts}
-    try:
-        for start in range(0, n, 32):
-            items = [data[i] for i in range(start, min(start + 32, n))]
-            views = torch.stack([it["source"]["views"] for it in items])
-            true = torch.stack([it["source"]["pose"] for it in items])
-            target = torch.stack([it["target"] for it in items])
-            inputs = encoder.preprocess(views, view_order="turntable")
-            with torch.no_grad():
-                plain(inputs)
-            estimated, masks = encoder.last_pose.clone(), silhouettes(views)
-            for name in scores:
-                pose = estimated
-                if name != "estimated":
-                    t0 = time.perf_counter()
-                    pose = torch.stack([refine(estimated[i], masks[i], PARTS[name[8:]]) for i in range(len(items))])
-                    seconds[name[8:]] += time.perf_counter() - t0
-                encoder.forward = lambda v, pose=pose: plain({**v, "pose": pose})
-                out = pipe(inputs, num_inference_steps=10, sampler="heun", generator=torch.Generator().manual_seed(0))
-                scores[name].append(iou(out.outputs.float().reshape(target.shape), target))
-                offset_mae[name].append((pose[..., 5:7] - true[..., 5:7]).abs().mean((1, 2)))
-            print(f"{start + len(items)}/{n}: " + ", ".join(f"{k} {float(torch.cat(v).mean()):.4f}" for k, v in scores.items()),
-                  flush=True)
-    finally:
-        encoder.forward = plain
+    done = 0
+    for views, inputs, true, target, estimated in object_batches(encoder, data, n, "turntable"):
+        masks = silhouettes(views)
+        for name in scores:
+            pose = estimated
+            if name != "estimated":
+                t0 = time.perf_counter()
+                pose = torch.stack([refine(estimated[i], masks[i], PARTS[name[8:]]) for i in range(len(views))])
+                seconds[name[8:]] += time.perf_counter() - t0
+            scores[name].append(iou_along(pipe, inputs, target, pose))
+            offset_mae[name].append((pose[..., 5:7] - true[..., 5:7]).abs().mean((1, 2)))
+        done += len(views)
+        print(f"{done}/{n}: " + ", ".join(f"{k} {float(torch.cat(v).mean()):.4f}" for k, v in scores.items()), flush=True)
     report = {"pipeline": args.pipeline, "split": args.split, "objects": n, "view_order": "turntable",
               "iou_heun10": {k: float(torch.cat(v).mean()) for k, v in scores.items()},
               "offset_mae": {k: float(torch.cat(v).mean()) for k, v in offset_mae.items()},

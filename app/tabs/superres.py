@@ -186,7 +186,8 @@ def build() -> None:
             # DBIM estimates the conditional mean in one step; more steps add no PSNR (model card), so 1-8
             steps = StrictSlider(1, 8, value=common.checkpoint_steps(SCALES[scales[0]]), step=1, label="sampling steps",
                                  info="1-2 is best for PSNR; more steps with stochasticity > 0 add sampled detail.")
-            ensemble = gr.Radio([("off", 1), ("2", 2), ("4", 4), ("8", 8)], value=1, label="flips and turns averaged",
+            ensemble = gr.Radio([("off" if k == 1 else str(k), k) for k in ENSEMBLE_SIZES], value=1,
+                                label="flips and turns averaged",
                                 info="Also upscale the image mirrored and turned, and average: a little sharper and "
                                      "cleaner (+0.1 dB at 8 on the test photos), at that many times the work.")
             sampler, randomness, guidance = common.sampler_controls(

@@ -21,7 +21,7 @@ from ..base import Option, SampleOptions, Task
 from .cli import COMMANDS, DATA_BUILDERS, EXAMPLE_BUILDERS
 from .peers import peers_by_name
 from .presets import PRESETS, PhotoData
-from .upscale import autoencoder_psnr, evaluate_images, load_images, pipeline_scale
+from .upscale import ENSEMBLE_SIZES, autoencoder_psnr, evaluate_images, load_images, pipeline_scale
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ TASK = Task(
                "waifu2x-denoise0..3, each also with -tta (averaged over 8 flips and turns) (needs pip install '.[bench]'; "
                "skipped with a note otherwise)"),
         Option("ensemble", "average the checkpoint's upscales of the input flipped and turned: 1 (default), 2, 4 or 8 "
-               "of its symmetries (the baseline and the peers get none)", int, choices=(1, 2, 4, 8)),
+               "of its symmetries (the baseline and the peers get none)", int, choices=ENSEMBLE_SIZES),
     ),
     aliases=("sr",), default_preset="sr4x", commands=COMMANDS, data_builders=DATA_BUILDERS,
     example_builders=EXAMPLE_BUILDERS,

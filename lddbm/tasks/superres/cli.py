@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ...cli import example_arguments, given_sampler_options, sampling_options, write_json
 from ..base import Command
+from .upscale import ENSEMBLE_SIZES
 
 
 def _upscale_arguments(p) -> None:
@@ -19,7 +20,7 @@ def _upscale_arguments(p) -> None:
     p.add_argument("--fit", choices=["downscale", "crop", "error"], default="downscale",
                    help="an image larger than 512 px: downscale it (default), upscale its central 512 px region, or stop")
     p.add_argument("--steps", type=int)
-    p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=1,
+    p.add_argument("--ensemble", type=int, choices=ENSEMBLE_SIZES, default=1,
                    help="also upscale the image flipped and turned (2, 4 or 8 of its symmetries) and average: about "
                         "+0.1 dB at 8, for 8x the time (docs/superres.md)")
     sampling_options(p)

@@ -234,7 +234,7 @@ def sr(path, **kw):
 
 
 def test_sr_handler_compares_with_bicubic_and_scores_examples(app, tmp_path):
-    assert superres.available_scales() == ["×4"]
+    assert superres.available_scales() == ["×4", "×8"]  # ×8: the ×4 model, then bicubic ×2 (no sr8x here)
     example = superres.example_files()[0]
     copy = tmp_path / "copy.png"  # Gradio hands the handler a copy of the example file
     copy.write_bytes(open(example, "rb").read())
@@ -261,7 +261,7 @@ def test_sr_bad_inputs_raise_gr_error(app, tmp_path, case):
         Image.new("RGB", (8, 8)).save(path)
     else:
         Image.new("RGB", (30, 30)).save(path)
-        scale = "×8"
+        scale = "×8, the 16 → 128 px model"  # the tiny checkpoints have no sr8x
     with pytest.raises(gr.Error, match="Upload|empty|not an image|at most 512|at least|No super-resolution model"):
         sr(path, scale=scale)
 
@@ -292,6 +292,16 @@ def test_sr_ensemble_is_said_in_the_run_details_and_checked(app, tmp_path):
     (_, upscaled), _, info = superres.super_resolve(str(path), "×4", 1, "dbim", 1.0, 0.0, 0, False, "downscale", None,
                                                     progress=lambda *a, **k: None)  # an API client that predates it
     assert Image.open(upscaled).size == (80, 64) and "flips and turns" not in info
+
+
+def test_sr_x8_is_the_x4_model_then_bicubic_and_says_so(app, tmp_path):
+    path = tmp_path / "small.png"
+    Image.new("RGB", (20, 16), (10, 120, 200)).save(path)
+    assert superres.SCALES["×8"] == "sr4x" and superres.MODELS.count("sr4x") == 1  # preloaded once
+    (bicubic, upscaled), _, info = superres.super_resolve(str(path), "×8", 1, "dbim", 1.0, 0.0, 0, False, "downscale",
+                                                          progress=lambda *a, **k: None)
+    assert Image.open(upscaled).size == bicubic.size == (160, 128)
+    assert "20×16 → 160×128" in info and "then bicubic ×2" in info
 
 
 def test_sr_detail_is_a_one_to_one_crop(app):

@@ -275,7 +275,7 @@ def test_sr_x8_shows_tile_progress_and_keeps_the_downscale_notice(page, tmp_path
     wide = tmp_path / "wide.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (150, 600, 3), dtype=np.uint8)).save(wide)
     open_tab(page, "Super-resolution")
-    page.locator("input[type=radio][value='×8']").check()
+    page.locator("input[type=radio][value='×8, the 16 → 128 px model']").check()
     steps = page.locator("input[aria-label='number input for sampling steps']:visible")
     playwright.expect(steps).to_have_value("1", timeout=10_000)  # the ×8 checkpoint's own settings
     page.evaluate("""() => { window.tileProgress = new Set();

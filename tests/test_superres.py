@@ -117,8 +117,23 @@ def test_evaluate_images_reports_methods_and_gains(tiny_sr):
     assert report["per_image"]["a"]["size"] == [36, 36] and report["per_image"]["b"]["size"] == [36, 36]
     gain = report["gain_over_bicubic"]["lddbm"]["psnr_rgb"]
     assert gain == pytest.approx(report["mean"]["lddbm"]["psnr_rgb"] - report["mean"]["bicubic"]["psnr_rgb"])
-    with pytest.raises(ValueError, match="upscales x4"):
-        evaluate_images({"lddbm": tiny_sr}, images, scale=8)
+    with pytest.raises(ValueError, match="upscales x4, which does not divide"):
+        evaluate_images({"lddbm": tiny_sr}, images, scale=6)
+    x8 = evaluate_images({"lddbm": tiny_sr}, images, scale=8, crop=32, sampling={"lddbm": {"steps": 1}})
+    assert x8["scale"] == 8 and x8["per_image"]["a"]["size"] == [32, 32]  # the x4 model, then bicubic x2
+
+
+def test_a_multiple_of_the_models_factor_is_the_model_then_bicubic(tiny_sr):
+    rgb = photo(20).resize((20, 12))
+    x4 = upscale(tiny_sr, rgb, steps=1, seed=1)
+    x8 = upscale(tiny_sr, rgb, steps=1, seed=1, scale=8)
+    assert x8.image.size == x8.bicubic.size == (160, 96) and (x8.scale, x8.interpolated, x4.interpolated) == (8, 2, 1)
+    assert np.array_equal(np.asarray(x8.image), np.asarray(x4.image.resize((160, 96), Image.BICUBIC)))
+    assert x8.tiles == x4.tiles  # the model's work is the same
+    assert upscale(tiny_sr, rgb, steps=1, scale=4).interpolated == 1
+    for bad in (2, 6, 0):
+        with pytest.raises(ConfigError, match="upscales ×4; it can give ×4 or a whole multiple"):
+            upscale(tiny_sr, rgb, steps=1, scale=bad)
 
 
 def test_eval_sr_cli_writes_json(tiny_sr, tmp_path, capsys):
@@ -137,8 +152,11 @@ def test_eval_sr_cli_writes_json(tiny_sr, tmp_path, capsys):
     assert set(report["mean"]) == {"bicubic", "lddbm", "baseline"} and set(report["per_image"]) == {"one", "two"}
     assert report["steps"] == 2 and report["per_image"]["one"]["size"] == [48, 48]  # whole image by default
     assert 5 < report["autoencoder_psnr_rgb"] < 100
-    assert cli(["eval", "sr", "--checkpoint", str(ckpt), "--images", str(folder), "--scale", "8"]) == 2
+    assert cli(["eval", "sr", "--checkpoint", str(ckpt), "--images", str(folder), "--scale", "6"]) == 2
     assert "upscales x4" in capsys.readouterr().err
+    assert cli(["eval", "sr", "--checkpoint", str(ckpt), "--images", str(folder), "--scale", "8", "--steps", "1",
+                "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["scale"] == 8
 
 
 @pytest.mark.parametrize(("preset", "scale"), [("sr4x", 4), ("sr4x_real", 4), ("sr8x", 8)])
@@ -169,6 +187,10 @@ def test_upscale_cli(tiny_sr, tmp_path, capsys):
                 "--bicubic", str(tmp_path / "bicubic.png"), "--steps", "1"])
     assert code == 0 and json.loads(capsys.readouterr().out)["size"] == [96, 96]
     assert Image.open(tmp_path / "out.png").size == Image.open(tmp_path / "bicubic.png").size == (96, 96)
+    assert cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "in.png"), "--out",
+                str(tmp_path / "out8.png"), "--steps", "1", "--scale", "8"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["size"] == [192, 192] and said["scale"] == 8 and said["bicubic_after_model"] == 2
     (tmp_path / "bad.png").write_bytes(b"")
     assert cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "bad.png"), "--out", str(tmp_path / "o.png")]) == 2
     assert "empty" in capsys.readouterr().err

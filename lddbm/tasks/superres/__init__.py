@@ -58,7 +58,8 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     on it. "test" scores the whole held-out photographs (up to 2048 px at x4). ``images``: a folder
     of high-resolution originals to score instead of the data's split; ``baseline``: a second
     pipeline folder scored alongside with its own default sampling; ``crop``: centre crop (HR px);
-    ``scale``: the expected factor (an error if the checkpoint's differs); ``degradation``: how the
+    ``scale``: the factor (default the checkpoint's; a whole multiple of it upscales by the checkpoint, then
+    bicubic interpolation for the rest, e.g. ×8 from a ×4 model); ``degradation``: how the
     inputs are made ("bicubic" or "jpeg_noise", ``lddbm.data.degradations``); ``peers``: comma-separated
     other upscalers scored on the same inputs (``waifu2x``, ``waifu2x-denoise2``, ...; ``lddbm.tasks.superres.peers``),
     each skipped with a note in the report when it cannot run here; ``ensemble``: the checkpoint's upscales average
@@ -66,8 +67,10 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     """
     d = preset.data
     factor = pipeline_scale(pipe)
-    if scale is not None and scale != factor:
-        raise ConfigError(f"--scale {scale} does not match the checkpoint, which upscales x{factor}.")
+    if scale is not None and (scale < factor or scale % factor):
+        raise ConfigError(f"--scale {scale} does not suit the checkpoint, which upscales x{factor}: give x{factor} "
+                          f"or a whole multiple of it (the rest done by bicubic interpolation of its output).")
+    factor = scale or factor
     source = images or f"{d.root} ({'train' if split == 'val' else split} split)"
     if images:
         originals = load_images(images)
@@ -103,7 +106,8 @@ TASK = Task(
     "superres", ("photos",), PhotoData, PRESETS, modalities, dataset, evaluate,
     eval_options=(
         Option("images", "a folder of high-resolution originals (default: the data's split)"),
-        Option("scale", "the expected upscaling factor (checked against the checkpoint)", int),
+        Option("scale", "the upscaling factor: the checkpoint's (default) or a whole multiple of it, the rest by "
+               "bicubic interpolation of its output (e.g. 8 with checkpoints/sr4x)", int),
         Option("baseline", "a second pipeline folder scored alongside (e.g. the regression baseline), sampled with its "
                "own defaults; the sampling options apply to --checkpoint"),
         Option("crop", "centre crop of each original, in HR pixels (default: the whole image, up to 512 * scale)", int),

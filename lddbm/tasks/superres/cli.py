@@ -19,6 +19,9 @@ def _upscale_arguments(p) -> None:
     p.add_argument("--bicubic", help="also write the bicubic upscale here, for comparison")
     p.add_argument("--fit", choices=["downscale", "crop", "error"], default="downscale",
                    help="an image larger than 512 px: downscale it (default), upscale its central 512 px region, or stop")
+    p.add_argument("--scale", type=int, help="the factor: the checkpoint's (default) or a whole multiple of it, "
+                   "the rest by bicubic interpolation of its output (e.g. --scale 8 with checkpoints/sr4x: "
+                   "+1.19 dB over bicubic on the test photographs, the x8 model +0.88)")
     p.add_argument("--steps", type=int)
     p.add_argument("--ensemble", type=int, choices=ENSEMBLE_SIZES, default=1,
                    help="also upscale the image flipped and turned (2, 4 or 8 of its symmetries) and average: about "
@@ -50,13 +53,14 @@ def _upscale(args) -> int:
             bar.update(done - bar.n)
 
         result = upscale(pipe, image, steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
-                         ensemble=args.ensemble, **given_sampler_options(args))
+                         ensemble=args.ensemble, scale=args.scale, **given_sampler_options(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(out)
     if args.bicubic:
         result.bicubic.save(args.bicubic)
-    print(json.dumps({"out": str(out), "size": list(result.image.size), "scale": result.scale, "tiles": result.tiles,
+    print(json.dumps({"out": str(out), "size": list(result.image.size), "scale": result.scale,
+                      "bicubic_after_model": result.interpolated, "tiles": result.tiles,
                       "nfe_per_tile": result.nfe, "seconds": round(result.seconds, 3), "notes": notes}))
     return 0
 

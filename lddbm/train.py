@@ -501,13 +501,16 @@ class _Session:
 
     def keep_best(self, pipe: LDDBMPipeline) -> None:
         """Export ``pipe`` to ``best/`` when this evaluation beats every earlier one of the run (higher is
-        better) by the task's ``selection_metric``; a task without one keeps no ``best/``."""
-        key = self.task.selection_metric
+        better) by the task's ``selection_metric`` (or the one the evaluation names, ``"selection_metric"`` in its
+        report: multi-view 3D's uploads_iou); a task without one keeps no ``best/``."""
+        key = self.metrics.get("selection_metric") or self.task.selection_metric
         value = self.metrics.get(key) if key else None
         if not isinstance(value, (int, float)):
             return
         record = self.run / "best" / "selection.json"
-        best = json.loads(record.read_text())["value"] if record.is_file() else float("-inf")
+        kept = json.loads(record.read_text()) if record.is_file() else {}
+        # a best/ chosen by another metric (the run resumed with another setting) is replaced by the first score
+        best = kept["value"] if kept and kept.get("metric", key) == key else float("-inf")
         if value <= best:
             return
         tmp = self.run / "best.new"

@@ -313,6 +313,39 @@ def test_views_to_voxels_end_to_end_on_the_tiny_set(catalog, tmp_path, monkeypat
                  "--steps", "2", "--view-order", "turntable"]) == 2
 
 
+def test_validation_as_uploads_scores_through_a_segmenter_and_selects_best(catalog, tmp_path, monkeypatch):
+    """data.select_on_uploads: validation also scores the objects as uploads (clean, on photographs, on table
+    tops) through the named segmenter, and best/ is kept by their mean, not by the clean IoU."""
+    from PIL import Image
+
+    from lddbm.presets import apply_overrides, get_preset
+    from lddbm.segmentation import MaskNet
+    from lddbm.train import train
+
+    out = tiny_build(catalog, tmp_path, monkeypatch)
+    split = json.loads((out / "split.json").read_text())
+    split["val"] = split["train"][:2]
+    (out / "split.json").write_text(json.dumps(split))
+    photos = tmp_path / "photos"
+    (photos / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(photos / "images" / f"{name}.png")
+    (photos / "split.json").write_text(json.dumps({"train": ["a", "b"], "test": ["c"]}))
+    MaskNet(image_size=32, widths=(8, 8)).save_pretrained(tmp_path / "segmenter")
+    preset = apply_overrides(get_preset("multiview3d"), {
+        "data.root": str(out), "data.image_size": "16", "data.num_views": "2", "data.backgrounds": str(photos),
+        "data.select_on_uploads": str(tmp_path / "segmenter"), "latent.width": "8", "denoiser.hidden_size": "32",
+        "denoiser.depth": "1", "denoiser.encoder_depth": "1", "train.batch_size": "2", "train.steps": "2",
+        "train.eval_every": "2", "train.save_every": "2", "train.eval_size": "2", "train.eval_steps": "2",
+    })
+    report = train(preset, tmp_path / "run", progress=False)["eval"]
+    assert set(report["uploads"]) == {"clean", "photo", "tabletop"} and report["selection_metric"] == "uploads_iou"
+    assert report["uploads_iou"] == pytest.approx(sum(report["uploads"].values()) / 3)
+    chosen = json.loads((tmp_path / "run" / "best" / "selection.json").read_text())
+    assert chosen["metric"] == "uploads_iou" and chosen["value"] == report["uploads_iou"]
+
+
 def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp_path, monkeypatch):
     """train-pose: a tiny turntable lifting pipeline gets a PoseNet trained alone (every other weight kept),
     written as a pipeline folder that loads, with the preset that fine-tunes it; --resume goes on."""

@@ -86,7 +86,31 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
         # the same sampler without its randomness (churn / eta 0): what the samples are set against
         deterministic, _ = translate(pipe, sources, opts.without_randomness(), **extra)
         report["stochastic"] = stochastic_report(drawn, targets, deterministic)
+    segmenter = getattr(preset.data, "select_on_uploads", "")
+    if segmenter and split == "val":
+        report.update(uploads_report(pipe, preset, segmenter, n, opts))
     return report
+
+
+UPLOAD_CONDITIONS = ("clean", "photo", "tabletop")  # lddbm.data.augment.CORRUPTIONS
+
+
+def uploads_report(pipe: LDDBMPipeline, preset: Preset, segmenter: str, limit: int, opts: SampleOptions) -> dict:
+    """The first ``limit`` (at most 64) validation objects *as uploads*: each view through ``segmenter`` (a
+    MaskNet folder) and the framing, as the renders (clean), pasted on photographs and standing on table tops
+    (``robustness.robustness_benchmark``; backgrounds: the held-out photographs of ``data.backgrounds``).
+    Returns the IoU per condition and their mean, ``uploads_iou``, which then selects the run's best/
+    (``selection_metric``): clean validation IoU chose a checkpoint that was worse on uploads (docs/multiview3d.md)."""
+    from ...segmentation import load_masknet
+    from .robustness import robustness_benchmark
+
+    masknet = load_masknet(segmenter).to(pipe.device)
+    report = robustness_benchmark(pipe, preset.data.root, preset.data.backgrounds, split="val", views=preset.data.num_views,
+                                  corruptions=UPLOAD_CONDITIONS, limit=min(limit, 64), steps=opts.steps,
+                                  sampler=opts.sampler, seed=opts.seed, preprocess_kwargs={"segmenter": masknet})
+    per_condition = {c: r["iou"] for c, r in report["corruptions"].items()}
+    return {"uploads": per_condition, "uploads_iou": sum(per_condition.values()) / len(per_condition),
+            "selection_metric": "uploads_iou"}
 
 
 def stochastic_report(drawn: torch.Tensor, targets: torch.Tensor, deterministic: torch.Tensor | None = None) -> dict:

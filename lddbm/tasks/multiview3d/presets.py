@@ -42,6 +42,10 @@ class MultiViewData:
     pose_regression_weight: float = 1.0  # lifting, training: the camera loss's weight on elevation and framing errors
     # lifting, training: each of those errors' own weight (elevation, log_scale, inverse_distance, u0, v0); None: all 1
     pose_part_weights: tuple[float, ...] | None = None
+    # a segmenter folder (e.g. checkpoints/multiview3d/segmenter): validation also scores up to 64 objects as
+    # uploads through it (clean, on photographs, on table tops; ``evaluation.uploads_report``) and the run keeps
+    # best/ by their mean, "uploads_iou", instead of the clean IoU. "": clean validation only
+    select_on_uploads: str = ""
 
 
 def multiview3d() -> Preset:

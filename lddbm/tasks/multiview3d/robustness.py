@@ -121,9 +121,10 @@ def normaliser_seconds(segmenter, upload_size: int = 512, repeats: int = 10, see
 def robustness_benchmark(pipe, data_root: str | Path, photos_root: str | Path, split: str = "test", views: int = 4,
                          corruptions: tuple[str, ...] = CORRUPTIONS, limit: int | None = None,
                          steps: int | None = None, sampler: str | None = None, seed: int = 0, batch_size: int = 16,
-                         log: Callable[[str], None] | None = None) -> dict:
+                         log: Callable[[str], None] | None = None, preprocess_kwargs: dict | None = None) -> dict:
     """IoU@0.5 of views -> 3D on the split, clean and under each corruption, through the pipeline's
-    own preprocessing (segmentation and framing included), as an upload would go."""
+    own preprocessing (segmentation and framing included), as an upload would go. ``preprocess_kwargs``
+    go to the pipeline's preprocessing (e.g. ``segmenter`` for a pipeline that has none of its own)."""
     from ...metrics import iou
 
     photos = held_out_photos(photos_root)
@@ -141,7 +142,8 @@ def robustness_benchmark(pipe, data_root: str | Path, photos_root: str | Path, s
         probs = []
         for i in range(0, len(uploads), batch_size):
             generator = torch.Generator(device=pipe.device).manual_seed(seed + i)
-            out = pipe(uploads[i : i + batch_size], num_inference_steps=steps, sampler=sampler, generator=generator)
+            out = pipe(uploads[i : i + batch_size], num_inference_steps=steps, sampler=sampler, generator=generator,
+                       preprocess_kwargs=preprocess_kwargs)
             probs.append(out.outputs.float().cpu())
         ious = iou(torch.cat(probs), targets)
         report["corruptions"][corruption] = {"iou": float(ious.mean()), "empty": int((torch.cat(probs) >= 0.5).flatten(1).sum(1).eq(0).sum()),

@@ -86,7 +86,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
         # the same sampler without its randomness (churn / eta 0): what the samples are set against
         deterministic, _ = translate(pipe, sources, opts.without_randomness(), **extra)
         report["stochastic"] = stochastic_report(drawn, targets, deterministic)
-    segmenter = getattr(preset.data, "select_on_uploads", "")
+    segmenter = preset.data.select_on_uploads
     if segmenter and split == "val":
         report.update(uploads_report(pipe, preset, segmenter, n, opts))
     return report

@@ -140,7 +140,7 @@ def upscale(
     ``ensemble`` times the work for a sharper mean estimate (geometric self-ensemble, as in EDSR+).
     ``scale``: the whole factor, when more than the model's: a whole multiple of it, the rest done by
     bicubic interpolation of the model's output (×8 as the ×4 model then bicubic ×2 scores +1.19 dB over
-    bicubic on the 10 test photographs, where the ×8 model scores +0.88, at a quarter of its time:
+    bicubic on the 10 test photographs, where the ×8 model scores +0.88, at a seventh of its time:
     docs/superres.md). ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
     dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.
     """

@@ -42,30 +42,35 @@ class LDDBMPipeline(DiffusionPipeline):
 
     Components: ``source_encoder`` (has ``preprocess``), ``denoiser`` (a BridgeTransformer),
     ``scheduler`` (a BridgeScheduler) and ``target_decoder`` (has ``postprocess``); optional:
-    ``segmenter`` (multi-view foreground masks) and ``target_encoder`` (the target modality's encoder
-    from training, which ranks candidate translations: ``num_candidates``).
+    ``segmenter`` (multi-view foreground masks), ``target_encoder`` (the target modality's encoder
+    from training, which ranks candidate translations: ``num_candidates``) and ``refiner`` (views -> 3D:
+    refines the decoded shape with the views' silhouettes, ``lddbm.modalities.refiner``).
     """
 
     model_cpu_offload_seq = "source_encoder->denoiser->target_decoder"
-    _optional_components = ["segmenter", "target_encoder"]
+    _optional_components = ["segmenter", "target_encoder", "refiner"]
 
     def __init__(self, source_encoder, denoiser, scheduler: BridgeScheduler, target_decoder, segmenter=None,
-                 target_encoder=None):
+                 target_encoder=None, refiner=None):
         super().__init__()
         self.register_modules(
             source_encoder=source_encoder, denoiser=denoiser, scheduler=scheduler, target_decoder=target_decoder,
-            segmenter=segmenter, target_encoder=target_encoder,
+            segmenter=segmenter, target_encoder=target_encoder, refiner=refiner,
         )
-        for module in (source_encoder, denoiser, target_decoder, segmenter, target_encoder):
+        for module in (source_encoder, denoiser, target_decoder, segmenter, target_encoder, refiner):
             if module is not None:
                 module.eval()  # inference only; training works on its own modules
 
     @torch.no_grad()
     def encode_source(self, inputs, preprocess_kwargs: dict | None = None) -> torch.Tensor:
+        return self.source_encoder(self.prepare_source(inputs, preprocess_kwargs))
+
+    def prepare_source(self, inputs, preprocess_kwargs: dict | None = None):
+        """``inputs`` as the source encoder takes them (its ``preprocess``)."""
         kwargs = dict(preprocess_kwargs or {})
         if self.segmenter is not None:  # a foreground segmenter shipped with the pipeline (multi-view)
             kwargs.setdefault("segmenter", self.segmenter)
-        return self.source_encoder(self.source_encoder.preprocess(inputs, **kwargs))
+        return self.source_encoder.preprocess(inputs, **kwargs)
 
     @property
     def default_source_scale(self) -> float:
@@ -101,6 +106,7 @@ class LDDBMPipeline(DiffusionPipeline):
         source_scale: float | None = None,
         label_scale: float = 1.0,
         num_candidates: int | None = None,
+        refine: bool = True,
     ) -> LDDBMPipelineOutput | tuple:
         """Bridge ``inputs`` to the target modality.
 
@@ -132,6 +138,10 @@ class LDDBMPipeline(DiffusionPipeline):
         and ``output.alignment`` holds the kept candidates' scores. None: the scheduler config's
         (``default_num_candidates``), 1 unless the checkpoint says otherwise; a call with no source
         (labels alone) then draws one.
+
+        ``refine``: a pipeline with a ``refiner`` refines each decoded output with its source (views -> 3D:
+        the views' silhouettes along the encoder's estimated cameras) before re-ranking and ``postprocess``;
+        False returns the decoder's output as it is (for comparison). Latent outputs are never refined.
         """
         start = time.perf_counter()
         if output_type not in self.output_types:
@@ -151,11 +161,13 @@ class LDDBMPipeline(DiffusionPipeline):
         if source_scale is None:
             source_scale = self.default_source_scale
         terms = guidance_terms(source_scale, label_scale, has_source=inputs is not None, has_label=labels is not None)
+        prepared = None
         if inputs is None:  # labels only: the bridge from the zero latent ("no source", lddbm.guidance)
             c, h, w = self.latent_shape
             source = torch.zeros(len(labels), c, h, w, device=self.device, dtype=self.denoiser.dtype)
         else:
-            source = self.encode_source(inputs, preprocess_kwargs)  # (B, C, h, w)
+            prepared = self.prepare_source(inputs, preprocess_kwargs)
+            source = self.source_encoder(prepared)  # (B, C, h, w)
             if labels is not None and len(labels) != len(source):
                 raise ConfigError(f"Got {len(labels)} class labels for {len(source)} inputs; give one per input.")
         draws = num_samples * num_candidates  # per input, input-major, candidates of one sample adjacent
@@ -176,6 +188,8 @@ class LDDBMPipeline(DiffusionPipeline):
             if callback is not None:
                 callback(i, float(t), x, denoised)
         decoded = None if output_type == "latent" and num_candidates == 1 else self.target_decoder(x)
+        if decoded is not None and prepared is not None and refine and self.refiner is not None:
+            decoded = self.refiner.refine(decoded, self.source_encoder, prepared)
         scores = None
         if num_candidates > 1:
             x, decoded, scores = self.best_candidates(x, decoded, source, num_candidates)

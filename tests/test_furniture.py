@@ -346,14 +346,10 @@ def test_validation_as_uploads_scores_through_a_segmenter_and_selects_best(catal
     assert chosen["metric"] == "uploads_iou" and chosen["value"] == report["uploads_iou"]
 
 
-def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp_path, monkeypatch):
-    """train-pose: a tiny turntable lifting pipeline gets a PoseNet trained alone (every other weight kept),
-    written as a pipeline folder that loads, with the preset that fine-tunes it; --resume goes on."""
-    from safetensors.torch import load_file
-
-    from lddbm.__main__ import main
-    from lddbm.pipeline import LDDBMPipeline
-    from lddbm.presets import apply_overrides, get_preset, load_preset
+def tiny_turntable_pipeline(catalog, tmp_path, monkeypatch) -> Path:
+    """A lifting pipeline in turntable order trained one step on the tiny set (its first 2 training objects
+    also as validation): tmp_path/run/pipeline."""
+    from lddbm.presets import apply_overrides, get_preset
     from lddbm.train import train
 
     out = tiny_build(catalog, tmp_path, monkeypatch)
@@ -367,7 +363,19 @@ def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp
         "train.mixed_precision": "no",
     })
     train(preset, tmp_path / "run", progress=False)
-    base = tmp_path / "run" / "pipeline"
+    return tmp_path / "run" / "pipeline"
+
+
+def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp_path, monkeypatch):
+    """train-pose: a tiny turntable lifting pipeline gets a PoseNet trained alone (every other weight kept),
+    written as a pipeline folder that loads, with the preset that fine-tunes it; --resume goes on."""
+    from safetensors.torch import load_file
+
+    from lddbm.__main__ import main
+    from lddbm.pipeline import LDDBMPipeline
+    from lddbm.presets import load_preset
+
+    base = tiny_turntable_pipeline(catalog, tmp_path, monkeypatch)
     args = ["train-pose", "--init-from", str(base), "--out", str(tmp_path / "pose"), "--pose-width", "8",
             "--pose-layers", "1", "--batch-size", "2", "--eval-every", "2", "--eval-size", "2", "--no-progress"]
     assert main([*args, "--steps", "2"]) == 0
@@ -389,6 +397,63 @@ def test_train_pose_gives_a_lifting_pipeline_its_own_camera_network(catalog, tmp
     assert main([*args, "--steps", "1", "--part-weights", *map(str, weights)]) == 0
     assert LDDBMPipeline.load(tmp_path / "weighted" / "pipeline").source_encoder.config.pose_part_weights == weights
     assert list(load_preset(tmp_path / "weighted" / "pipeline" / "preset.json").data.pose_part_weights) == weights
+
+
+def test_train_refiner_learns_from_the_pipelines_predictions_and_attaches(catalog, tmp_path, monkeypatch):
+    """train-refiner: a tiny turntable lifting pipeline predicts the tiny set (stored once, reused), a refiner
+    is trained on those, chosen on validation and attached; the pipeline then refines what it decodes
+    (refine=False gives the decoder's shape), and a folder with a refiner passes the checkpoint checks."""
+    import shutil
+
+    from lddbm.__main__ import main
+    from lddbm.modalities.refiner import SilhouetteRefiner
+    from lddbm.pipeline import LDDBMPipeline, check_folder
+
+    base = tiny_turntable_pipeline(catalog, tmp_path, monkeypatch)
+    shipped = tmp_path / "shipped"
+    shutil.copytree(base, shipped)
+    args = ["train-refiner", "--pipeline", str(base), "--out", str(tmp_path / "refiner"), "--widths", "4", "8", "8",
+            "--batch-size", "2", "--eval-every", "2", "--no-progress"]
+    assert main([*args, "--steps", "2", "--attach", str(shipped)]) == 0
+    cached = sorted(p.name for p in (tmp_path / "refiner" / "predictions").iterdir())
+    assert cached == ["train_clean4.pt", "train_pool1.pt", "train_pool4.pt", "val_val1.pt", "val_val4.pt"]
+    stamp = (tmp_path / "refiner" / "predictions" / "train_clean4.pt").stat().st_mtime_ns
+    assert main([*args, "--steps", "4", "--resume"]) == 0  # goes on; the predictions are read back, not made again
+    assert (tmp_path / "refiner" / "predictions" / "train_clean4.pt").stat().st_mtime_ns == stamp
+    log = [json.loads(line) for line in (tmp_path / "refiner" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 4] and set(log[0]) >= {"val4", "val1"}
+    assert 0 <= log[0]["val4"]["refined"] <= 1 and log[0]["val4"]["unrefined"] == log[1]["val4"]["unrefined"]
+    chosen = json.loads((tmp_path / "refiner" / "refiner" / "selection.json").read_text())
+    assert chosen["val4"]["refined"] == max(r["val4"]["refined"] for r in log)
+
+    check_folder(shipped)
+    assert json.loads((shipped / "model_index.json").read_text())["refiner"][1] == "SilhouetteRefiner"
+    pipe = LDDBMPipeline.load(shipped)
+    assert isinstance(pipe.refiner, SilhouetteRefiner) and pipe.refiner.config.widths == [4, 8, 8]
+    views = torch.rand(2, 4, 3, 16, 16) * 2 - 1
+    kwargs = dict(num_inference_steps=2, generator=None, num_samples=2)
+    refined = pipe(views, **{**kwargs, "generator": torch.Generator().manual_seed(0)}).outputs
+    plain = pipe(views, refine=False, **{**kwargs, "generator": torch.Generator().manual_seed(0)}).outputs
+    assert refined.shape == plain.shape == (4, 32, 32, 32) and not torch.equal(refined, plain)
+    unrefined = LDDBMPipeline.load(base)(views, **{**kwargs, "generator": torch.Generator().manual_seed(0)}).outputs
+    assert torch.equal(unrefined, plain)  # refine=False is the pipeline without a refiner
+
+
+def test_an_untrained_refiner_changes_nothing_and_the_hull_follows_the_silhouettes():
+    from lddbm.framing import TRAINING_BACKGROUND
+    from lddbm.modalities.lifting import LiftingEncoder
+    from lddbm.modalities.refiner import SilhouetteRefiner, silhouette_hull
+
+    logits = torch.randn(2, 1, 16, 16, 16) * 5
+    assert torch.equal(SilhouetteRefiner(grid=16, widths=(4, 8, 8))(logits, torch.rand(2, 3, 16, 16, 16)), logits)
+    grey = torch.full((1, 2, 3, 16, 16), TRAINING_BACKGROUND / 127.5 - 1)
+    pose = LiftingEncoder._pose_prior(grey).expand(1, 2, -1)  # facing the object, the origin at the frame's centre
+    assert silhouette_hull(grey, pose, 8).abs().max() == 0  # nothing but the framing's grey: an empty hull
+    solid = grey.clone()
+    solid[..., 6:10, 6:10] = 0.0  # a small square in the middle of both views
+    hull = silhouette_hull(solid, pose, 8)
+    assert hull.shape == (1, 3, 8, 8, 8) and hull[0, 0, 4, 4, 4] == 1 and hull[0, 0, 0, 0, 0] == 0
+    assert torch.all(hull[:, 0] <= hull[:, 1]) and torch.all(hull[:, 0] <= hull[:, 2])  # least-covered view first
 
 
 def test_train_pose_view_subsets_keep_the_turntable_order_where_they_can():

@@ -281,7 +281,8 @@ def run_model(views, remove_background, object_size, steps, sampler, guidance, r
     downloads = [common.save_result(folder / f"shape.{ext}", lambda tmp: export_mesh(mesh, tmp))
                  for ext in ("glb", "obj", "stl")]
     frames = kept_frames(pred.trajectory)
-    info = (f"{len(images)} view(s) · {sampler} · {pred.nfe} NFE × {samples} sample(s) · {pred.seconds:.2f} s on "
+    refined = " · refined by the views' silhouettes" if pipe.refiner is not None else ""
+    info = (f"{len(images)} view(s) · {sampler} · {pred.nfe} NFE × {samples} sample(s){refined} · {pred.seconds:.2f} s on "
             f"{common.DEVICE} · seed {seed}")
     return figure, downloads, info, seen, frames, notes
 
@@ -557,7 +558,8 @@ def build() -> None:
             downloads = gr.File(label="download GLB / OBJ / STL", file_count="multiple")
             with gr.Accordion("along the bridge", open=False):
                 frame_index = StrictSlider(0, 1, value=0, step=1, label="bridge frame",
-                                           info=f"Up to {MAX_FRAMES} frames along the bridge, the last the result.")
+                                           info=f"Up to {MAX_FRAMES} frames along the bridge, the last its end (the shape above is "
+                                                "that end refined with the views' silhouettes).")
                 frame_plot = gr.Plot(label="decoded x0 estimate")
     frames = gr.State([], time_to_live=STATE_TTL_S)
     fixes = gr.State({}, time_to_live=STATE_TTL_S)

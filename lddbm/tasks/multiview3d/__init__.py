@@ -2,7 +2,8 @@
 
 ``build`` (networks, data), ``evaluation`` (shape metrics), ``prediction`` (a shape with its
 uncertainty and the bridge trajectory, for the demo and ``sample``), ``hull`` (the visual hull given
-the cameras: a reference), ``robustness`` (uploads' corruptions, background removal), ``benchmarks``
+the cameras: a reference), ``pose`` (the camera network trained alone), ``refiner`` (the silhouette refiner
+trained on the pipeline's own predictions), ``robustness`` (uploads' corruptions, background removal), ``benchmarks``
 (its commands ``bench-robustness`` and ``bench-segmentation``), ``cli``.
 """
 

@@ -1,4 +1,4 @@
-"""The views -> 3D task's commands: ``sample``, ``train-masknet``, ``attach-segmenter``, ``build-data
+"""The views -> 3D task's commands: ``sample``, ``train-masknet``, ``train-pose``, ``train-refiner``, ``attach-segmenter``, ``build-data
 objects|furniture``, ``examples furniture``, and the benchmarks ``bench-robustness`` and
 ``bench-segmentation`` (``benchmarks``)."""
 
@@ -181,6 +181,39 @@ def _train_pose(args) -> int:
     return 0
 
 
+def _refiner_arguments(p) -> None:
+    p.add_argument("--pipeline", required=True, help="a views -> 3D pipeline folder with a lifting encoder "
+                   "(e.g. checkpoints/multiview3d): its predictions are what the refiner learns to correct")
+    p.add_argument("--out", required=True, help="run folder: predictions/, log.jsonl, state.pt and refiner/ (the best "
+                   "on validation)")
+    p.add_argument("--data", help="a built objects folder (default: the pipeline's preset's)")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--jaccard", type=float, default=1.0, help="weight of the soft-IoU term beside the cross-entropy")
+    p.add_argument("--widths", type=int, nargs=3, default=(8, 24, 48), help="channels at the grid, 1/2 and 1/4")
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop (and save) after this long; 0: no limit")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--attach", help="then copy OUT/refiner into this pipeline folder as its refiner")
+
+
+def _train_refiner(args) -> int:
+    from .refiner import attach_refiner, train_refiner
+
+    summary = train_refiner(args.pipeline, args.out, data_root=args.data, steps=args.steps, batch_size=args.batch_size,
+                            lr=args.lr, jaccard=args.jaccard, widths=tuple(args.widths), eval_every=args.eval_every,
+                            seed=args.seed, resume=args.resume, max_minutes=args.max_minutes,
+                            progress=not args.no_progress)
+    if args.attach:
+        attach_refiner(Path(args.out) / "refiner", args.attach)
+        summary["attached_to"] = args.attach
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _attach_arguments(p) -> None:
     p.add_argument("--pipeline", required=True, help="a saved LDDBMPipeline folder, e.g. checkpoints/multiview3d")
     p.add_argument("--segmenter", required=True, help="a MaskNet folder (train-masknet --out)")
@@ -263,6 +296,8 @@ COMMANDS = (
             _train_masknet),
     Command("train-pose", "train the lifting encoder's camera estimate alone (a camera network of its own)",
             _pose_arguments, _train_pose),
+    Command("train-refiner", "train a refiner of the decoded shape by the views' silhouettes (on the pipeline's own "
+            "predictions)", _refiner_arguments, _train_refiner),
     Command("attach-segmenter", "copy a trained MaskNet into a pipeline folder as its segmenter", _attach_arguments,
             _attach_segmenter),
     *BENCHMARKS,

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ...modalities.lifting import POSE, LiftingEncoder
+from .side_runs import resume_or_seed, save_state
 
 logger = logging.getLogger(__name__)
 
@@ -136,17 +137,8 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
         return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
-    start, best, history = 0, float("inf"), []
     state_file = out / "state.pt"
-    if resume and state_file.is_file():
-        saved = torch.load(state_file, weights_only=False)
-        encoder.load_state_dict(saved["encoder"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        start, best, history = saved["step"], saved["best"], saved["history"]
-        torch.set_rng_state(saved["rng"])
-    else:
-        torch.manual_seed(seed)
+    start, best, history = resume_or_seed(state_file, resume, seed, encoder, optimizer, scheduler, float("inf"))
     train_data = dataset(preset, "train")
     val = MultiViewVoxels(preset.data.root, "val", num_views=preset.data.num_views, image_size=encoder.config.image_size,
                           foreground_ratio=encoder.config.foreground_ratio, poses=True)
@@ -192,9 +184,7 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
             if score < best:
                 best = score
                 _export(pipe, encoder, preset, out / "pipeline", init_from)
-            torch.save({"encoder": encoder.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "step": done, "best": best, "history": history,
-                        "rng": torch.get_rng_state()}, state_file)
+            save_state(state_file, encoder, optimizer, scheduler, done, best, history)
         if timed_out:
             break
     bar.close()

@@ -17,7 +17,7 @@ class ShapePrediction:
     samples: int
     nfe: int  # network evaluations per sample
     seconds: float
-    trajectory: list[np.ndarray] = field(default_factory=list)  # (G, G, G) x0 estimates along the bridge (sample 0)
+    trajectory: list[np.ndarray] = field(default_factory=list)  # (G, G, G) x0 estimates along the bridge (sample 0; decoded, not refined)
 
 
 @torch.no_grad()

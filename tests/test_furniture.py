@@ -425,6 +425,10 @@ def test_train_refiner_learns_from_the_pipelines_predictions_and_attaches(catalo
     assert 0 <= log[0]["val4"]["refined"] <= 1 and log[0]["val4"]["unrefined"] == log[1]["val4"]["unrefined"]
     chosen = json.loads((tmp_path / "refiner" / "refiner" / "selection.json").read_text())
     assert chosen["val4"]["refined"] == max(r["val4"]["refined"] for r in log)
+    # other predictions to learn from: stochastic samples, views in any order; an unknown set is refused
+    assert main([*args, "--steps", "1", "--view-sets", "churn4", "any4"]) == 0
+    assert (tmp_path / "refiner" / "predictions" / "train_any4.pt").is_file()
+    assert main([*args, "--steps", "1", "--view-sets", "clean5"]) == 2
 
     check_folder(shipped)
     assert json.loads((shipped / "model_index.json").read_text())["refiner"][1] == "SilhouetteRefiner"

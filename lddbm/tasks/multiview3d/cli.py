@@ -192,6 +192,8 @@ def _refiner_arguments(p) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--jaccard", type=float, default=1.0, help="weight of the soft-IoU term beside the cross-entropy")
     p.add_argument("--widths", type=int, nargs=3, default=(8, 24, 48), help="channels at the grid, 1/2 and 1/4")
+    p.add_argument("--view-sets", nargs="+", help="the predictions it learns from (default: clean4 pool4 pool1; also "
+                   "churn4: 4 clean views bridged with churn 0.33, any4: 4 augmented views shuffled, in any order)")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
@@ -201,12 +203,16 @@ def _refiner_arguments(p) -> None:
 
 
 def _train_refiner(args) -> int:
-    from .refiner import attach_refiner, train_refiner
+    from .refiner import DEFAULT_VIEW_SETS, VIEW_SETS, attach_refiner, train_refiner
 
+    view_sets = tuple(args.view_sets or DEFAULT_VIEW_SETS)
+    unknown = [v for v in view_sets if v not in VIEW_SETS]
+    if unknown:
+        raise ConfigError(f"Unknown --view-sets {', '.join(unknown)}; choose from {', '.join(VIEW_SETS)}.")
     summary = train_refiner(args.pipeline, args.out, data_root=args.data, steps=args.steps, batch_size=args.batch_size,
                             lr=args.lr, jaccard=args.jaccard, widths=tuple(args.widths), eval_every=args.eval_every,
                             seed=args.seed, resume=args.resume, max_minutes=args.max_minutes,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, view_sets=view_sets)
     if args.attach:
         attach_refiner(Path(args.out) / "refiner", args.attach)
         summary["attached_to"] = args.attach

@@ -33,41 +33,58 @@ from .side_runs import resume_or_seed, save_state
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VIEW_SETS", "attach_refiner", "predictions", "train_refiner"]
+__all__ = ["DEFAULT_VIEW_SETS", "VIEW_SETS", "ViewSet", "attach_refiner", "predictions", "train_refiner"]
 
-# (name, where the views come from, how many, from which view of the builder's evenly spread ones): views
-# offset, offset + T/count, ... of the T built (12: views 0, 3, 6, 9; then 1, 4, 7, 10; one view: 2), in turntable order
-VIEW_SETS = (("clean4", "clean", 4, 0), ("pool4", "pool", 4, 1), ("pool1", "pool", 1, 2))
-VAL_SETS = (("val4", "clean", 4, 0), ("val1", "clean", 1, 0))
+
+@dataclasses.dataclass(frozen=True)
+class ViewSet:
+    """Which predictions to learn from: ``count`` views from ``source`` ("clean" framed renders, or "pool": one of
+    the training pool's augmented variants of each), views offset, offset + T/count, ... of the T built (12:
+    offset 0 gives views 0, 3, 6, 9), taken in ``order`` ("any": shuffled, and the pipeline told so), bridged
+    with Heun's ``churn``."""
+
+    source: str
+    count: int
+    offset: int
+    order: str = "turntable"
+    churn: float = 0.0
+
+
+VIEW_SETS = {
+    "clean4": ViewSet("clean", 4, 0), "pool4": ViewSet("pool", 4, 1), "pool1": ViewSet("pool", 1, 2),
+    "churn4": ViewSet("clean", 4, 2, churn=0.33), "any4": ViewSet("pool", 4, 2, order="any"),
+}
+DEFAULT_VIEW_SETS = ("clean4", "pool4", "pool1")
+VAL_SETS = {"val4": ViewSet("clean", 4, 0), "val1": ViewSet("clean", 1, 0)}
 
 
 @torch.no_grad()
-def predict_with_hull(pipe, views: torch.Tensor, steps: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    """Framed views (B, V, 3, S, S) in [-1, 1], in turntable order -> the pipeline's unrefined decoded logits
-    (B, 1, G, G, G) (Heun ``steps``, seed 0, as ``eval`` runs) and the views' soft hull along the encoder's
-    cameras (B, 3, G, G, G)."""
+def predict_with_hull(pipe, views: torch.Tensor, steps: int = 10, order: str = "turntable", churn: float = 0.0,
+                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Framed views (B, V, 3, S, S) in [-1, 1], in ``order`` -> the pipeline's unrefined decoded logits
+    (B, 1, G, G, G) (Heun ``steps``, ``churn``, ``seed``; as ``eval`` runs) and the views' soft hull along the
+    encoder's cameras (B, 3, G, G, G)."""
     encoder = pipe.source_encoder
-    prepared = encoder.preprocess(views, view_order="turntable")
-    out = pipe(prepared, num_inference_steps=steps, sampler="heun", output_type="latent", refine=False,
-               generator=torch.Generator().manual_seed(0))
+    prepared = encoder.preprocess(views, view_order=order)
+    out = pipe(prepared, num_inference_steps=steps, sampler="heun", churn=churn, output_type="latent", refine=False,
+               generator=torch.Generator().manual_seed(seed))
     logits = pipe.target_decoder(out.latents).float()
     pose = encoder.estimate_pose(prepared["views"].to(encoder.dtype), prepared["turntable"])[0]
     return logits, silhouette_hull(prepared["views"], pose, logits.shape[-1])
 
 
-def predictions(pipe, root: str | Path, split: str, name: str, source: str, count: int, offset: int,
-                cache: Path, pool=None, batch: int = 32, progress: bool = True, made_by: str = "") -> dict[str, torch.Tensor]:
-    """The pipeline's predictions for every object of ``split`` from ``count`` of its views, evenly spread from view
-    ``offset`` (``VIEW_SETS``; clean framed renders,
-    or with ``source`` "pool" one of the training pool's augmented variants of each, drawn with a fixed seed),
-    as float16 {"logits" (N, 1, G, G, G), "hull" (N, 3, G, G, G), "target" (N, 1, G, G, G)}; stored in
+def predictions(pipe, root: str | Path, split: str, name: str, views: ViewSet, cache: Path, pool=None, batch: int = 32,
+                progress: bool = True, made_by: str = "") -> dict[str, torch.Tensor]:
+    """The pipeline's predictions for every object of ``split`` from the ``views`` set (the pool's variants and
+    any order's shuffles drawn with a fixed seed), as float16 {"logits" (N, 1, G, G, G), "hull" (N, 3, G, G, G), "target" (N, 1, G, G, G)}; stored in
     ``cache``/SPLIT_NAME.pt and read from there when it was made alike (``made_by`` names the pipeline)."""
     from tqdm.auto import tqdm
 
     from ...data.multiview import MultiViewVoxels
 
     file = cache / f"{split}_{name}.pt"
-    made_by = {"pipeline": made_by, "root": str(root), "count": count, "offset": offset, "source": source}
+    made_by = {"pipeline": made_by, "root": str(root), **dataclasses.asdict(views)}
+    source, count = views.source, views.count
     if file.is_file():
         saved = torch.load(file, weights_only=True)
         if json.loads(saved.pop("made_by")) == made_by:
@@ -76,7 +93,7 @@ def predictions(pipe, root: str | Path, split: str, name: str, source: str, coun
     data = MultiViewVoxels(root, split, num_views=count, image_size=encoder.config.image_size,
                            foreground_ratio=encoder.config.foreground_ratio, random_views=False)
     step = data.total_views // count
-    picks = [offset % step + step * k for k in range(count)]
+    picks = [views.offset % step + step * k for k in range(count)]
     if source == "pool" and pool is None:
         raise ValueError("The 'pool' view sets need the training split's augmentation pool (data.augment_pool > 0).")
     rng = np.random.default_rng(count)
@@ -85,11 +102,14 @@ def predictions(pipe, root: str | Path, split: str, name: str, source: str, coun
         rows = list(range(start, min(start + batch, len(data))))
         if source == "pool":
             variant = rng.integers(pool.shape[2], size=(len(rows), len(picks)))
-            views = torch.from_numpy(np.stack([pool[i, picks, variant[n]] for n, i in enumerate(rows)]))
-            views = views.permute(0, 1, 4, 2, 3)
+            batch_views = torch.from_numpy(np.stack([pool[i, picks, variant[n]] for n, i in enumerate(rows)]))
+            batch_views = batch_views.permute(0, 1, 4, 2, 3)
         else:
-            views = data.views[rows][:, picks]
-        logit, hull = predict_with_hull(pipe, views.float() / 127.5 - 1)
+            batch_views = data.views[rows][:, picks]
+        if views.order == "any":
+            batch_views = batch_views[:, torch.from_numpy(rng.permutation(count))]
+        logit, hull = predict_with_hull(pipe, batch_views.float() / 127.5 - 1, order=views.order, churn=views.churn,
+                                        seed=start if views.churn else 0)  # deterministic sets as eval runs them
         logits.append(logit.clamp(-30, 30).half())
         hulls.append(hull.half())
     made = {"logits": torch.cat(logits), "hull": torch.cat(hulls), "target": data.voxels[:, None].half()}
@@ -133,11 +153,13 @@ def evaluate_refiner(refiner: SilhouetteRefiner, sets: dict[str, dict[str, torch
 def train_refiner(pipeline: str | Path, out: str | Path, data_root: str | Path | None = None, steps: int = 1500,
                   batch_size: int = 16, lr: float = 1e-3, warmup_steps: int = 50, jaccard: float = 1.0,
                   widths: tuple[int, int, int] = (8, 24, 48), blocks: int = 1, eval_every: int = 250, seed: int = 0,
-                  resume: bool = False, max_minutes: float = 0.0, progress: bool = True) -> dict:
+                  resume: bool = False, max_minutes: float = 0.0, progress: bool = True,
+                  view_sets: tuple[str, ...] = DEFAULT_VIEW_SETS) -> dict:
     """Train a ``SilhouetteRefiner`` for ``pipeline`` (a views -> 3D folder with a lifting encoder); see the
     module's docstring. Writes ``OUT/predictions`` (made once), ``OUT/log.jsonl``, ``OUT/state.pt`` every
     ``eval_every`` steps (``resume`` continues from it) and ``OUT/refiner`` whenever validation's 4-view IoU
-    improves. Returns a summary (also ``OUT/summary.json``)."""
+    improves; ``view_sets``: the names in ``VIEW_SETS`` whose predictions it learns from. Returns a summary (also
+    ``OUT/summary.json``)."""
     from tqdm.auto import tqdm
 
     from ...modalities.lifting import LiftingEncoder
@@ -157,11 +179,12 @@ def train_refiner(pipeline: str | Path, out: str | Path, data_root: str | Path |
     preset = dataclasses.replace(preset, data=dataclasses.replace(preset.data, root=str(root)))
     pool = dataset(preset, "train").pool if preset.data.augment_pool > 0 else None
     cache, made_by = out / "predictions", str(pipeline.resolve())
-    made = [predictions(pipe, root, "train", name, source if pool is not None else "clean", count, offset, cache, pool,
-                        progress=progress, made_by=made_by) for name, source, count, offset in VIEW_SETS]
+    made = [predictions(pipe, root, "train", name, VIEW_SETS[name] if pool is not None
+                        else dataclasses.replace(VIEW_SETS[name], source="clean"), cache, pool, progress=progress,
+                        made_by=made_by) for name in view_sets]
     train = {k: torch.cat([m[k] for m in made]) for k in ("logits", "hull", "target")}
-    val = {name: predictions(pipe, root, "val", name, source, count, offset, cache, progress=progress, made_by=made_by)
-           for name, source, count, offset in VAL_SETS}
+    val = {name: predictions(pipe, root, "val", name, views, cache, progress=progress, made_by=made_by)
+           for name, views in VAL_SETS.items()}
 
     refiner = SilhouetteRefiner(grid=train["logits"].shape[-1], widths=tuple(widths), blocks=blocks)
     optimizer = torch.optim.AdamW(refiner.parameters(), lr=lr, weight_decay=0.01)
@@ -204,7 +227,7 @@ def train_refiner(pipeline: str | Path, out: str | Path, data_root: str | Path |
         if timed_out:
             break
     bar.close()
-    summary = {"pipeline": str(pipeline), "out": str(out), "steps": done, "best_val4_iou": best,
+    summary = {"pipeline": str(pipeline), "out": str(out), "view_sets": list(view_sets), "steps": done, "best_val4_iou": best,
                "train_predictions": len(train["logits"]), "minutes_this_call": round((time.time() - t0) / 60, 2),
                "history": history[-3:]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

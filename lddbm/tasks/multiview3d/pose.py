@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ...modalities.lifting import POSE, LiftingEncoder
-from .side_runs import resume_or_seed, save_state
+from .side_runs import advance, resume_or_seed, save_state
 
 logger = logging.getLogger(__name__)
 
@@ -164,11 +164,8 @@ def train_pose(init_from: str | Path, out: str | Path, pose_width: int = 32, pos
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         scheduler.step()
-        done = step + 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-        timed_out = max_minutes > 0 and time.time() - t0 > 60 * max_minutes
-        if done % eval_every == 0 or done == steps or timed_out:
+        done, timed_out, due = advance(bar, loss.item(), step, steps, eval_every, t0, max_minutes)
+        if due:
             report = camera_errors(encoder, val, n_val, "turntable")
             report_any = camera_errors(encoder, val, n_val, "any")
             score = _score(report, part_weights)

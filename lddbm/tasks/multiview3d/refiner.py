@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ...modalities.refiner import SilhouetteRefiner, silhouette_hull
-from .side_runs import resume_or_seed, save_state
+from .side_runs import advance, resume_or_seed, save_state
 
 logger = logging.getLogger(__name__)
 
@@ -209,11 +209,8 @@ def train_refiner(pipeline: str | Path, out: str | Path, data_root: str | Path |
         loss.backward()
         optimizer.step()
         scheduler.step()
-        done = step + 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-        timed_out = max_minutes > 0 and time.time() - t0 > 60 * max_minutes
-        if done % eval_every == 0 or done == steps or timed_out:
+        done, timed_out, due = advance(bar, loss.item(), step, steps, eval_every, t0, max_minutes)
+        if due:
             record = {"step": done, "loss": loss.item(), **evaluate_refiner(refiner, val),
                       "minutes": round((time.time() - t0) / 60, 2)}
             history.append(record)

@@ -429,6 +429,13 @@ def test_train_refiner_learns_from_the_pipelines_predictions_and_attaches(catalo
     assert main([*args, "--steps", "1", "--view-sets", "churn4", "any4"]) == 0
     assert (tmp_path / "refiner" / "predictions" / "train_any4.pt").is_file()
     assert main([*args, "--steps", "1", "--view-sets", "clean5"]) == 2
+    from lddbm.tasks.multiview3d.refiner import attach_refiner
+
+    (tmp_path / "pooled").mkdir()
+    (tmp_path / "pooled" / "model_index.json").write_text(json.dumps({"source_encoder": ["lddbm.modalities.multiview",
+                                                                                         "MultiViewEncoder"]}))
+    with pytest.raises(ValueError, match="no lifting encoder"):
+        attach_refiner(tmp_path / "refiner" / "refiner", tmp_path / "pooled")
 
     check_folder(shipped)
     assert json.loads((shipped / "model_index.json").read_text())["refiner"][1] == "SilhouetteRefiner"

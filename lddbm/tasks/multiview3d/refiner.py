@@ -247,6 +247,8 @@ def attach_refiner(refiner_folder: str | Path, pipeline_folder: str | Path) -> N
     index_file = pipeline_folder / "model_index.json"
     if not index_file.is_file():
         raise ValueError(f"{pipeline_folder} is not a saved pipeline folder (no model_index.json).")
+    if json.loads(index_file.read_text()).get("source_encoder", [None, None])[1] != "LiftingEncoder":
+        raise ValueError(f"{pipeline_folder} has no lifting encoder: the refiner reads the cameras one estimates.")
     from safetensors import safe_open
 
     with safe_open(str(pipeline_folder / "denoiser" / "diffusion_pytorch_model.safetensors"), framework="pt") as f:

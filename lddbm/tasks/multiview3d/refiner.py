@@ -1,8 +1,9 @@
 """Training a pipeline's silhouette refiner (``lddbm.modalities.refiner.SilhouetteRefiner``).
 
 The refiner corrects what the bridge decodes, so it learns from what the bridge decodes: the pipeline
-(frozen) predicts every training object once per view set (``VIEW_SETS``: four clean views in turntable
-order, four of the training pool's augmented cut-outs, one augmented view), each prediction is stored
+(frozen) predicts every training object once per view set (``DEFAULT_VIEW_SETS``: four clean views in turntable
+order, four of the training pool's augmented cut-outs, one augmented view; ``--view-sets`` adds stochastic
+samples and views in any order), each prediction is stored
 with the soft hull of its views along the encoder's estimated cameras (``OUT/predictions``, made once,
 about 3 minutes a set on 2 cores), and the refiner is trained on those with the grid turned a quarter
 turn about the vertical and mirrored at random (the hull and the shape turn together, so nothing the

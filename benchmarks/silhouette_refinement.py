@@ -36,17 +36,12 @@ from lifting_pose import _shared_offset_removed, iou_along, object_batches  # no
 
 from lddbm.cli import write_json  # noqa: E402
 from lddbm.data.multiview import MultiViewVoxels  # noqa: E402
-from lddbm.framing import TRAINING_BACKGROUND  # noqa: E402
 from lddbm.modalities.lifting import _cube, project_to_frame  # noqa: E402
+from lddbm.modalities.refiner import silhouettes  # noqa: E402
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
 
 CELLS = _cube(24)
 PARTS = {"offsets": [(5, 6)], "all": [(5, 6), (2, 3)]}  # pose indices searched together (lifting.POSE)
-
-
-def silhouettes(views: torch.Tensor) -> torch.Tensor:
-    """(..., 3, S, S) framed views in [-1, 1] -> (..., S, S) float: the pixels that are not the background."""
-    return ((views - (TRAINING_BACKGROUND / 127.5 - 1)).abs().amax(-3) > 0.04).float()
 
 
 def coverage(pose: torch.Tensor, masks: torch.Tensor, res: int = 32) -> torch.Tensor:

@@ -27,7 +27,7 @@ from ..framing import TRAINING_BACKGROUND
 from .common import ResBlock
 from .lifting import _cube, project_to_frame
 
-__all__ = ["SilhouetteRefiner", "silhouette_hull", "silhouettes"]
+__all__ = ["SilhouetteRefiner", "estimated_hull", "silhouette_hull", "silhouettes"]
 
 BACKGROUND = TRAINING_BACKGROUND / 127.5 - 1  # the framing's grey in the views' [-1, 1] range
 
@@ -49,6 +49,15 @@ def silhouette_hull(views: torch.Tensor, pose: torch.Tensor, grid: int = 32) -> 
     inside = F.grid_sample(masks, points[:, None], align_corners=False).reshape(B, V, grid, grid, grid)
     ranked = inside.sort(dim=1).values
     return torch.stack([ranked[:, 0], ranked[:, min(1, V - 1)], inside.mean(1)], dim=1)
+
+
+@torch.no_grad()
+def estimated_hull(encoder, prepared: dict, grid: int = 32) -> torch.Tensor:
+    """The soft hull (B, 3, grid, grid, grid) of a lifting ``encoder``'s ``prepared`` inputs ({"views": (B, V, 3, S, S),
+    "turntable"}) along the cameras that encoder estimates for them: what the refiner reads."""
+    views = prepared["views"]
+    pose = encoder.estimate_pose(views.to(encoder.dtype), prepared.get("turntable"))[0]
+    return silhouette_hull(views, pose, grid)
 
 
 class SilhouetteRefiner(ModelMixin, ConfigMixin):
@@ -86,7 +95,6 @@ class SilhouetteRefiner(ModelMixin, ConfigMixin):
         """The pipeline's decoded ``logits`` (B * k, 1, G, G, G: k draws per object, adjacent) refined with the
         silhouettes of the lifting ``encoder``'s ``prepared`` inputs ({"views": (B, V, 3, S, S), "turntable"}),
         along the cameras that encoder estimates for them."""
-        views = prepared["views"]
-        pose = encoder.estimate_pose(views.to(encoder.dtype), prepared.get("turntable"))[0]
-        hull = silhouette_hull(views, pose, self.config.grid).repeat_interleave(len(logits) // len(views), dim=0)
+        hull = estimated_hull(encoder, prepared, self.config.grid)
+        hull = hull.repeat_interleave(len(logits) // len(hull), dim=0)
         return self(logits.to(self.dtype), hull.to(self.device, self.dtype)).to(logits.dtype)

@@ -18,6 +18,7 @@ shape read at 0.5 lost 0.015 IoU to the unrefined one in a scratch run). Validat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -29,7 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...modalities.refiner import SilhouetteRefiner, silhouette_hull
+from ...metrics import iou
+from ...modalities.refiner import SilhouetteRefiner, estimated_hull
 from .side_runs import advance, resume_or_seed, save_state
 
 logger = logging.getLogger(__name__)
@@ -70,15 +72,15 @@ def predict_with_hull(pipe, views: torch.Tensor, steps: int = 10, order: str = "
     out = pipe(prepared, num_inference_steps=steps, sampler="heun", churn=churn, output_type="latent", refine=False,
                generator=torch.Generator().manual_seed(seed))
     logits = pipe.target_decoder(out.latents).float()
-    pose = encoder.estimate_pose(prepared["views"].to(encoder.dtype), prepared["turntable"])[0]
-    return logits, silhouette_hull(prepared["views"], pose, logits.shape[-1])
+    return logits, estimated_hull(encoder, prepared, logits.shape[-1])
 
 
 def predictions(pipe, root: str | Path, split: str, name: str, views: ViewSet, cache: Path, pool=None, batch: int = 32,
                 progress: bool = True, made_by: str = "") -> dict[str, torch.Tensor]:
     """The pipeline's predictions for every object of ``split`` from the ``views`` set (the pool's variants and
     any order's shuffles drawn with a fixed seed), as float16 {"logits" (N, 1, G, G, G), "hull" (N, 3, G, G, G), "target" (N, 1, G, G, G)}; stored in
-    ``cache``/SPLIT_NAME.pt and read from there when it was made alike (``made_by`` names the pipeline)."""
+    ``cache``/SPLIT_NAME.pt and read from there when it was made alike (``made_by`` names the pipeline).
+    ``pool``: a callable returning the training pool (called only when a "pool" set must be made)."""
     from tqdm.auto import tqdm
 
     from ...data.multiview import MultiViewVoxels
@@ -95,8 +97,10 @@ def predictions(pipe, root: str | Path, split: str, name: str, views: ViewSet, c
                            foreground_ratio=encoder.config.foreground_ratio, random_views=False)
     step = data.total_views // count
     picks = [views.offset % step + step * k for k in range(count)]
-    if source == "pool" and pool is None:
-        raise ValueError("The 'pool' view sets need the training split's augmentation pool (data.augment_pool > 0).")
+    if source == "pool":
+        if pool is None:
+            raise ValueError("The 'pool' view sets need the training split's augmentation pool (data.augment_pool > 0).")
+        pool = pool()
     rng = np.random.default_rng(count)
     logits, hulls = [], []
     for start in tqdm(range(0, len(data), batch), desc=f"predict {split} {name}", disable=not progress):
@@ -117,11 +121,6 @@ def predictions(pipe, root: str | Path, split: str, name: str, views: ViewSet, c
     cache.mkdir(parents=True, exist_ok=True)
     torch.save({**made, "made_by": json.dumps(made_by)}, file)
     return made
-
-
-def _iou(occupied: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    occupied, target = occupied.flatten(1), target.flatten(1) > 0.5
-    return ((occupied & target).sum(1) / (occupied | target).sum(1).clamp_min(1)).float()
 
 
 def _loss(logits: torch.Tensor, target: torch.Tensor, jaccard: float) -> torch.Tensor:
@@ -145,8 +144,8 @@ def evaluate_refiner(refiner: SilhouetteRefiner, sets: dict[str, dict[str, torch
         for s in range(0, len(d["logits"]), batch):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 refined.append(refiner(d["logits"][s:s + batch].float(), d["hull"][s:s + batch].float()).float())
-        report[name] = {"unrefined": float(_iou(d["logits"] > 0, d["target"]).mean()),
-                        "refined": float(_iou(torch.cat(refined) > 0, d["target"]).mean())}
+        report[name] = {"unrefined": float(iou(d["logits"], d["target"], threshold=0.0).mean()),  # logits: 0 is p = 0.5
+                        "refined": float(iou(torch.cat(refined), d["target"], threshold=0.0).mean())}
     refiner.train(was_training)
     return report
 
@@ -178,7 +177,8 @@ def train_refiner(pipeline: str | Path, out: str | Path, data_root: str | Path |
     preset = load_preset(pipeline / "preset.json")
     root = Path(data_root or preset.data.root)
     preset = dataclasses.replace(preset, data=dataclasses.replace(preset.data, root=str(root)))
-    pool = dataset(preset, "train").pool if preset.data.augment_pool > 0 else None
+    # the training split (renders and pool) is loaded only if a pool set is not cached yet (not on --resume)
+    pool = functools.cache(lambda: dataset(preset, "train").pool) if preset.data.augment_pool > 0 else None
     cache, made_by = out / "predictions", str(pipeline.resolve())
     made = [predictions(pipe, root, "train", name, VIEW_SETS[name] if pool is not None
                         else dataclasses.replace(VIEW_SETS[name], source="clean"), cache, pool, progress=progress,

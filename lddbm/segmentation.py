@@ -119,16 +119,18 @@ def closeup(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tup
 
 def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
                      photos: list[np.ndarray] | None, others: list[tuple[np.ndarray, np.ndarray]] = (),
-                     tabletop: float = 0.0, closeups: float = 0.0, defocus: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                     tabletop: float = 0.0, closeups: float = 0.0, defocus: float = 0.0,
+                     cards: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """One (image, mask) training pair: the object rescaled, moved, re-coloured, on a random background,
     or (probability ``tabletop``) standing on a surface with shadows, clutter from ``others`` behind it
     (``lddbm.data.tabletop``); then blurred, compressed and noised as a camera would. Of the pasted
-    ones, a share ``closeups`` is a close-up cut by the frame (``closeup``), and a share ``defocus`` has
-    its background out of focus, as a camera focused on the object leaves it."""
+    ones, a share ``closeups`` is a close-up cut by the frame (``closeup``), a share ``defocus`` has
+    its background out of focus, as a camera focused on the object leaves it, and a share ``cards``
+    lies on a sheet of paper or card (``lddbm.data.backgrounds.card_under``)."""
     from PIL import Image, ImageFilter
 
     from .data.augment import camera_degrade, composite, jitter_colour, place
-    from .data.backgrounds import random_background
+    from .data.backgrounds import card_under, random_background
     from .data.tabletop import tabletop_scene
 
     s = view.shape[0]
@@ -149,6 +151,8 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
         if rng.random() < defocus:
             radius = rng.uniform(0.01, 0.03) * s
             background = np.asarray(Image.fromarray(np.ascontiguousarray(background)).filter(ImageFilter.GaussianBlur(radius)))
+        if cards and rng.random() < cards:  # (no draw without cards: earlier recipes keep their stream)
+            background = card_under(mask, background, rng)
         image = composite(x, mask, background)
     image = camera_degrade(Image.fromarray(image), rng, blur=(0.3, 1.5), jpeg=(0.3, 25))
     out = np.asarray(image).astype(np.float32)
@@ -158,7 +162,7 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
 
 
 def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0, closeups: float = 0.0,
-           defocus: float = 0.0):
+           defocus: float = 0.0, cards: float = 0.0):
     from PIL import Image
 
     xs, ys = [], []
@@ -166,7 +170,7 @@ def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0,
         i, k = rng.integers(len(renders)), rng.integers(renders.shape[1])
         j, m = rng.integers(len(renders)), rng.integers(renders.shape[1])  # clutter: another object
         image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos, [(renders[j, m], masks[j, m])], tabletop,
-                                       closeups, defocus)
+                                       closeups, defocus, cards)
         if image.shape[0] != size:
             image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
             mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR)) > 127
@@ -180,10 +184,11 @@ def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0,
 def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "data/photos", steps: int = 2000,
                   batch_size: int = 24, lr: float = 2e-3, seed: int = 0, max_minutes: float = 0.0,
                   progress: bool = True, tabletop: float = 0.0, widths: tuple[int, ...] | None = None,
-                  closeups: float = 0.0, defocus: float = 0.0, init_from: str | Path | None = None) -> dict:
+                  closeups: float = 0.0, defocus: float = 0.0, init_from: str | Path | None = None,
+                  cards: float = 0.0) -> dict:
     """Train MaskNet on train-split renders over train photographs (a share ``tabletop`` of them standing
-    on surfaces with shadows and clutter; of the rest ``closeups`` cut by the frame and ``defocus`` on a
-    blurred background: ``composite_sample``); saves a diffusers folder to ``out``. ``init_from``: a MaskNet
+    on surfaces with shadows and clutter; of the rest ``closeups`` cut by the frame, ``defocus`` on a
+    blurred background and ``cards`` on a sheet of paper or card: ``composite_sample``); saves a diffusers folder to ``out``. ``init_from``: a MaskNet
     folder to start from (its widths; ``widths`` must then be None or the same)."""
     from tqdm.auto import tqdm
 
@@ -213,7 +218,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     start, log = time.perf_counter(), []
     bar = tqdm(range(steps), desc="masknet", disable=not progress)
     for step in bar:
-        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop, closeups, defocus)
+        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop, closeups, defocus, cards)
         logits = model(x)
         p = torch.sigmoid(logits)
         dice = 1 - (2 * (p * y).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1)
@@ -232,7 +237,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     model.to(torch.float16).save_pretrained(str(out))
     summary = {"steps": step + 1, "seconds": round(time.perf_counter() - start, 1), "batch_size": batch_size,
                "lr": lr, "init_from": None if init_from is None else str(init_from),
-               "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "widths": list(model.config.widths),
+               "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "cards": cards, "widths": list(model.config.widths),
                "final_loss": log[-1]["loss"] if log else None}
     return summary
 

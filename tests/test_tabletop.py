@@ -77,3 +77,28 @@ def test_closeups_are_cut_by_the_frame_and_defocus_blurs_only_the_background(mon
         return np.abs(np.diff(image.astype(int), axis=1)).max(-1)[away].mean()
 
     assert contrast(soft) < 0.5 * contrast(sharp)
+
+
+def test_a_card_lies_under_the_object_and_is_labelled_background():
+    from lddbm.data.augment import on_card
+    from lddbm.data.backgrounds import card_under
+
+    view, mask = _object(128)
+    dark = np.full((128, 128, 3), 40, np.uint8)
+    for seed in range(10):
+        out = card_under(mask, dark, np.random.default_rng(seed))
+        assert out.shape == dark.shape and out.dtype == np.uint8
+        assert np.array_equal(out, card_under(mask, dark, np.random.default_rng(seed)))  # seeded
+        # the card covers the object's box and some margin round it, but not the whole frame
+        covered = np.abs(out.astype(int) - 40).max(-1) > 30
+        rows, cols = np.nonzero(mask)
+        box = covered[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert box.mean() > 0.95 and 1.2 * box.size < covered.sum() < covered.size
+    photo = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    scene, moved = on_card(view, mask, np.random.default_rng(1), [photo])
+    assert scene.shape == view.shape and 0.2 * mask.sum() < moved.sum() < mask.sum()
+    # object pixels keep the object's colour; the mask holds the object alone, not the card
+    assert np.abs(scene[moved].astype(int) - (200, 30, 30)).max(1).mean() < 40
+    # the card is in the training mix when asked for, and the mask is still the object's
+    image, m = composite_sample(view, mask, np.random.default_rng(2), None, cards=1.0)
+    assert image.shape == (128, 128, 3) and 0 < m.sum() < 0.5 * m.size

@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND, flatten, frame_object, framing_box
-from .backgrounds import gradient_background, photo_crop, random_background
+from .backgrounds import card_under, gradient_background, photo_crop, random_background, solid_background
 
-CORRUPTIONS = ("clean", "cutout", "photo", "solid", "gradient", "small_offcentre", "dark_lowcontrast", "tabletop")
+CORRUPTIONS = ("clean", "cutout", "photo", "solid", "gradient", "small_offcentre", "dark_lowcontrast", "tabletop", "card")
 
 
 def composite(view: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -47,7 +47,8 @@ def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.ra
     clean: as rendered; cutout: RGBA with the mask as alpha; photo / solid / gradient: the object on
     a photograph crop / a uniform colour / a two-colour gradient; small_offcentre: at 55 % size, moved off centre;
     dark_lowcontrast: the whole view darkened and flattened; tabletop: standing on a surface with contact
-    and cast shadows, a photograph (or a wall) behind its back edge (``lddbm.data.tabletop``).
+    and cast shadows, a photograph (or a wall) behind its back edge (``lddbm.data.tabletop``); card: at
+    55-75 % size on a sheet of paper or card lying on a photograph (``on_card``).
     """
     if corruption == "clean":
         return Image.fromarray(view)
@@ -73,7 +74,20 @@ def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.ra
         from .tabletop import tabletop_scene
 
         return Image.fromarray(tabletop_scene(view, mask, rng, photos, scale=(0.55, 0.85))[0])
+    if corruption == "card":
+        return Image.fromarray(on_card(view, mask, rng, photos)[0])
     raise ValueError(f"Unknown corruption {corruption!r}; choose from {', '.join(CORRUPTIONS)}.")
+
+
+def on_card(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+            photos: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The object at 55-75 % size, a little off centre, on a sheet of paper or card
+    (``lddbm.data.backgrounds.card_under``) lying on a photograph (a uniform colour without photographs)
+    -> (image, the object's moved mask)."""
+    moved, moved_mask = place(view, mask, rng.uniform(0.55, 0.75), tuple(rng.uniform(-0.08, 0.08, 2)))
+    s = view.shape[0]
+    background = photo_crop(photos[rng.integers(len(photos))], s, rng) if photos else solid_background(s, rng)
+    return composite(moved, moved_mask, card_under(moved_mask, background, rng)), moved_mask
 
 
 def jitter_colour(view: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -123,6 +123,8 @@ def _masknet_arguments(p) -> None:
                    "by the frame")
     p.add_argument("--defocus", type=float, default=0.0, help="share of the pasted scenes with the background out "
                    "of focus")
+    p.add_argument("--cards", type=float, default=0.0, help="share of the pasted scenes with the object lying on a "
+                   "sheet of paper or card (lddbm.data.backgrounds.card_under)")
     p.add_argument("--widths", type=int, nargs="+", help="channels per U-Net level (default: MaskNet's)")
     p.add_argument("--init-from", help="a MaskNet folder to train further (its widths; e.g. "
                    "checkpoints/multiview3d/segmenter) instead of starting from random weights")
@@ -137,7 +139,7 @@ def _train_masknet(args) -> int:
     summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
                             seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress,
                             tabletop=args.tabletop, widths=args.widths, closeups=args.closeups,
-                            defocus=args.defocus, init_from=args.init_from, lr=args.lr)
+                            defocus=args.defocus, init_from=args.init_from, lr=args.lr, cards=args.cards)
     if args.attach:
         attach_to_pipeline(args.out, args.attach)
         summary["attached_to"] = args.attach

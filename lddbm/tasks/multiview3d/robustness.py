@@ -15,14 +15,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ...data.augment import CORRUPTIONS, composite, corrupt_view
+from ...data.augment import CORRUPTIONS, composite, corrupt_view, on_card
 from ...data.backgrounds import gradient_background, photo_crop, solid_background
 from ...data.multiview import load_objects
 from ...data.tabletop import tabletop_scene
 from ...errors import DataError
 from ...framing import normalize_view
 
-BACKGROUNDS = ("light", "photo", "solid", "gradient", "tabletop")
+BACKGROUNDS = ("light", "photo", "solid", "gradient", "tabletop", "card")
 
 
 def held_out_photos(root: str | Path) -> list[np.ndarray]:
@@ -62,6 +62,8 @@ def segmentation_benchmark(segmenters: dict[str, Callable[[np.ndarray], np.ndarr
             view, mask = obj["views"][v], obj["masks"][v]
             if kind == "tabletop":  # standing on a surface with shadows; the object is moved, so is its mask
                 scene, mask = tabletop_scene(view, mask, rng, photos, scale=(0.55, 0.85))
+            elif kind == "card":  # on a sheet of paper or card lying on a photograph; moved and shrunk too
+                scene, mask = on_card(view, mask, rng, photos)
             else:
                 background = {"light": lambda: np.full_like(view, 245),
                               "photo": lambda: photo_crop(photos[rng.integers(len(photos))], view.shape[0], rng),

@@ -117,16 +117,27 @@ def closeup(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tup
     return place(view, mask, scale, (float(offset[0]), float(offset[1])))
 
 
+def whitened(view: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The object as if made of white or light-grey material: most of its colour taken away and its values pulled
+    towards white, its shading kept (a white mug, a plaster figure, a white chair)."""
+    x = view.astype(np.float32)
+    grey = x.mean(axis=-1, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(0.0, 0.4)
+    x = 255 - (255 - x) * rng.uniform(0.25, 0.6)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
 def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
                      photos: list[np.ndarray] | None, others: list[tuple[np.ndarray, np.ndarray]] = (),
                      tabletop: float = 0.0, closeups: float = 0.0, defocus: float = 0.0,
-                     cards: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                     cards: float = 0.0, whiten: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """One (image, mask) training pair: the object rescaled, moved, re-coloured, on a random background,
     or (probability ``tabletop``) standing on a surface with shadows, clutter from ``others`` behind it
     (``lddbm.data.tabletop``); then blurred, compressed and noised as a camera would. Of the pasted
     ones, a share ``closeups`` is a close-up cut by the frame (``closeup``), a share ``defocus`` has
     its background out of focus, as a camera focused on the object leaves it, and a share ``cards``
-    lies on a sheet of paper or card (``lddbm.data.backgrounds.card_under``)."""
+    lies on a sheet of paper or card (``lddbm.data.backgrounds.card_under``). A share ``whiten`` of all objects
+    is made white or light grey first (``whitened``), so that a light, flat region is not read as paper."""
     from PIL import Image, ImageFilter
 
     from .data.augment import camera_degrade, composite, jitter_colour, place
@@ -137,6 +148,8 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
     if rng.random() < 0.5:
         view, mask = view[:, ::-1], mask[:, ::-1]
     x = jitter_colour(view, rng) if rng.random() < 0.8 else view
+    if whiten and rng.random() < whiten:  # (no draw without it: earlier recipes keep their stream)
+        x = whitened(x, rng)
     if rng.random() < tabletop:
         scale = (0.4, 0.95) if rng.random() < 0.8 else (0.95, 1.3)  # now and then a close-up cut by the frame
         image, mask = tabletop_scene(x, mask, rng, photos, others=list(others) if rng.random() < 0.5 else [], scale=scale)
@@ -162,7 +175,7 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
 
 
 def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0, closeups: float = 0.0,
-           defocus: float = 0.0, cards: float = 0.0):
+           defocus: float = 0.0, cards: float = 0.0, whiten: float = 0.0):
     from PIL import Image
 
     xs, ys = [], []
@@ -170,7 +183,7 @@ def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0,
         i, k = rng.integers(len(renders)), rng.integers(renders.shape[1])
         j, m = rng.integers(len(renders)), rng.integers(renders.shape[1])  # clutter: another object
         image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos, [(renders[j, m], masks[j, m])], tabletop,
-                                       closeups, defocus, cards)
+                                       closeups, defocus, cards, whiten)
         if image.shape[0] != size:
             image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
             mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR)) > 127
@@ -185,10 +198,11 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
                   batch_size: int = 24, lr: float = 2e-3, seed: int = 0, max_minutes: float = 0.0,
                   progress: bool = True, tabletop: float = 0.0, widths: tuple[int, ...] | None = None,
                   closeups: float = 0.0, defocus: float = 0.0, init_from: str | Path | None = None,
-                  cards: float = 0.0) -> dict:
+                  cards: float = 0.0, whiten: float = 0.0) -> dict:
     """Train MaskNet on train-split renders over train photographs (a share ``tabletop`` of them standing
     on surfaces with shadows and clutter; of the rest ``closeups`` cut by the frame, ``defocus`` on a
-    blurred background and ``cards`` on a sheet of paper or card: ``composite_sample``); saves a diffusers folder to ``out``. ``init_from``: a MaskNet
+    blurred background and ``cards`` on a sheet of paper or card; ``whiten`` of all objects made light:
+    ``composite_sample``); saves a diffusers folder to ``out``. ``init_from``: a MaskNet
     folder to start from (its widths; ``widths`` must then be None or the same)."""
     from tqdm.auto import tqdm
 
@@ -218,7 +232,8 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     start, log = time.perf_counter(), []
     bar = tqdm(range(steps), desc="masknet", disable=not progress)
     for step in bar:
-        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop, closeups, defocus, cards)
+        x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop, closeups, defocus, cards,
+                      whiten)
         logits = model(x)
         p = torch.sigmoid(logits)
         dice = 1 - (2 * (p * y).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1)
@@ -237,7 +252,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     model.to(torch.float16).save_pretrained(str(out))
     summary = {"steps": step + 1, "seconds": round(time.perf_counter() - start, 1), "batch_size": batch_size,
                "lr": lr, "init_from": None if init_from is None else str(init_from),
-               "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "cards": cards, "widths": list(model.config.widths),
+               "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "cards": cards, "whiten": whiten, "widths": list(model.config.widths),
                "final_loss": log[-1]["loss"] if log else None}
     return summary
 

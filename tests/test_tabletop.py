@@ -102,3 +102,18 @@ def test_a_card_lies_under_the_object_and_is_labelled_background():
     # the card is in the training mix when asked for, and the mask is still the object's
     image, m = composite_sample(view, mask, np.random.default_rng(2), None, cards=1.0)
     assert image.shape == (128, 128, 3) and 0 < m.sum() < 0.5 * m.size
+
+
+def test_whitened_objects_are_light_and_keep_their_shading():
+    from lddbm.segmentation import whitened
+
+    view, mask = _object(96)
+    view[mask] = (200, 30, 30)
+    view[60:80, 46:50] = (120, 20, 20)  # the leg in shade
+    for seed in range(5):
+        out = whitened(view, np.random.default_rng(seed))
+        body, leg = out[30:60, 30:66].astype(int), out[60:80, 46:50].astype(int)
+        assert body.mean() > 140 and np.ptp(body[0, 0]) < 0.5 * 170  # lighter (the red was 87 on average), most of it gone
+        assert leg.mean() < body.mean()  # the shaded part stays darker
+    image, m = composite_sample(view, mask, np.random.default_rng(0), None, whiten=1.0)
+    assert image.shape == view.shape and m.sum() > 0

@@ -125,6 +125,8 @@ def _masknet_arguments(p) -> None:
                    "of focus")
     p.add_argument("--cards", type=float, default=0.0, help="share of the pasted scenes with the object lying on a "
                    "sheet of paper or card (lddbm.data.backgrounds.card_under)")
+    p.add_argument("--whiten", type=float, default=0.0, help="share of the training objects made white or light "
+                   "grey (lddbm.segmentation.whitened), so that light regions are not read as paper")
     p.add_argument("--widths", type=int, nargs="+", help="channels per U-Net level (default: MaskNet's)")
     p.add_argument("--init-from", help="a MaskNet folder to train further (its widths; e.g. "
                    "checkpoints/multiview3d/segmenter) instead of starting from random weights")
@@ -139,7 +141,7 @@ def _train_masknet(args) -> int:
     summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
                             seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress,
                             tabletop=args.tabletop, widths=args.widths, closeups=args.closeups,
-                            defocus=args.defocus, init_from=args.init_from, lr=args.lr, cards=args.cards)
+                            defocus=args.defocus, init_from=args.init_from, lr=args.lr, cards=args.cards, whiten=args.whiten)
     if args.attach:
         attach_to_pipeline(args.out, args.attach)
         summary["attached_to"] = args.attach

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import CheckpointError
 
-__all__ = ["ENV", "candidates", "is_local_spelling", "locate"]
+__all__ = ["ENV", "candidates", "is_local_spelling", "locate", "replace_component"]
 
 ENV = "LDDBM_CHECKPOINTS"
 
@@ -59,3 +59,18 @@ def locate(name: str | os.PathLike) -> Path:
     hint = (f"{ENV} is {os.environ[ENV]!r}" if os.environ.get(ENV)
             else f"set {ENV} to the folder holding the checkpoints (the repository's checkpoints/)")
     raise CheckpointError(f"No pipeline folder {os.fspath(name)!r}: looked in {where}; pass the folder's path, or {hint}.")
+
+
+def replace_component(target: str | os.PathLike, write) -> None:
+    """Replace a pipeline component's folder by what ``write(target)`` puts there, keeping the
+    folder's model card (``README.md``) when the new contents bring none: a card is written by hand
+    and updated with the new model's figures, and deleting it with the old weights loses it."""
+    import shutil
+
+    target = Path(target)
+    card = target / "README.md"
+    kept = card.read_bytes() if card.is_file() else None
+    shutil.rmtree(target, ignore_errors=True)
+    write(target)
+    if kept is not None and not card.exists():
+        card.write_bytes(kept)

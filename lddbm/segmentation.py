@@ -264,14 +264,16 @@ def load_masknet(folder: str | Path) -> MaskNet:
 
 def attach_to_pipeline(masknet_folder: str | Path, pipeline_folder: str | Path, refine: bool | None = None) -> None:
     """Copy a MaskNet folder into a saved pipeline as its ``segmenter`` component (weights as they
-    are, no re-export of the other components); ``refine`` overrides the segmenter's setting."""
+    are, no re-export of the other components); ``refine`` overrides the segmenter's setting. The
+    component's model card (``segmenter/README.md``) is kept unless the MaskNet folder has one."""
     import json
     import shutil
 
+    from .checkpoints import replace_component
+
     source, target = Path(masknet_folder), Path(pipeline_folder) / "segmenter"
     load_masknet(source)  # fails clearly if it is not a MaskNet folder
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target)
+    replace_component(target, lambda folder: shutil.copytree(source, folder))
     if refine is not None:
         config = json.loads((target / "config.json").read_text())
         config["refine"] = bool(refine)

@@ -215,3 +215,26 @@ def test_train_masknet_starts_from_a_given_segmenter_and_refuses_other_widths(tm
     with pytest.raises(ConfigError, match="differ from"):
         train_masknet(data, tmp_path / "bad", photos_root="", steps=1, batch_size=2, progress=False,
                       init_from=tmp_path / "start", widths=(8, 32))
+
+
+def test_attaching_a_segmenter_keeps_the_components_card(tmp_path):
+    """A new segmenter replaces the old one's weights and config, not the hand-written card beside them;
+    a MaskNet folder that brings its own card replaces it."""
+    import json
+
+    from lddbm.segmentation import attach_to_pipeline, load_masknet
+
+    pipeline = tmp_path / "pipeline"
+    (pipeline / "segmenter").mkdir(parents=True)
+    (pipeline / "model_index.json").write_text(json.dumps({"_class_name": "LDDBMPipeline"}))
+    (pipeline / "segmenter" / "README.md").write_text("# the card\n")
+    (pipeline / "segmenter" / "stale.bin").write_bytes(b"old")
+    MaskNet(image_size=32, widths=(8, 16)).save_pretrained(tmp_path / "new")
+    attach_to_pipeline(tmp_path / "new", pipeline, refine=False)
+    assert (pipeline / "segmenter" / "README.md").read_text() == "# the card\n"
+    assert not (pipeline / "segmenter" / "stale.bin").exists()
+    assert load_masknet(pipeline / "segmenter").config.refine is False
+    assert json.loads((pipeline / "model_index.json").read_text())["segmenter"] == ["lddbm.segmentation", "MaskNet"]
+    (tmp_path / "new" / "README.md").write_text("# a newer card\n")
+    attach_to_pipeline(tmp_path / "new", pipeline)
+    assert (pipeline / "segmenter" / "README.md").read_text() == "# a newer card\n"

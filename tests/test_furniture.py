@@ -436,6 +436,9 @@ def test_train_refiner_learns_from_the_pipelines_predictions_and_attaches(catalo
                                                                                          "MultiViewEncoder"]}))
     with pytest.raises(ValueError, match="no lifting encoder"):
         attach_refiner(tmp_path / "refiner" / "refiner", tmp_path / "pooled")
+    (shipped / "refiner" / "README.md").write_text("# the card\n")
+    attach_refiner(tmp_path / "refiner" / "refiner", shipped)  # attaching again keeps the component's card
+    assert (shipped / "refiner" / "README.md").read_text() == "# the card\n"
 
     check_folder(shipped)
     assert json.loads((shipped / "model_index.json").read_text())["refiner"][1] == "SilhouetteRefiner"

@@ -243,7 +243,7 @@ def _save(refiner: SilhouetteRefiner, folder: Path, pipeline: Path, record: dict
 
 def attach_refiner(refiner_folder: str | Path, pipeline_folder: str | Path) -> None:
     """Copy a refiner folder (``train_refiner``'s ``OUT/refiner``) into a saved pipeline as its ``refiner``
-    component, stored in the dtype of the pipeline's denoiser."""
+    component, stored in the dtype of the pipeline's denoiser (a ``refiner/README.md`` there is kept)."""
     pipeline_folder = Path(pipeline_folder)
     index_file = pipeline_folder / "model_index.json"
     if not index_file.is_file():
@@ -255,9 +255,10 @@ def attach_refiner(refiner_folder: str | Path, pipeline_folder: str | Path) -> N
     with safe_open(str(pipeline_folder / "denoiser" / "diffusion_pytorch_model.safetensors"), framework="pt") as f:
         stored = f.get_slice(next(iter(f.keys()))).get_dtype()
     dtype = {"F16": torch.float16, "BF16": torch.bfloat16}.get(stored, torch.float32)
-    target = pipeline_folder / "refiner"
-    shutil.rmtree(target, ignore_errors=True)
-    SilhouetteRefiner.from_pretrained(refiner_folder, torch_dtype=dtype).save_pretrained(target, safe_serialization=True)
+    from ...checkpoints import replace_component
+
+    model = SilhouetteRefiner.from_pretrained(refiner_folder, torch_dtype=dtype)
+    replace_component(pipeline_folder / "refiner", lambda folder: model.save_pretrained(folder, safe_serialization=True))
     index = json.loads(index_file.read_text())
     index["refiner"] = ["lddbm.modalities.refiner", "SilhouetteRefiner"]
     index_file.write_text(json.dumps(index, indent=2) + "\n")

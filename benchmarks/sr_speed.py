@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512, help="input side, pixels")
     ap.add_argument("--steps", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--overlap", type=int, nargs="+", default=[8], help="LR pixels shared by neighbouring tiles")
+    ap.add_argument("--back-projection", type=int, nargs="+", default=[None], metavar="N",
+                    help="iterations of back-projection onto the input (default: each checkpoint's own)")
     ap.add_argument("--peers", default="", help="comma-separated: waifu2x, waifu2x-denoise2")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -59,10 +61,13 @@ def main() -> None:
         pipe.set_progress_bar_config(disable=True)
         for steps in args.steps:
             for overlap in args.overlap:
-                seconds = timed(lambda: upscale(pipe, image, steps=steps, overlap=overlap, sampler="dbim"), args.repeats)
-                rows.append({"method": folder, "scale": pipeline_scale(pipe), "sampler": "dbim", "steps": steps,
-                             "overlap": overlap, "seconds": round(seconds, 3)})
-                print(json.dumps(rows[-1]), flush=True)
+                for bp in args.back_projection:
+                    seconds = timed(lambda: upscale(pipe, image, steps=steps, overlap=overlap, sampler="dbim",
+                                                    back_projection=bp), args.repeats)
+                    used = pipe.source_encoder.config.get("back_projection", 0) if bp is None else bp
+                    rows.append({"method": folder, "scale": pipeline_scale(pipe), "sampler": "dbim", "steps": steps,
+                                 "overlap": overlap, "back_projection": used, "seconds": round(seconds, 3)})
+                    print(json.dumps(rows[-1]), flush=True)
     if args.peers:
         from lddbm.tasks.superres.peers import peers_by_name
 

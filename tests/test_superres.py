@@ -69,6 +69,28 @@ def test_the_decoders_second_stage_starts_as_the_first_and_loads_a_checkpoint_wi
     assert refined.refine[-1].weight.grad.abs().sum() > 0
 
 
+def test_the_trunks_without_groupnorm_still_anchor_and_start_as_bicubic():
+    """norm="none" (EDSR-style trunks): no GroupNorm anywhere, the same anchoring and the same bicubic start;
+    the preset's data.norm reaches all three modules, and an unknown norm is refused."""
+    from lddbm.tasks.superres import modalities
+
+    kw = dict(latent_channels=7, latent_size=32, width=8, blocks=1, norm="none")
+    hr = to_tensor(photo(128))[None]
+    lr = F.interpolate(hr, size=(32, 32), mode="bicubic", antialias=True, align_corners=False)
+    z = AnchoredImageEncoder(image_size=128, **kw)(hr)
+    torch.testing.assert_close(z[:, :3], lr)
+    torch.testing.assert_close(LowResEncoder(image_size=32, **kw)(lr)[:, :3], lr)
+    torch.testing.assert_close(AnchoredImageDecoder(image_size=128, **kw)(z),
+                               F.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False))
+    preset = apply_overrides(get_preset("sr4x"), {"data.norm": "none", "latent.width": "8"})
+    for name, module in modalities(preset).items():
+        assert module.config.norm == "none", name
+        assert not any(isinstance(m, torch.nn.GroupNorm) for m in module.modules()), name
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in LowResEncoder(image_size=32, latent_channels=7).modules())
+    with pytest.raises(ValueError, match="norm must be one of"):
+        LowResEncoder(image_size=32, latent_channels=7, norm="batch")
+
+
 @pytest.mark.parametrize(("lr_size", "scale"), [(32, 4), (16, 8)])
 def test_lowres_encoder_anchors_on_its_input(lr_size, scale):
     encoder = LowResEncoder(image_size=lr_size, latent_channels=7, latent_size=32, width=8, blocks=1)
@@ -79,6 +101,45 @@ def test_lowres_encoder_anchors_on_its_input(lr_size, scale):
         torch.testing.assert_close(z[:, :3], x)
     with pytest.raises(ValueError, match="Expected images of shape"):
         encoder.preprocess(torch.zeros(1, 3, lr_size + 1, lr_size + 1))
+
+
+def test_back_projection_makes_the_result_agree_with_a_clean_input():
+    """Each iteration moves the result towards the set whose antialiased bicubic down-sampling is the input;
+    0 iterations leave it as it is."""
+    from lddbm.tasks.superres.tiling import back_project
+
+    hr = to_tensor(photo(64))
+    lr = F.interpolate(hr[None], size=(16, 16), mode="bicubic", antialias=True, align_corners=False)[0]
+    noise = torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    guess = F.interpolate(lr[None], scale_factor=4, mode="nearest")[0] + 0.05 * noise
+
+    def disagreement(up):
+        return (F.interpolate(up[None], size=(16, 16), mode="bicubic", antialias=True, align_corners=False)[0] - lr).abs().mean()
+
+    assert torch.equal(back_project(guess, lr, 0), guess)
+    errors = [disagreement(back_project(guess, lr, k)) for k in range(4)]
+    assert errors[0] > 2 * errors[1] and errors[1] > errors[2] > errors[3]
+    assert (back_project(guess, lr, 2) - hr).abs().mean() < (guess - hr).abs().mean()  # and nearer the original
+
+
+def test_upscale_back_projects_as_the_checkpoint_says(tiny_sr):
+    """The source encoder's back_projection is upscale's default (the clean presets write 2, sr4x_real 0); an
+    explicit value overrides it; a negative one is refused with a message."""
+    from lddbm.tasks.superres import modalities
+
+    rgb = photo(24)
+    assert tiny_sr.source_encoder.config.back_projection == 0
+    plain = np.asarray(upscale(tiny_sr, rgb, steps=1).image)
+    assert np.array_equal(plain, np.asarray(upscale(tiny_sr, rgb, steps=1, back_projection=0).image))
+    projected = np.asarray(upscale(tiny_sr, rgb, steps=1, back_projection=2).image)
+    assert not np.array_equal(plain, projected)
+    tiny_sr.source_encoder.register_to_config(back_projection=2)
+    assert np.array_equal(projected, np.asarray(upscale(tiny_sr, rgb, steps=1).image))
+    with pytest.raises(ConfigError, match="0 or more"):
+        upscale(tiny_sr, rgb, back_projection=-1)
+    assert modalities(get_preset("sr4x"))["source_encoder"].config.back_projection == 2
+    assert modalities(get_preset("sr8x"))["source_encoder"].config.back_projection == 2
+    assert modalities(get_preset("sr4x_real"))["source_encoder"].config.back_projection == 0
 
 
 def test_upscale_whole_images_of_any_mode(tiny_sr):

@@ -22,7 +22,7 @@ TITLE = "Super-resolution"
 ORDER = 30
 # model choice -> checkpoint folder (shown when it exists): "×4" for clean images, "×4 photo" trained on
 # JPEG, noise and blur (lddbm/data/degradations.py); "×8" is the ×4 model then bicubic ×2, which scores
-# higher than the ×8 model (+1.19 against +0.88 dB on the test photos, docs/superres.md) at a seventh of its
+# higher than the ×8 model (+1.24 against +0.98 dB on the test photos, docs/superres.md) at a seventh of its
 # time; the ×8 model (the paper's 16 -> 128 setting) stays a choice
 SCALES = {"×4": "sr4x", "×4 photo (JPEG, noise)": "sr4x_real", "×8": "sr4x", "×8, the 16 → 128 px model": "sr8x"}
 FACTORS = {"×8": 8, "×8, the 16 → 128 px model": 8}  # a choice's whole factor, when not its model's own

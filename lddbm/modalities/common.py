@@ -23,15 +23,23 @@ def check_latent_layout(latent_channels: int, latent_size: int) -> None:
         raise ValueError(f"Latent shape must be positive, got ({latent_channels}, {latent_size}, {latent_size}).")
 
 
-class ResBlock(nn.Module):
-    """Pre-activation residual block (GroupNorm, SiLU, 3x3 conv, twice) over 2D or 3D feature maps."""
+def group_norm(ch: int, norm: bool = True) -> nn.Module:
+    """GroupNorm over up to 8 groups, or nothing (``norm=False``)."""
+    return nn.GroupNorm(min(8, ch), ch) if norm else nn.Identity()
 
-    def __init__(self, ch: int, dims: int = 2):
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block (GroupNorm, SiLU, 3x3 conv, twice) over 2D or 3D feature maps.
+
+    ``norm=False`` leaves the GroupNorms out (EDSR-style, as super-resolution networks do: a
+    normalisation over the tile rescales its features by the tile's own statistics)."""
+
+    def __init__(self, ch: int, dims: int = 2, norm: bool = True):
         super().__init__()
         conv = {2: nn.Conv2d, 3: nn.Conv3d}[dims]
         self.block = nn.Sequential(
-            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), conv(ch, ch, 3, padding=1),
-            nn.GroupNorm(min(8, ch), ch), nn.SiLU(), conv(ch, ch, 3, padding=1),
+            group_norm(ch, norm), nn.SiLU(), conv(ch, ch, 3, padding=1),
+            group_norm(ch, norm), nn.SiLU(), conv(ch, ch, 3, padding=1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

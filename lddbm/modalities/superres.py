@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from .common import ResBlock, check_latent_layout, standardize_latent
+from .common import ResBlock, check_latent_layout, group_norm, standardize_latent
 from .image import IMAGE_OUTPUT_TYPES, images_to_tensor, postprocess_images
 
 __all__ = ["AnchoredImageDecoder", "AnchoredImageEncoder", "ConfigMixin", "LowResEncoder", "ModelMixin"]
@@ -39,10 +39,16 @@ def upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
 
 
-def _trunk(in_ch: int, width: int, blocks: int, out_ch: int) -> nn.Sequential:
+NORMS = ("group", "none")
+
+
+def _trunk(in_ch: int, width: int, blocks: int, out_ch: int, norm: str = "group") -> nn.Sequential:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}.")
+    use = norm == "group"
     layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, padding=1)]
-    layers += [ResBlock(width) for _ in range(blocks)]
-    layers += [nn.GroupNorm(min(8, width), width), nn.SiLU(), nn.Conv2d(width, out_ch, 3, padding=1)]
+    layers += [ResBlock(width, norm=use) for _ in range(blocks)]
+    layers += [group_norm(width, use), nn.SiLU(), nn.Conv2d(width, out_ch, 3, padding=1)]
     return nn.Sequential(*layers)
 
 
@@ -68,7 +74,11 @@ class LowResEncoder(ModelMixin, ConfigMixin):
     is trained by the predictive loss, which decodes the one-step estimate (whose anchor is this
     one) and compares it with the high-resolution target. Bridging the anchor instead makes the
     transformer rebuild the whole image through its patch tokens: after 500 steps that scored 7 dB
-    below bicubic."""
+    below bicubic.
+
+    ``back_projection`` is not used here: it records, with the checkpoint, how many iterations of
+    back-projection ``lddbm.tasks.superres.upscale.upscale`` applies to the whole result by default
+    (``tiling.back_project``): 2 for a model of clean, bicubic-shrunk inputs, 0 for JPEG or noisy ones."""
 
     @register_to_config
     def __init__(
@@ -80,12 +90,14 @@ class LowResEncoder(ModelMixin, ConfigMixin):
         blocks: int = 4,
         sigma_data: float = 0.5,
         anchor_blocks: int = 0,  # residual blocks that correct the anchor; 0: the (resized) input as it is
+        norm: str = "group",  # "none": no GroupNorm in the conv trunks (EDSR-style)
+        back_projection: int = 0,  # iterations of back-projection onto the input after upscaling (read by ``upscale``)
     ):
         super().__init__()
         _hr_factor(latent_size, latent_channels, image_size, "latent_size / image_size (LR tile)")
-        self.net = _trunk(ANCHOR_CHANNELS, width, blocks, latent_channels - ANCHOR_CHANNELS)
+        self.net = _trunk(ANCHOR_CHANNELS, width, blocks, latent_channels - ANCHOR_CHANNELS, norm)
         if anchor_blocks:
-            self.anchor_net = _trunk(ANCHOR_CHANNELS, width, anchor_blocks, ANCHOR_CHANNELS)
+            self.anchor_net = _trunk(ANCHOR_CHANNELS, width, anchor_blocks, ANCHOR_CHANNELS, norm)
             nn.init.zeros_(self.anchor_net[-1].weight)  # starts as the input itself
             nn.init.zeros_(self.anchor_net[-1].bias)
 
@@ -116,11 +128,12 @@ class AnchoredImageEncoder(ModelMixin, ConfigMixin):
         width: int = 64,
         blocks: int = 2,
         sigma_data: float = 0.5,
+        norm: str = "group",
     ):
         super().__init__()
         factor = _hr_factor(image_size, latent_channels, latent_size)
         in_ch = ANCHOR_CHANNELS + 3 * factor * factor
-        self.net = _trunk(in_ch, width, blocks, latent_channels - ANCHOR_CHANNELS)
+        self.net = _trunk(in_ch, width, blocks, latent_channels - ANCHOR_CHANNELS, norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         L = self.config.latent_size
@@ -152,16 +165,17 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
         blocks: int = 4,
         loss: str = "l1",
         refine_blocks: int = 0,  # residual blocks of the second stage (0: none)
+        norm: str = "group",
     ):
         super().__init__()
         factor = _hr_factor(image_size, latent_channels, latent_size)
         if loss not in ("l1", "mse"):
             raise ValueError(f"loss must be 'l1' or 'mse', got {loss!r}.")
-        self.net = _trunk(latent_channels, width, blocks, 3 * factor * factor)
+        self.net = _trunk(latent_channels, width, blocks, 3 * factor * factor, norm)
         nn.init.zeros_(self.net[-1].weight)  # start as plain bicubic up-sampling of the anchor
         nn.init.zeros_(self.net[-1].bias)
         if refine_blocks:
-            self.refine = _trunk(latent_channels + 3 * factor * factor, width, refine_blocks, 3 * factor * factor)
+            self.refine = _trunk(latent_channels + 3 * factor * factor, width, refine_blocks, 3 * factor * factor, norm)
             nn.init.zeros_(self.refine[-1].weight)  # starts as the first stage's image
             nn.init.zeros_(self.refine[-1].bias)
 

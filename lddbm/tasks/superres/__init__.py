@@ -21,19 +21,25 @@ from ..base import Option, SampleOptions, Task
 from .cli import COMMANDS, DATA_BUILDERS, EXAMPLE_BUILDERS
 from .peers import peers_by_name
 from .presets import PRESETS, PhotoData
-from .upscale import ENSEMBLE_SIZES, autoencoder_psnr, evaluate_images, load_images, pipeline_scale
+from .upscale import BACK_PROJECTION, ENSEMBLE_SIZES, autoencoder_psnr, evaluate_images, load_images, pipeline_scale
 
 logger = logging.getLogger(__name__)
+
+
+def back_projection(data: PhotoData) -> int:
+    """Back-projection iterations for a model of these inputs: only clean ones (bicubic down-sampling) agree with
+    the original; pulling the output towards a JPEG or noisy input brings its flaws back (-0.4 dB, docs/superres.md)."""
+    return BACK_PROJECTION if data.degradation == "bicubic" else 0
 
 
 def modalities(preset: Preset) -> dict[str, nn.Module]:
     from ...modalities import AnchoredImageDecoder, AnchoredImageEncoder, LowResEncoder
 
     d, lat, b = preset.data, preset.latent, preset.bridge
-    common = dict(latent_channels=lat.channels, latent_size=lat.size, width=lat.width)
+    common = dict(latent_channels=lat.channels, latent_size=lat.size, width=lat.width, norm=d.norm)
     return {
         "source_encoder": LowResEncoder(image_size=d.hr_size // d.scale, sigma_data=b.sigma_data_end,
-                                        anchor_blocks=d.anchor_blocks, **common),
+                                        anchor_blocks=d.anchor_blocks, back_projection=back_projection(d), **common),
         "target_encoder": AnchoredImageEncoder(image_size=d.hr_size, sigma_data=b.sigma_data, **common),
         "target_decoder": AnchoredImageDecoder(image_size=d.hr_size, refine_blocks=d.refine_blocks, **common),
     }
@@ -50,7 +56,7 @@ def dataset(preset: Preset, split: str) -> Dataset:
 def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
                     images: str | None = None, baseline: str | None = None, crop: int | None = None,
                     scale: int | None = None, degradation: str = "bicubic", peers: str | None = None,
-                    ensemble: int | None = None) -> dict:
+                    ensemble: int | None = None, back_projection: int | None = None) -> dict:
     """PSNR/SSIM of whole-image upscales against bicubic, and of the autoencoder's reconstruction.
 
     "val" (periodic evaluation while training) scores centre crops of ``data.eval_crop`` px of the
@@ -63,7 +69,8 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     inputs are made ("bicubic" or "jpeg_noise", ``lddbm.data.degradations``); ``peers``: comma-separated
     other upscalers scored on the same inputs (``waifu2x``, ``waifu2x-denoise2``, ...; ``lddbm.tasks.superres.peers``),
     each skipped with a note in the report when it cannot run here; ``ensemble``: the checkpoint's upscales average
-    that many flips and turns (``upscale``'s ``ensemble``; the baseline and the peers get none).
+    that many flips and turns (``upscale``'s ``ensemble``; the baseline and the peers get none); ``back_projection``:
+    the checkpoint's iterations of back-projection onto the input (default its own; the baseline keeps its own).
     """
     d = preset.data
     factor = pipeline_scale(pipe)
@@ -85,11 +92,13 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
         models["baseline"].set_progress_bar_config(disable=True)
     kwargs = opts.sampler_kwargs()
     # the baseline samples with its own defaults
-    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), "ensemble": ensemble or 1, **kwargs}}
+    sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), "ensemble": ensemble or 1,
+                          "back_projection": back_projection, **kwargs}}
     peer_models, skipped = peers_by_name(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
                              log=logger.info, degradation=degradation or "bicubic", peers=peer_models)
-    report.update(peers_skipped=skipped, ensemble=ensemble or 1, split=split, images_from=str(source), baseline=baseline,
+    used = back_projection if back_projection is not None else getattr(pipe.source_encoder.config, "back_projection", 0)
+    report.update(peers_skipped=skipped, ensemble=ensemble or 1, back_projection=used, split=split, images_from=str(source), baseline=baseline,
                   nfe=report["nfe_per_tile"]["lddbm"], psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
     folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
     encoder_dir = Path(folder) / "target_encoder" if folder else None
@@ -119,6 +128,8 @@ TASK = Task(
                "skipped with a note otherwise)"),
         Option("ensemble", "average the checkpoint's upscales of the input flipped and turned: 1 (default), 2, 4 or 8 "
                "of its symmetries (the baseline and the peers get none)", int, choices=ENSEMBLE_SIZES),
+        Option("back_projection", "iterations of back-projection of the checkpoint's output onto its input (default: the "
+               "checkpoint's own, 2 for the clean models, 0 for sr4x_real; the baseline keeps its own)", int),
     ),
     aliases=("sr",), default_preset="sr4x", commands=COMMANDS, data_builders=DATA_BUILDERS,
     example_builders=EXAMPLE_BUILDERS,

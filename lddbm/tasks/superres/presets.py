@@ -24,6 +24,7 @@ class PhotoData:
     degradation: Literal["bicubic", "realistic"] = "bicubic"  # how training inputs are made (lddbm/data/degradations.py)
     anchor_blocks: int = 0  # the LR encoder's anchor correction (LowResEncoder); needed when the input is not the clean anchor
     refine_blocks: int = 0  # the HR decoder's second stage (AnchoredImageDecoder): it reads the first stage's image back
+    norm: Literal["group", "none"] = "group"  # "none": the encoders' and decoder's conv trunks without GroupNorm
 
 
 def sr4x() -> Preset:

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ...images import from_unit, normalise_mode, to_unit
@@ -78,6 +79,23 @@ def upscale_tensor(x: torch.Tensor, fn: TileFn, scale: int, tile: int, overlap: 
     return full[:, o : o + H * scale, o : o + W * scale].float()
 
 
+def back_project(up: torch.Tensor, x: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Iterative back-projection (Irani and Peleg, 1991): ``up`` (3, H*s, W*s) corrected so that its
+    antialiased bicubic down-sampling gives back the input ``x`` (3, H, W), both in [-1, 1]:
+    ``up += U(x - D(up))`` ``iterations`` times (U: bicubic up-sampling). For inputs made by that
+    down-sampling (a clean photo shrunk), what the model's output disagrees with the input in is
+    error, and this removes it: +0.05 dB on the 10 test photographs at 2 iterations (docs/superres.md).
+    Not for JPEG or noisy inputs, where agreeing with the input brings its noise back."""
+    if iterations <= 0:
+        return up
+    small, big = tuple(x.shape[-2:]), tuple(up.shape[-2:])
+    x, up = x[None].float(), up[None].float()
+    for _ in range(iterations):
+        down = F.interpolate(up, size=small, mode="bicubic", antialias=True, align_corners=False)
+        up = up + F.interpolate(x - down, size=big, mode="bicubic", align_corners=False)
+    return up[0].float()
+
+
 def split_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Any PIL image -> (RGB float array in [-1, 1] (H, W, 3), alpha uint8 or None, was_grey)."""
     image = normalise_mode(image)
@@ -89,8 +107,9 @@ def split_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool
 
 def upscale_image(image: Image.Image, fn: TileFn, scale: int, tile: int, overlap: int = 8,
                   max_side: int = MAX_INPUT_SIDE, batch_size: int = 16,
-                  progress: Callable[[int, int], None] | None = None) -> Image.Image:
-    """Upscale a whole PIL image by ``scale`` with the tile model; keeps alpha and greyness."""
+                  progress: Callable[[int, int], None] | None = None, back_projection: int = 0) -> Image.Image:
+    """Upscale a whole PIL image by ``scale`` with the tile model; keeps alpha and greyness.
+    ``back_projection``: iterations of ``back_project`` onto the input, on the whole result."""
     w, h = image.size
     if max(w, h) > max_side:
         raise InputError(f"The image is {w}x{h}; the longest side may be at most {max_side} pixels. "
@@ -98,6 +117,7 @@ def upscale_image(image: Image.Image, fn: TileFn, scale: int, tile: int, overlap
     rgb, alpha, grey = split_alpha(image)
     x = torch.from_numpy(rgb).permute(2, 0, 1)  # (3, H, W)
     y = upscale_tensor(x, fn, scale, tile, overlap, batch_size, progress)
+    y = back_project(y, x, back_projection)
     u8 = from_unit(y).permute(1, 2, 0).numpy()
     out = Image.fromarray(u8, "RGB")
     if grey:

@@ -91,6 +91,25 @@ def test_the_trunks_without_groupnorm_still_anchor_and_start_as_bicubic():
         LowResEncoder(image_size=32, latent_channels=7, norm="batch")
 
 
+def test_the_decoder_can_project_its_image_onto_the_anchor():
+    """anchor_projection: the decoded image's down-sampling moves onto the anchor, gradients still reach the
+    residual head, and the preset's data.anchor_projection reaches the decoder."""
+    from lddbm.modalities.superres import downsample
+    from lddbm.tasks.superres import modalities
+
+    kw = dict(image_size=64, latent_channels=7, latent_size=16, width=8, blocks=1)
+    plain, projected = AnchoredImageDecoder(**kw), AnchoredImageDecoder(**kw, anchor_projection=2)
+    torch.nn.init.normal_(plain.net[-1].weight, std=0.1)  # a residual that disagrees with the anchor
+    projected.load_state_dict(plain.state_dict())
+    z = torch.randn(2, 7, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.5
+    disagreement = [(downsample(d(z), 16) - z[:, :3]).abs().mean().item() for d in (plain, projected)]
+    assert disagreement[1] < disagreement[0] / 2
+    projected(z).abs().mean().backward()
+    assert projected.net[-1].weight.grad.abs().sum() > 0
+    preset = apply_overrides(get_preset("sr4x"), {"data.anchor_projection": "2", "latent.width": "8"})
+    assert modalities(preset)["target_decoder"].config.anchor_projection == 2
+
+
 @pytest.mark.parametrize(("lr_size", "scale"), [(32, 4), (16, 8)])
 def test_lowres_encoder_anchors_on_its_input(lr_size, scale):
     encoder = LowResEncoder(image_size=lr_size, latent_channels=7, latent_size=32, width=8, blocks=1)

@@ -151,7 +151,12 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
     With ``refine_blocks`` a second stage reads that image back (folded by pixel-unshuffle, beside the
     latent) and adds a correction of its own: every HR pixel's neighbourhood, not only the latent, informs
     the result. Its last layer starts at zero, so a decoder given refine blocks starts as the one without
-    (a shipped checkpoint fine-tuned with them, ``--init-from``, starts from its own output)."""
+    (a shipped checkpoint fine-tuned with them, ``--init-from``, starts from its own output).
+
+    ``anchor_projection`` back-projects the image onto the anchor that many times inside the network (the
+    consistency ``upscale`` applies afterwards, ``tiling.back_project``, but trained through): the residual
+    then only has to be right where the anchor says nothing. Only for anchors that are the HR image's
+    down-sampling (clean x4 inputs)."""
 
     output_types = IMAGE_OUTPUT_TYPES
 
@@ -166,6 +171,7 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
         loss: str = "l1",
         refine_blocks: int = 0,  # residual blocks of the second stage (0: none)
         norm: str = "group",
+        anchor_projection: int = 0,  # back-projection iterations onto the anchor inside the decoder (0: none)
     ):
         super().__init__()
         factor = _hr_factor(image_size, latent_channels, latent_size)
@@ -189,6 +195,8 @@ class AnchoredImageDecoder(ModelMixin, ConfigMixin):
         if self.config.refine_blocks:
             folded = F.pixel_unshuffle(image, self.factor)
             image = image + F.pixel_shuffle(self.refine(torch.cat([z, folded], dim=1)), self.factor)
+        for _ in range(self.config.anchor_projection):  # the image whose down-sampling is the anchor (x4: the input)
+            image = image + upsample(anchor - downsample(image, anchor.shape[-1]), self.factor)
         return image
 
     def reconstruction_loss(self, decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

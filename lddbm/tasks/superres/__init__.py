@@ -41,7 +41,8 @@ def modalities(preset: Preset) -> dict[str, nn.Module]:
         "source_encoder": LowResEncoder(image_size=d.hr_size // d.scale, sigma_data=b.sigma_data_end,
                                         anchor_blocks=d.anchor_blocks, back_projection=back_projection(d), **common),
         "target_encoder": AnchoredImageEncoder(image_size=d.hr_size, sigma_data=b.sigma_data, **common),
-        "target_decoder": AnchoredImageDecoder(image_size=d.hr_size, refine_blocks=d.refine_blocks, **common),
+        "target_decoder": AnchoredImageDecoder(image_size=d.hr_size, refine_blocks=d.refine_blocks,
+                                               anchor_projection=d.anchor_projection, **common),
     }
 
 

@@ -25,6 +25,7 @@ class PhotoData:
     anchor_blocks: int = 0  # the LR encoder's anchor correction (LowResEncoder); needed when the input is not the clean anchor
     refine_blocks: int = 0  # the HR decoder's second stage (AnchoredImageDecoder): it reads the first stage's image back
     norm: Literal["group", "none"] = "group"  # "none": the encoders' and decoder's conv trunks without GroupNorm
+    anchor_projection: int = 0  # the HR decoder back-projects its image onto the anchor (AnchoredImageDecoder)
 
 
 def sr4x() -> Preset:

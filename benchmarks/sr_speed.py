@@ -10,6 +10,7 @@ With ``--peers waifu2x`` the waifu2x photo peer (``lddbm.tasks.superres.peers``)
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -22,7 +23,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
-from lddbm.tasks.superres.upscale import pipeline_scale, upscale  # noqa: E402
+from lddbm.tasks.superres.upscale import compute_dtype, pipeline_scale, upscale  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
@@ -44,6 +45,7 @@ def main() -> None:
     ap.add_argument("--overlap", type=int, nargs="+", default=[8], help="LR pixels shared by neighbouring tiles")
     ap.add_argument("--back-projection", type=int, nargs="+", default=[None], metavar="N",
                     help="iterations of back-projection onto the input (default: each checkpoint's own)")
+    ap.add_argument("--precision", nargs="+", default=["auto"], help="auto, float32, bfloat16 (upscale's precision)")
     ap.add_argument("--peers", default="", help="comma-separated: waifu2x, waifu2x-denoise2")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -61,12 +63,14 @@ def main() -> None:
         pipe.set_progress_bar_config(disable=True)
         for steps in args.steps:
             for overlap in args.overlap:
-                for bp in args.back_projection:
+                for bp, precision in itertools.product(args.back_projection, args.precision):
                     seconds = timed(lambda: upscale(pipe, image, steps=steps, overlap=overlap, sampler="dbim",
-                                                    back_projection=bp), args.repeats)
+                                                    back_projection=bp, precision=precision), args.repeats)
                     used = pipe.source_encoder.config.get("back_projection", 0) if bp is None else bp
                     rows.append({"method": folder, "scale": pipeline_scale(pipe), "sampler": "dbim", "steps": steps,
-                                 "overlap": overlap, "back_projection": used, "seconds": round(seconds, 3)})
+                                 "overlap": overlap, "back_projection": used, "precision": precision,
+                                 "computed_in": str(compute_dtype(pipe, precision)).removeprefix("torch."),
+                                 "seconds": round(seconds, 3)})
                     print(json.dumps(rows[-1]), flush=True)
     if args.peers:
         from lddbm.tasks.superres.peers import peers_by_name

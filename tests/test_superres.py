@@ -161,6 +161,26 @@ def test_upscale_back_projects_as_the_checkpoint_says(tiny_sr):
     assert modalities(get_preset("sr4x_real"))["source_encoder"].config.back_projection == 0
 
 
+def test_upscale_precision_bfloat16_autocast_and_its_choice(tiny_sr, monkeypatch):
+    """bfloat16 autocast gives (nearly) the float32 image and says so; "auto" takes it only on a CPU that has it
+    natively; an unknown precision is refused with a message."""
+    import lddbm.tasks.superres.upscale as up
+
+    rgb = photo(24)
+    full = upscale(tiny_sr, rgb, steps=1, precision="float32")
+    half = upscale(tiny_sr, rgb, steps=1, precision="bfloat16")
+    assert (full.precision, half.precision) == ("float32", "bfloat16")
+    assert np.abs(np.asarray(full.image, float) - np.asarray(half.image, float)).mean() < 2  # of 255
+    monkeypatch.setattr(up, "native_bfloat16", lambda device: False)
+    assert upscale(tiny_sr, rgb, steps=1).precision == "float32"
+    monkeypatch.setattr(up, "native_bfloat16", lambda device: True)
+    assert upscale(tiny_sr, rgb, steps=1).precision == "bfloat16"
+    monkeypatch.undo()
+    assert up.native_bfloat16("cuda") is False  # autocast to bfloat16 is a CPU choice here
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        upscale(tiny_sr, rgb, precision="half")
+
+
 def test_upscale_whole_images_of_any_mode(tiny_sr):
     calls = []
     rgb = photo(20).resize((20, 12))

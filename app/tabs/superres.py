@@ -110,7 +110,7 @@ def super_resolve(image, scale, steps, sampler, guidance, randomness, seed, rand
     info = (f"{w}×{h} → {result.image.width}×{result.image.height} · {result.tiles} tiles × {result.nfe} NFE "
             f"({sampler}){f' × {ensemble} flips and turns' if ensemble > 1 else ''}"
             f"{f', then bicubic ×{result.interpolated}' if result.interpolated > 1 else ''} · {result.seconds:.2f} s on "
-            f"{common.DEVICE} · seed {seed}")
+            f"{common.DEVICE}{' (bfloat16)' if result.precision == 'bfloat16' else ''} · seed {seed}")
     info += "".join(f"\n\n{note}" for note in notes)  # a notice vanishes; the run details keep it
     original = originals().get(common.digest(path))
     if original is not None:

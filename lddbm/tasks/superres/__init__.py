@@ -21,7 +21,8 @@ from ..base import Option, SampleOptions, Task
 from .cli import COMMANDS, DATA_BUILDERS, EXAMPLE_BUILDERS
 from .peers import peers_by_name
 from .presets import PRESETS, PhotoData
-from .upscale import BACK_PROJECTION, ENSEMBLE_SIZES, autoencoder_psnr, evaluate_images, load_images, pipeline_scale
+from .upscale import (BACK_PROJECTION, ENSEMBLE_SIZES, PRECISIONS, autoencoder_psnr, compute_dtype, evaluate_images,
+                      load_images, pipeline_scale)
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def dataset(preset: Preset, split: str) -> Dataset:
 def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
                     images: str | None = None, baseline: str | None = None, crop: int | None = None,
                     scale: int | None = None, degradation: str = "bicubic", peers: str | None = None,
-                    ensemble: int | None = None, back_projection: int | None = None) -> dict:
+                    ensemble: int | None = None, back_projection: int | None = None, precision: str | None = None) -> dict:
     """PSNR/SSIM of whole-image upscales against bicubic, and of the autoencoder's reconstruction.
 
     "val" (periodic evaluation while training) scores centre crops of ``data.eval_crop`` px of the
@@ -71,7 +72,8 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     other upscalers scored on the same inputs (``waifu2x``, ``waifu2x-denoise2``, ...; ``lddbm.tasks.superres.peers``),
     each skipped with a note in the report when it cannot run here; ``ensemble``: the checkpoint's upscales average
     that many flips and turns (``upscale``'s ``ensemble``; the baseline and the peers get none); ``back_projection``:
-    the checkpoint's iterations of back-projection onto the input (default its own; the baseline keeps its own).
+    the checkpoint's iterations of back-projection onto the input (default its own; the baseline keeps its own);
+    ``precision``: what every model's tiles are computed in (``upscale``'s; default "auto").
     """
     d = preset.data
     factor = pipeline_scale(pipe)
@@ -94,12 +96,14 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     kwargs = opts.sampler_kwargs()
     # the baseline samples with its own defaults
     sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), "ensemble": ensemble or 1,
-                          "back_projection": back_projection, **kwargs}}
+                          "back_projection": back_projection, "precision": precision or "auto", **kwargs},
+                "baseline": {"precision": precision or "auto"}}
     peer_models, skipped = peers_by_name(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
                              log=logger.info, degradation=degradation or "bicubic", peers=peer_models)
     used = back_projection if back_projection is not None else getattr(pipe.source_encoder.config, "back_projection", 0)
-    report.update(peers_skipped=skipped, ensemble=ensemble or 1, back_projection=used, split=split, images_from=str(source), baseline=baseline,
+    report.update(peers_skipped=skipped, ensemble=ensemble or 1, back_projection=used,
+                  precision=str(compute_dtype(pipe, precision or "auto")).removeprefix("torch."), split=split, images_from=str(source), baseline=baseline,
                   nfe=report["nfe_per_tile"]["lddbm"], psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
     folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
     encoder_dir = Path(folder) / "target_encoder" if folder else None
@@ -131,6 +135,8 @@ TASK = Task(
                "of its symmetries (the baseline and the peers get none)", int, choices=ENSEMBLE_SIZES),
         Option("back_projection", "iterations of back-projection of the checkpoint's output onto its input (default: the "
                "checkpoint's own, 2 for the clean models, 0 for sr4x_real; the baseline keeps its own)", int),
+        Option("precision", "what the models' tiles are computed in: auto (default: bfloat16 on a CPU that has it "
+               "natively, else float32), float32 or bfloat16", choices=PRECISIONS),
     ),
     aliases=("sr",), default_preset="sr4x", commands=COMMANDS, data_builders=DATA_BUILDERS,
     example_builders=EXAMPLE_BUILDERS,

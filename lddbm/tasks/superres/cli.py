@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ...cli import example_arguments, given_sampler_options, sampling_options, write_json
 from ..base import Command
-from .upscale import ENSEMBLE_SIZES
+from .upscale import ENSEMBLE_SIZES, PRECISIONS
 
 
 def _upscale_arguments(p) -> None:
@@ -28,6 +28,8 @@ def _upscale_arguments(p) -> None:
                         "+0.1 dB at 8, for 8x the time (docs/superres.md)")
     p.add_argument("--back-projection", type=int, metavar="N", help="iterations of back-projection onto the input "
                    "(default: the checkpoint's: 2 for clean photos, +0.05 dB; 0 for sr4x_real; 0 turns it off)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="what the tiles are computed in: auto "
+                   "(default: bfloat16 on a CPU that has it natively, ~35 %% faster, the same PSNR; else float32)")
     sampling_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
@@ -56,6 +58,7 @@ def _upscale(args) -> int:
 
         result = upscale(pipe, image, steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
                          ensemble=args.ensemble, scale=args.scale, back_projection=args.back_projection,
+                         precision=args.precision,
                          **given_sampler_options(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,8 @@ def _upscale(args) -> int:
         result.bicubic.save(args.bicubic)
     print(json.dumps({"out": str(out), "size": list(result.image.size), "scale": result.scale,
                       "bicubic_after_model": result.interpolated, "tiles": result.tiles,
-                      "nfe_per_tile": result.nfe, "seconds": round(result.seconds, 3), "notes": notes}))
+                      "nfe_per_tile": result.nfe, "precision": result.precision, "seconds": round(result.seconds, 3),
+                      "notes": notes}))
     return 0
 
 

@@ -32,6 +32,7 @@ class Upscaled:
     nfe: int  # network evaluations per tile
     seconds: float
     interpolated: int = 1  # the factor left to bicubic interpolation after the model (``upscale``'s ``scale``)
+    precision: str = "float32"  # what the tiles were computed in ("float32" or "bfloat16")
 
 
 def pipeline_scale(pipe: LDDBMPipeline) -> int:
@@ -67,6 +68,25 @@ def fit_to_limit(image: Image.Image, max_side: int = MAX_INPUT_SIDE, how: str = 
 
 
 ENSEMBLE_SIZES = (1, 2, 4, 8)
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def native_bfloat16(device: torch.device | str) -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): there bfloat16 autocast makes the
+    tiles ~35 % faster at no measurable cost; elsewhere it is emulated and slower."""
+    if torch.device(device).type != "cpu":
+        return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
+
+
+def compute_dtype(pipe: LDDBMPipeline, precision: str) -> torch.dtype:
+    """The dtype the tiles are computed in for ``precision`` ("auto": bfloat16 on a CPU that has it natively)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
+    if precision == "auto":
+        return torch.bfloat16 if native_bfloat16(pipe.device) else torch.float32
+    return torch.bfloat16 if precision == "bfloat16" else torch.float32
 BACK_PROJECTION = 2  # iterations for models of clean inputs (a third adds nothing on the test photographs)
 
 
@@ -128,6 +148,7 @@ def upscale(
     ensemble: int = 1,
     scale: int | None = None,
     back_projection: int | None = None,
+    precision: str = "auto",
     **sampler_options: float | None,
 ) -> Upscaled:
     """Upscale a whole image (a PIL image of any mode, or a file path; see tiling.upscale_image) by
@@ -146,7 +167,10 @@ def upscale(
     docs/superres.md). ``back_projection``: iterations of back-projection of the model's output onto the input
     (``tiling.back_project``; before any bicubic interpolation); default the checkpoint's (its source encoder's
     ``back_projection``: 2 for the clean models, +0.05 dB on the test photographs for 0.2 s at 512 -> 2048 px;
-    0 for ``sr4x_real``, whose inputs are JPEG and noisy). ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
+    0 for ``sr4x_real``, whose inputs are JPEG and noisy). ``precision``: "auto" (default) computes the tiles under
+    bfloat16 autocast on a CPU with native bfloat16 (``native_bfloat16``; 512 -> 2048 px in 3.5 s against 5.4 s, the
+    same PSNR to 0.001 dB on the test photographs), in float32 elsewhere; "float32" or "bfloat16" force one.
+    ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
     dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.
     """
     start = time.perf_counter()
@@ -158,6 +182,7 @@ def upscale(
         raise ConfigError(f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}; got {ensemble!r}.")
     generator = torch.Generator(device=pipe.device).manual_seed(seed)
     counts = {"tiles": 0, "nfe": 0}
+    dtype = compute_dtype(pipe, precision)
 
     channels_last(pipe)
 
@@ -165,10 +190,11 @@ def upscale(
         n = len(tiles)
         tiles = torch.cat([symmetry(tiles, k) for k in range(ensemble)])
         tiles = tiles.contiguous(memory_format=torch.channels_last)
-        out = pipe(tiles, num_inference_steps=steps, sampler=sampler, generator=generator, **sampler_options)
+        with torch.autocast(pipe.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            out = pipe(tiles, num_inference_steps=steps, sampler=sampler, generator=generator, **sampler_options)
         counts["tiles"] += n
         counts["nfe"] = out.nfe
-        return torch.stack([symmetry(o, k, inverse=True) for k, o in enumerate(out.outputs.split(n))]).mean(0)
+        return torch.stack([symmetry(o.float(), k, inverse=True) for k, o in enumerate(out.outputs.split(n))]).mean(0)
 
     if back_projection is None:
         back_projection = int(getattr(pipe.source_encoder.config, "back_projection", 0))
@@ -179,7 +205,7 @@ def upscale(
     if interpolated > 1:
         result = bicubic(result, interpolated)
     return Upscaled(result, bicubic(image, scale), scale, counts["tiles"], counts["nfe"], time.perf_counter() - start,
-                    interpolated)
+                    interpolated, str(dtype).removeprefix("torch."))
 
 
 # ---- metrics -------------------------------------------------------------------------------------

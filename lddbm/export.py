@@ -17,6 +17,8 @@ import trimesh
 from scipy import ndimage
 from skimage import measure
 
+from .errors import ConfigError
+
 EXPORT_FORMATS = (".glb", ".obj", ".stl")
 MESH_COLOR = "#7f9cc9"  # a soft blue for meshes without per-vertex values
 
@@ -84,13 +86,18 @@ def voxels_to_mesh(occupancy, threshold: float = 0.5, values=None, smooth: int =
     return mesh
 
 
+def check_mesh_path(path) -> Path:
+    """``path`` as a Path when its suffix names a mesh format ``export_mesh`` writes; else a ConfigError."""
+    path = Path(path)
+    if path.suffix.lower() not in EXPORT_FORMATS:
+        raise ConfigError(f"cannot export a mesh to '{path.name}': use one of the suffixes {', '.join(EXPORT_FORMATS)}")
+    return path
+
+
 def export_mesh(mesh: trimesh.Trimesh, path) -> Path:
     """Write `mesh` as GLB, OBJ or STL, chosen by the suffix of `path`; returns the path."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in EXPORT_FORMATS:
-        raise ValueError(f"cannot export a mesh to '{path.name}': use one of the suffixes {', '.join(EXPORT_FORMATS)}")
-    mesh.export(path, file_type=suffix[1:])
+    path = check_mesh_path(path)
+    mesh.export(path, file_type=path.suffix.lower()[1:])
     return path
 
 

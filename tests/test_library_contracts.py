@@ -197,6 +197,16 @@ def test_sample_with_a_checkpoint_of_another_task_says_which(capsys, tmp_path):
     assert code == 2 and "is not a views -> 3D model" in capsys.readouterr().err
 
 
+def test_sample_refuses_an_output_it_cannot_write_before_working(capsys, tmp_path):
+    """--out shape.npy: one line naming the mesh formats, before the checkpoint is even loaded."""
+    view = ROOT / "assets" / "multiview3d" / "blendswap-cc-0-bench" / "view_0.png"
+    code = cli(["sample", "--checkpoint", str(tmp_path / "no-such-checkpoint"), "--views", str(view), "--out",
+                str(tmp_path / "shape.npy")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "use one of the suffixes .glb, .obj, .stl" in err
+    assert not (tmp_path / "shape.npy").exists()
+
+
 def test_cli_prints_user_errors_but_keeps_tracebacks_of_bugs(monkeypatch, capsys):
     import lddbm.__main__ as cli_module
 

@@ -70,7 +70,7 @@ def _sample(args) -> int:
     """Views (image files) -> a mesh file and the occupancy grid."""
     import numpy as np
 
-    from ...export import export_mesh, voxels_to_mesh
+    from ...export import check_mesh_path, export_mesh, voxels_to_mesh
     from ...framing import WORK_SIDE, normalize_views, view_warnings
     from ...inputs import open_views
     from ...modalities import LiftingEncoder, MultiViewEncoder
@@ -78,6 +78,7 @@ def _sample(args) -> int:
     from ...pipeline import LDDBMPipeline
     from .prediction import predict_shape
 
+    check_mesh_path(args.out)  # before a minute of work, not after
     pipe = LDDBMPipeline.load(args.checkpoint, device=args.device)
     if not isinstance(pipe.source_encoder, (MultiViewEncoder, LiftingEncoder)):
         raise ConfigError(f"{args.checkpoint} is not a views -> 3D model (its source is a "

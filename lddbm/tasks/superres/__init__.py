@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 def back_projection(data: PhotoData) -> int:
     """Back-projection iterations for a model of these inputs: only clean ones (bicubic down-sampling) agree with
-    the original; pulling the output towards a JPEG or noisy input brings its flaws back (-0.4 dB, docs/superres.md)."""
+    the original; pulling the output towards a JPEG or noisy input brings its flaws back (-0.4 to -0.5 dB, docs/superres.md)."""
     return BACK_PROJECTION if data.degradation == "bicubic" else 0
 
 
@@ -102,8 +102,9 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
                              log=logger.info, degradation=degradation or "bicubic", peers=peer_models)
     used = back_projection if back_projection is not None else getattr(pipe.source_encoder.config, "back_projection", 0)
-    report.update(peers_skipped=skipped, ensemble=ensemble or 1, back_projection=used,
-                  precision=str(compute_dtype(pipe, precision or "auto")).removeprefix("torch."), split=split, images_from=str(source), baseline=baseline,
+    computed_in = str(compute_dtype(pipe, precision or "auto")).removeprefix("torch.")
+    report.update(peers_skipped=skipped, ensemble=ensemble or 1, back_projection=used, precision=computed_in,
+                  split=split, images_from=str(source), baseline=baseline,
                   nfe=report["nfe_per_tile"]["lddbm"], psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
     folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
     encoder_dir = Path(folder) / "target_encoder" if folder else None

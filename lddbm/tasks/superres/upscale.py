@@ -68,6 +68,7 @@ def fit_to_limit(image: Image.Image, max_side: int = MAX_INPUT_SIDE, how: str = 
 
 
 ENSEMBLE_SIZES = (1, 2, 4, 8)
+BACK_PROJECTION = 2  # iterations for models of clean inputs (a third adds nothing on the test photographs)
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -87,7 +88,6 @@ def compute_dtype(pipe: LDDBMPipeline, precision: str) -> torch.dtype:
     if precision == "auto":
         return torch.bfloat16 if native_bfloat16(pipe.device) else torch.float32
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
-BACK_PROJECTION = 2  # iterations for models of clean inputs (a third adds nothing on the test photographs)
 
 
 def symmetry(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
@@ -166,9 +166,9 @@ def upscale(
     bicubic on the 10 test photographs, where the ×8 model scores +0.98, at a seventh of its time:
     docs/superres.md). ``back_projection``: iterations of back-projection of the model's output onto the input
     (``tiling.back_project``; before any bicubic interpolation); default the checkpoint's (its source encoder's
-    ``back_projection``: 2 for the clean models, +0.05 dB on the test photographs for 0.2 s at 512 -> 2048 px;
+    ``back_projection``: 2 for the clean models, +0.05 dB on the test photographs for 0.15 s at 512 -> 2048 px;
     0 for ``sr4x_real``, whose inputs are JPEG and noisy). ``precision``: "auto" (default) computes the tiles under
-    bfloat16 autocast on a CPU with native bfloat16 (``native_bfloat16``; 512 -> 2048 px in 3.5 s against 5.4 s, the
+    bfloat16 autocast on a CPU with native bfloat16 (``native_bfloat16``; 512 -> 2048 px in 3.5 s against 6.0 s, the
     same PSNR to 0.001 dB on the test photographs), in float32 elsewhere; "float32" or "bfloat16" force one.
     ``progress(done, total)`` counts tiles. ``sampler_options``: the sampler's own (``eta`` for
     dbim; ``guidance``, ``churn`` for heun). Seeded, so the same call gives the same image.

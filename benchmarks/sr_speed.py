@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--back-projection", type=int, nargs="+", default=[None], metavar="N",
                     help="iterations of back-projection onto the input (default: each checkpoint's own)")
     ap.add_argument("--precision", nargs="+", default=["auto"], help="auto, float32, bfloat16 (upscale's precision)")
+    ap.add_argument("--second-pass", nargs="+", default=["none"], help="none, or a clean model's folder that upscales "
+                    "the result again (upscale's second_pass)")
     ap.add_argument("--peers", default="", help="comma-separated: waifu2x, waifu2x-denoise2")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -63,13 +65,16 @@ def main() -> None:
         pipe.set_progress_bar_config(disable=True)
         for steps in args.steps:
             for overlap in args.overlap:
-                for bp, precision in itertools.product(args.back_projection, args.precision):
+                for bp, precision, again in itertools.product(args.back_projection, args.precision, args.second_pass):
+                    second = None if again == "none" else LDDBMPipeline.load(again)
                     seconds = timed(lambda: upscale(pipe, image, steps=steps, overlap=overlap, sampler="dbim",
-                                                    back_projection=bp, precision=precision), args.repeats)
+                                                    back_projection=bp, precision=precision, second_pass=second),
+                                    args.repeats)
                     used = pipe.source_encoder.config.get("back_projection", 0) if bp is None else bp
                     rows.append({"method": folder, "scale": pipeline_scale(pipe), "sampler": "dbim", "steps": steps,
                                  "overlap": overlap, "back_projection": used, "precision": precision,
                                  "computed_in": str(compute_dtype(pipe, precision)).removeprefix("torch."),
+                                 "second_pass": again,
                                  "seconds": round(seconds, 3)})
                     print(json.dumps(rows[-1]), flush=True)
     if args.peers:

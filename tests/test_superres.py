@@ -181,6 +181,27 @@ def test_upscale_precision_bfloat16_autocast_and_its_choice(tiny_sr, monkeypatch
         upscale(tiny_sr, rgb, precision="half")
 
 
+def test_a_second_pass_upscales_the_cleaned_result_again(tiny_sr):
+    """second_pass: the first result, shrunk back to the input's size, is upscaled again by the second model
+    (its tiles counted too); a second model of another factor is refused with a message."""
+    from conftest import make_tiny_sr
+
+    from lddbm.data.degradations import downsample
+
+    rgb = photo(24)
+    first = upscale(tiny_sr, rgb, steps=1)
+    second_model = make_tiny_sr()
+    torch.nn.init.normal_(second_model.target_decoder.net[-1].weight, std=0.05)  # not the same model twice
+    both = upscale(tiny_sr, rgb, steps=1, second_pass=second_model)
+    expected = upscale(second_model, downsample(first.image, 4))
+    assert both.image.size == first.image.size and both.tiles == first.tiles + expected.tiles
+    assert np.array_equal(np.asarray(both.image), np.asarray(expected.image))
+    other = make_tiny_sr()
+    other.target_decoder.register_to_config(image_size=64)  # reads as a x8 model
+    with pytest.raises(ConfigError, match="must upscale ×4 like the first"):
+        upscale(tiny_sr, rgb, steps=1, second_pass=other)
+
+
 def test_upscale_whole_images_of_any_mode(tiny_sr):
     calls = []
     rgb = photo(20).resize((20, 12))
@@ -285,12 +306,17 @@ def test_upscale_cli(tiny_sr, tmp_path, capsys):
     photo(24).save(tmp_path / "in.png")
     code = cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "in.png"), "--out", str(tmp_path / "out.png"),
                 "--bicubic", str(tmp_path / "bicubic.png"), "--steps", "1"])
-    assert code == 0 and json.loads(capsys.readouterr().out)["size"] == [96, 96]
+    first = json.loads(capsys.readouterr().out)
+    assert code == 0 and first["size"] == [96, 96]
     assert Image.open(tmp_path / "out.png").size == Image.open(tmp_path / "bicubic.png").size == (96, 96)
     assert cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "in.png"), "--out",
                 str(tmp_path / "out8.png"), "--steps", "1", "--scale", "8"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["size"] == [192, 192] and said["scale"] == 8 and said["bicubic_after_model"] == 2
+    assert cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "in.png"), "--out",
+                str(tmp_path / "twice.png"), "--steps", "1", "--second-pass", str(ckpt), "--precision", "float32"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["size"] == [96, 96] and said["tiles"] == 2 * first["tiles"] and said["precision"] == "float32"
     (tmp_path / "bad.png").write_bytes(b"")
     assert cli(["upscale", "--checkpoint", str(ckpt), "--image", str(tmp_path / "bad.png"), "--out", str(tmp_path / "o.png")]) == 2
     assert "empty" in capsys.readouterr().err

@@ -58,7 +58,8 @@ def dataset(preset: Preset, split: str) -> Dataset:
 def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None, opts: SampleOptions,
                     images: str | None = None, baseline: str | None = None, crop: int | None = None,
                     scale: int | None = None, degradation: str = "bicubic", peers: str | None = None,
-                    ensemble: int | None = None, back_projection: int | None = None, precision: str | None = None) -> dict:
+                    ensemble: int | None = None, back_projection: int | None = None, precision: str | None = None,
+                    second_pass: str | None = None) -> dict:
     """PSNR/SSIM of whole-image upscales against bicubic, and of the autoencoder's reconstruction.
 
     "val" (periodic evaluation while training) scores centre crops of ``data.eval_crop`` px of the
@@ -73,7 +74,8 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     each skipped with a note in the report when it cannot run here; ``ensemble``: the checkpoint's upscales average
     that many flips and turns (``upscale``'s ``ensemble``; the baseline and the peers get none); ``back_projection``:
     the checkpoint's iterations of back-projection onto the input (default its own; the baseline keeps its own);
-    ``precision``: what every model's tiles are computed in (``upscale``'s; default "auto").
+    ``precision``: what every model's tiles are computed in (``upscale``'s; default "auto"); ``second_pass``: a clean
+    model's folder that upscales the checkpoint's result again from its down-sampling (``upscale``'s).
     """
     d = preset.data
     factor = pipeline_scale(pipe)
@@ -95,8 +97,13 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
         models["baseline"].set_progress_bar_config(disable=True)
     kwargs = opts.sampler_kwargs()
     # the baseline samples with its own defaults
+    second = None
+    if second_pass:
+        second = LDDBMPipeline.load(second_pass, device=pipe.device)
+        second.set_progress_bar_config(disable=True)
     sampling = {"lddbm": {"steps": kwargs.pop("num_inference_steps"), "ensemble": ensemble or 1,
-                          "back_projection": back_projection, "precision": precision or "auto", **kwargs},
+                          "back_projection": back_projection, "precision": precision or "auto", "second_pass": second,
+                          **kwargs},
                 "baseline": {"precision": precision or "auto"}}
     peer_models, skipped = peers_by_name(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
@@ -104,6 +111,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     used = back_projection if back_projection is not None else getattr(pipe.source_encoder.config, "back_projection", 0)
     computed_in = str(compute_dtype(pipe, precision or "auto")).removeprefix("torch.")
     report.update(peers_skipped=skipped, ensemble=ensemble or 1, back_projection=used, precision=computed_in,
+                  second_pass=second_pass,
                   split=split, images_from=str(source), baseline=baseline,
                   nfe=report["nfe_per_tile"]["lddbm"], psnr_gain=report["gain_over_bicubic"]["lddbm"]["psnr_rgb"])
     folder = pipe.config.get("_name_or_path")  # set when loaded from a folder (not for a pipeline built in training)
@@ -136,6 +144,8 @@ TASK = Task(
                "of its symmetries (the baseline and the peers get none)", int, choices=ENSEMBLE_SIZES),
         Option("back_projection", "iterations of back-projection of the checkpoint's output onto its input (default: the "
                "checkpoint's own, 2 for the clean models, 0 for sr4x_real; the baseline keeps its own)", int),
+        Option("second_pass", "a clean model (e.g. checkpoints/sr4x) that upscales the checkpoint's result again from its "
+               "own down-sampling (after sr4x_real on JPEG + noise inputs)"),
         Option("precision", "what the models' tiles are computed in: auto (default: bfloat16 on a CPU that has it "
                "natively, else float32), float32 or bfloat16", choices=PRECISIONS),
     ),

@@ -294,6 +294,23 @@ def test_sr_ensemble_is_said_in_the_run_details_and_checked(app, tmp_path):
     assert Image.open(upscaled).size == (80, 64) and "flips and turns" not in info
 
 
+def test_sr_a_choice_with_a_second_pass_runs_both_and_says_so(app, tmp_path, monkeypatch):
+    """A choice with a second model (the JPEG model, then the clean one) is offered only when both checkpoints are
+    here; it upscales twice and the run details say so."""
+    label = "×4 photo, then ×4 detail (2× time)"
+    assert superres.SECOND_PASS[label] == "sr4x" and label not in superres.available_scales()  # no sr4x_real here
+    monkeypatch.setitem(superres.SCALES, label, "sr4x")  # the tiny ×4 model stands in for both
+    assert label in superres.available_scales()
+    path = tmp_path / "small.png"
+    Image.new("RGB", (20, 16), (10, 120, 200)).save(path)
+    (bicubic, upscaled), _, once = sr(str(path), scale="×4")
+    (bicubic, upscaled), _, twice = sr(str(path), scale=label)
+    assert Image.open(upscaled).size == bicubic.size == (80, 64)
+    assert "then again by the clean ×4 model" in twice and "then again" not in once
+    tiles = lambda info: int(info.split(" tiles")[0].split("· ")[-1])  # noqa: E731
+    assert tiles(twice) == 2 * tiles(once)
+
+
 def test_sr_x8_is_the_x4_model_then_bicubic_and_says_so(app, tmp_path):
     path = tmp_path / "small.png"
     Image.new("RGB", (20, 16), (10, 120, 200)).save(path)

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lddbm.pipeline import LDDBMPipeline  # noqa: E402
-from lddbm.tasks.superres.upscale import compute_dtype, pipeline_scale, upscale  # noqa: E402
+from lddbm.tasks.superres.upscale import checkpoint_back_projection, compute_dtype, pipeline_scale, upscale  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
@@ -60,17 +60,17 @@ def main() -> None:
         image = image.resize((args.size, args.size), Image.BICUBIC)
     image = image.crop((0, 0, args.size, args.size))
     rows = []
+    second_passes = {name: None if name == "none" else LDDBMPipeline.load(name) for name in args.second_pass}  # loaded once
     for folder in args.checkpoints:
         pipe = LDDBMPipeline.load(folder)
         pipe.set_progress_bar_config(disable=True)
         for steps in args.steps:
             for overlap in args.overlap:
                 for bp, precision, again in itertools.product(args.back_projection, args.precision, args.second_pass):
-                    second = None if again == "none" else LDDBMPipeline.load(again)
                     seconds = timed(lambda: upscale(pipe, image, steps=steps, overlap=overlap, sampler="dbim",
-                                                    back_projection=bp, precision=precision, second_pass=second),
-                                    args.repeats)
-                    used = pipe.source_encoder.config.get("back_projection", 0) if bp is None else bp
+                                                    back_projection=bp, precision=precision,
+                                                    second_pass=second_passes[again]), args.repeats)
+                    used = checkpoint_back_projection(pipe) if bp is None else bp
                     rows.append({"method": folder, "scale": pipeline_scale(pipe), "sampler": "dbim", "steps": steps,
                                  "overlap": overlap, "back_projection": used, "precision": precision,
                                  "computed_in": str(compute_dtype(pipe, precision)).removeprefix("torch."),

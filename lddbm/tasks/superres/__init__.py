@@ -21,8 +21,8 @@ from ..base import Option, SampleOptions, Task
 from .cli import COMMANDS, DATA_BUILDERS, EXAMPLE_BUILDERS
 from .peers import peers_by_name
 from .presets import PRESETS, PhotoData
-from .upscale import (BACK_PROJECTION, ENSEMBLE_SIZES, PRECISIONS, autoencoder_psnr, compute_dtype, evaluate_images,
-                      load_images, pipeline_scale)
+from .upscale import (BACK_PROJECTION, ENSEMBLE_SIZES, PRECISIONS, autoencoder_psnr, checkpoint_back_projection,
+                      compute_dtype, evaluate_images, load_images, pipeline_scale)
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def evaluate(pipe: LDDBMPipeline, preset: Preset, split: str, limit: int | None,
     peer_models, skipped = peers_by_name(peers)
     report = evaluate_images(models, originals, factor, crop=crop, sampling=sampling, seed=opts.seed,
                              log=logger.info, degradation=degradation or "bicubic", peers=peer_models)
-    used = back_projection if back_projection is not None else getattr(pipe.source_encoder.config, "back_projection", 0)
+    used = back_projection if back_projection is not None else checkpoint_back_projection(pipe)
     computed_in = str(compute_dtype(pipe, precision or "auto")).removeprefix("torch.")
     report.update(peers_skipped=skipped, ensemble=ensemble or 1, back_projection=used, precision=computed_in,
                   second_pass=second_pass,

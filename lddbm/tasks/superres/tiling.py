@@ -93,7 +93,7 @@ def back_project(up: torch.Tensor, x: torch.Tensor, iterations: int) -> torch.Te
     for _ in range(iterations):
         down = F.interpolate(up, size=small, mode="bicubic", antialias=True, align_corners=False)
         up = up + F.interpolate(x - down, size=big, mode="bicubic", align_corners=False)
-    return up[0].float()
+    return up[0]
 
 
 def split_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool]:

@@ -81,6 +81,12 @@ def native_bfloat16(device: torch.device | str) -> bool:
     return any(check() for check in checks if check is not None)
 
 
+def checkpoint_back_projection(pipe: LDDBMPipeline) -> int:
+    """The back-projection iterations the checkpoint asks for (its source encoder's ``back_projection``; 0 when
+    its config predates the setting)."""
+    return int(getattr(pipe.source_encoder.config, "back_projection", 0))
+
+
 def compute_dtype(pipe: LDDBMPipeline, precision: str) -> torch.dtype:
     """The dtype the tiles are computed in for ``precision`` ("auto": bfloat16 on a CPU that has it natively)."""
     if precision not in PRECISIONS:
@@ -201,7 +207,7 @@ def upscale(
         return torch.stack([symmetry(o.float(), k, inverse=True) for k, o in enumerate(out.outputs.split(n))]).mean(0)
 
     if back_projection is None:
-        back_projection = int(getattr(pipe.source_encoder.config, "back_projection", 0))
+        back_projection = checkpoint_back_projection(pipe)
     if back_projection < 0:
         raise ConfigError(f"back_projection counts iterations: 0 or more, not {back_projection}.")
     result = upscale_image(image, model, factor, tile, overlap, max_side=max_side, batch_size=batch_size, progress=progress,

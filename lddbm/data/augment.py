@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND, flatten, frame_object, framing_box
-from .backgrounds import card_under, gradient_background, photo_crop, random_background, solid_background
+from .backgrounds import card_under, gradient_background, random_background, random_photo_crop, solid_background
 
 CORRUPTIONS = ("clean", "cutout", "photo", "solid", "gradient", "small_offcentre", "dark_lowcontrast", "tabletop", "card")
 
@@ -57,7 +57,7 @@ def corrupt_view(view: np.ndarray, mask: np.ndarray, corruption: str, rng: np.ra
     if corruption == "photo":
         if not photos:
             raise ValueError("the photo corruption needs photographs (build-data photos).")
-        return Image.fromarray(composite(view, mask, photo_crop(photos[rng.integers(len(photos))], view.shape[0], rng)))
+        return Image.fromarray(composite(view, mask, random_photo_crop(photos, view.shape[0], rng)))
     if corruption == "solid":
         grey = rng.choice([40, 90, 128, 170])
         colour = np.full(3, grey) if rng.random() < 0.5 else rng.integers(0, 256, 3)
@@ -86,7 +86,7 @@ def on_card(view: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
     -> (image, the object's moved mask)."""
     moved, moved_mask = place(view, mask, rng.uniform(0.55, 0.75), tuple(rng.uniform(-0.08, 0.08, 2)))
     s = view.shape[0]
-    background = photo_crop(photos[rng.integers(len(photos))], s, rng) if photos else solid_background(s, rng)
+    background = random_photo_crop(photos, s, rng) if photos else solid_background(s, rng)
     return composite(moved, moved_mask, card_under(moved_mask, background, rng)), moved_mask
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["card_under", "gradient_background", "photo_crop", "random_background", "solid_background"]
+__all__ = ["card_under", "gradient_background", "photo_crop", "random_background", "random_photo_crop", "solid_background"]
 
 
 def photo_crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -34,11 +34,16 @@ def gradient_background(size: int, rng: np.random.Generator) -> np.ndarray:
     return (a * (1 - t) + b * t).astype(np.uint8)
 
 
+def random_photo_crop(photos: list[np.ndarray], size: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``photo_crop`` of one of ``photos``, drawn at random."""
+    return photo_crop(photos[rng.integers(len(photos))], size, rng)
+
+
 def random_background(size: int, rng: np.random.Generator, photos: list[np.ndarray] | None) -> np.ndarray:
     kinds = ["solid", "gradient"] + (["photo", "photo"] if photos else [])
     kind = kinds[rng.integers(len(kinds))]
     if kind == "photo":
-        return photo_crop(photos[rng.integers(len(photos))], size, rng)
+        return random_photo_crop(photos, size, rng)
     return solid_background(size, rng) if kind == "solid" else gradient_background(size, rng)
 
 

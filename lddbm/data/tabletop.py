@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .backgrounds import gradient_background, photo_crop, solid_background
+from .backgrounds import gradient_background, random_photo_crop, solid_background
 
 __all__ = ["surface_texture", "tabletop_scene"]
 
@@ -82,7 +82,7 @@ def _perspective(texture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _backdrop(size: int, rng: np.random.Generator, photos: list[np.ndarray] | None) -> np.ndarray:
     if photos and rng.random() < 0.6:
-        return photo_crop(photos[rng.integers(len(photos))], size, rng).astype(np.float32)
+        return random_photo_crop(photos, size, rng).astype(np.float32)
     wall = solid_background(size, rng) if rng.random() < 0.5 else gradient_background(size, rng)
     return wall.astype(np.float32)
 

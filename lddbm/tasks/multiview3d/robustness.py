@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from ...data.augment import CORRUPTIONS, composite, corrupt_view, on_card
-from ...data.backgrounds import gradient_background, photo_crop, solid_background
+from ...data.backgrounds import gradient_background, random_photo_crop, solid_background
 from ...data.multiview import load_objects
 from ...data.tabletop import tabletop_scene
 from ...errors import DataError
@@ -66,7 +66,7 @@ def segmentation_benchmark(segmenters: dict[str, Callable[[np.ndarray], np.ndarr
                 scene, mask = on_card(view, mask, rng, photos)
             else:
                 background = {"light": lambda: np.full_like(view, 245),
-                              "photo": lambda: photo_crop(photos[rng.integers(len(photos))], view.shape[0], rng),
+                              "photo": lambda: random_photo_crop(photos, view.shape[0], rng),
                               "solid": lambda: solid_background(view.shape[0], rng),
                               "gradient": lambda: gradient_background(view.shape[0], rng)}[kind]()
                 scene = composite(view, mask, background)

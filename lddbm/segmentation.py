@@ -175,14 +175,19 @@ def composite_sample(view: np.ndarray, mask: np.ndarray, rng: np.random.Generato
 
 
 def _batch(renders, masks, size, rng, photos, batch_size, tabletop: float = 0.0, closeups: float = 0.0,
-           defocus: float = 0.0, cards: float = 0.0, whiten: float = 0.0):
+           defocus: float = 0.0, cards: float = 0.0, whiten: float = 0.0, cutouts: list[dict] = (),
+           cutout_share: float = 0.0):
     from PIL import Image
 
     xs, ys = [], []
     for _ in range(batch_size):
         i, k = rng.integers(len(renders)), rng.integers(renders.shape[1])
         j, m = rng.integers(len(renders)), rng.integers(renders.shape[1])  # clutter: another object
-        image, mask = composite_sample(renders[i, k], masks[i, k], rng, photos, [(renders[j, m], masks[j, m])], tabletop,
+        view, mask = renders[i, k], masks[i, k]
+        if cutout_share and rng.random() < cutout_share:  # (no draw without cut-outs: earlier recipes keep their stream)
+            c = cutouts[rng.integers(len(cutouts))]
+            view, mask = c["views"][0], c["masks"][0]
+        image, mask = composite_sample(view, mask, rng, photos, [(renders[j, m], masks[j, m])], tabletop,
                                        closeups, defocus, cards, whiten)
         if image.shape[0] != size:
             image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
@@ -198,12 +203,16 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
                   batch_size: int = 24, lr: float = 2e-3, seed: int = 0, max_minutes: float = 0.0,
                   progress: bool = True, tabletop: float = 0.0, widths: tuple[int, ...] | None = None,
                   closeups: float = 0.0, defocus: float = 0.0, init_from: str | Path | None = None,
-                  cards: float = 0.0, whiten: float = 0.0) -> dict:
+                  cards: float = 0.0, whiten: float = 0.0, cutouts_root: str | Path | None = None,
+                  cutout_share: float = 0.0, without_subjects: bool = False) -> dict:
     """Train MaskNet on train-split renders over train photographs (a share ``tabletop`` of them standing
     on surfaces with shadows and clutter; of the rest ``closeups`` cut by the frame, ``defocus`` on a
     blurred background and ``cards`` on a sheet of paper or card; ``whiten`` of all objects made light:
-    ``composite_sample``); saves a diffusers folder to ``out``. ``init_from``: a MaskNet
-    folder to start from (its widths; ``widths`` must then be None or the same)."""
+    ``composite_sample``); saves a diffusers folder to ``out``. A share ``cutout_share`` of the objects
+    are photographed cut-outs from ``cutouts_root`` (``lddbm.data.cutouts``, train split) instead of
+    renders; ``without_subjects`` leaves the photographs of one animal, person or thing out of the backgrounds
+    (``lddbm.data.photos.SUBJECT_PHOTOS``). ``init_from``: a MaskNet folder to start from (its widths; ``widths`` must then be None or
+    the same)."""
     from tqdm.auto import tqdm
 
     from .data.multiview import load_objects
@@ -214,10 +223,21 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     masks = np.stack([o["masks"] for o in objects])  # (N, V, S, S) bool
     from .data.realphotos import source_keys
 
-    photos = background_photos(photos_root, exclude=source_keys())  # the real-photo check set: never a background
+    photos = background_photos(photos_root, exclude=source_keys(),  # the real-photo check set: never a background
+                               without_subjects=without_subjects)
     if photos is not None:
-        logger.info("masknet: %d background photographs (%d of the real-photo check set left out)",
-                    len(photos), len(split_names(photos_root, "train")) - len(photos))
+        logger.info("masknet: %d background photographs (%d of the real-photo check set%s left out)",
+                    len(photos), len(split_names(photos_root, "train")) - len(photos),
+                    " and the photographs of one subject" if without_subjects else "")
+    cutouts = []
+    if cutout_share:
+        from .data.cutouts import load_cutouts
+
+        cutouts = load_cutouts(cutouts_root, "train", renders.shape[2]) if cutouts_root else []
+        if not cutouts:
+            raise ConfigError(f"--cutout-share {cutout_share} needs a built cut-outs folder (--cutouts): "
+                              f"{cutouts_root!r} has none; python -m lddbm build-data cutouts --out data/cutouts")
+        logger.info("masknet: %d photographed cut-outs, a share %.2f of the objects", len(cutouts), cutout_share)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     if init_from is not None:
@@ -233,7 +253,7 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     bar = tqdm(range(steps), desc="masknet", disable=not progress)
     for step in bar:
         x, y = _batch(renders, masks, model.config.image_size, rng, photos, batch_size, tabletop, closeups, defocus, cards,
-                      whiten)
+                      whiten, cutouts, cutout_share)
         logits = model(x)
         p = torch.sigmoid(logits)
         dice = 1 - (2 * (p * y).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + y.sum((1, 2, 3)) + 1)
@@ -252,7 +272,9 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     model.to(torch.float16).save_pretrained(str(out))
     summary = {"steps": step + 1, "seconds": round(time.perf_counter() - start, 1), "batch_size": batch_size,
                "lr": lr, "init_from": None if init_from is None else str(init_from),
-               "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "cards": cards, "whiten": whiten, "widths": list(model.config.widths),
+               "tabletop": tabletop, "closeups": closeups, "defocus": defocus, "cards": cards, "whiten": whiten,
+               "cutouts": None if not cutout_share else str(cutouts_root), "cutout_share": cutout_share,
+               "without_subjects": without_subjects, "widths": list(model.config.widths),
                "final_loss": log[-1]["loss"] if log else None}
     return summary
 

@@ -347,12 +347,17 @@ def load_split(root: str | Path, split: str) -> dict[str, Image.Image]:
     return {n: Image.open(Path(root) / "images" / f"{n}.png").convert("RGB") for n in split_names(root, split)}
 
 
-def photo_arrays(root: str | Path, split: str, max_side: int = 512, exclude: set[str] = frozenset()) -> list[np.ndarray]:
+def photo_arrays(root: str | Path, split: str, max_side: int = 512, exclude: set[str] = frozenset(),
+                 drop: tuple[str, ...] = ()) -> list[np.ndarray]:
     """The photographs of ``split`` as (H, W, 3) uint8 arrays, downsized to at most ``max_side`` px
     (backgrounds for the 3D augmentation, the segmenter and the robustness benchmark), less ``exclude``
-    (``split_names``); the left-out ones are not decoded."""
+    (``split_names``) and the names matching a glob of ``drop``; the left-out ones are not decoded."""
+    import fnmatch
+
     out = []
     for name in split_names(root, split, exclude):
+        if any(fnmatch.fnmatch(name, pattern) for pattern in drop):
+            continue
         with Image.open(Path(root) / "images" / f"{name}.png") as image:
             image = image.convert("RGB")
         image.thumbnail((max_side, max_side))
@@ -455,11 +460,26 @@ def export_examples(root: str | Path, out: str | Path, split: str = "test", size
     return names
 
 
-def background_photos(root: str, exclude: set[str] = frozenset()) -> list | None:
+# Photographs whose subject is one animal, person, flower or thing (checked by eye on the contact sheet
+# of the training photographs): behind a pasted object they teach a segmenter that such a subject is
+# background, which is what a person's photograph of their dog or cup then gets wrong (issue 35).
+SUBJECT_PHOTOS = (
+    "gcompris-erase-*", "gcompris-explore-farm-animals-*", "gcompris-explore-world-animals-*", "matplotlib-grace-hopper",
+    "skimage-camera", "skimage-astronaut", "skimage-chelsea", "skimage-coffee", "sklearn-flower",
+    "mate-backgrounds-elephants", "mate-backgrounds-ladybird", "mate-backgrounds-twowings", "mate-backgrounds-freshflower",
+    "mate-backgrounds-yellowflower", "palapeli-data-european-honey-bee", "palapeli-gfdl-panther-chameleon-female",
+    "lomiri-wallpapers-16-04-dragonfly-by-bolly", "lomiri-wallpapers-20-04-kleiber-by-lukas-baubkus",
+    "lomiri-wallpapers-16-04-picture-0b-by-freespace", "lomiri-wallpapers-16-04-picture-1a-by-freespace",
+    "lomiri-wallpapers-16-04-wine-by-jakkub-mede", "lxqt-themes-butterfly*",
+)
+
+
+def background_photos(root: str, exclude: set[str] = frozenset(), without_subjects: bool = False) -> list | None:
     """The training photographs of a built photos folder as arrays (at most 512 px), less ``exclude``
-    (``photo_arrays``); None if absent."""
+    (``photo_arrays``) and, with ``without_subjects``, less the photographs of one subject
+    (``SUBJECT_PHOTOS``); None if absent."""
     if not root or not (Path(root) / "index.json").is_file():
         logger.warning("no photographs at %r: backgrounds will be solid colours and gradients only "
                        "(python -m lddbm build-data photos --out %s)", root, root or "data/photos")
         return None
-    return photo_arrays(root, "train", exclude=exclude)
+    return photo_arrays(root, "train", exclude=exclude, drop=SUBJECT_PHOTOS if without_subjects else ())

@@ -71,6 +71,8 @@ def _segmentation_arguments(p: argparse.ArgumentParser) -> None:
                    "are the backgrounds)")
     p.add_argument("--real-photos", default="assets/realphotos", help="the real-photo check set (photographs with "
                    "hand-checked masks)")
+    p.add_argument("--cutouts", default="data/cutouts", help="a built cut-outs folder (build-data cutouts): its "
+                   "held-out photographed objects are scored on the same backgrounds (skipped if absent)")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, help="score the first N objects only")
     p.add_argument("--seed", type=int, default=0)
@@ -81,6 +83,7 @@ def _segmentation(args: argparse.Namespace) -> int:
     """Mask IoU of GrabCut and the MaskNet on held-out composites and the real photographs, and speed."""
     import torch
 
+    from ...data.cutouts import load_cutouts
     from ...framing import segment_foreground
     from ...pipeline import LDDBMPipeline
     from ...segmentation import load_masknet
@@ -94,6 +97,11 @@ def _segmentation(args: argparse.Namespace) -> int:
         methods["masknet+grabcut"] = lambda rgb: net.segment(rgb, refine=True)
     report = segmentation_benchmark(methods, args.data, args.photos, split=args.split, limit=args.limit,
                                     seed=args.seed, log=_log)
+    cutouts = load_cutouts(args.cutouts, "test") if args.cutouts else []
+    if cutouts:
+        report["cutouts"] = segmentation_benchmark(methods, None, args.photos, limit=args.limit, seed=args.seed,
+                                                   objects=cutouts)
+        report["cutouts"].update(split="test", root=args.cutouts)
     report["real_photos"] = real_photo_benchmark(methods, args.real_photos)
     report["normaliser_seconds_512"] = {"grabcut": normaliser_seconds(None)}
     if net is not None:

@@ -128,6 +128,11 @@ def _masknet_arguments(p) -> None:
                    "sheet of paper or card (lddbm.data.backgrounds.card_under)")
     p.add_argument("--whiten", type=float, default=0.0, help="share of the training objects made white or light "
                    "grey (lddbm.segmentation.whitened), so that light regions are not read as paper")
+    p.add_argument("--cutouts", help="a built cut-outs folder (build-data cutouts): photographed objects pasted "
+                   "like the renders, a share --cutout-share of the training objects")
+    p.add_argument("--cutout-share", type=float, default=0.0, help="share of training objects drawn from --cutouts")
+    p.add_argument("--without-subjects", action="store_true", help="leave the photographs of one animal, person "
+                   "or thing out of the backgrounds (lddbm.data.photos.SUBJECT_PHOTOS)")
     p.add_argument("--widths", type=int, nargs="+", help="channels per U-Net level (default: MaskNet's)")
     p.add_argument("--init-from", help="a MaskNet folder to train further (its widths; e.g. "
                    "checkpoints/multiview3d/segmenter) instead of starting from random weights")
@@ -142,7 +147,9 @@ def _train_masknet(args) -> int:
     summary = train_masknet(args.data, args.out, photos_root=args.photos, steps=args.steps, batch_size=args.batch_size,
                             seed=args.seed, max_minutes=args.max_minutes, progress=not args.no_progress,
                             tabletop=args.tabletop, widths=args.widths, closeups=args.closeups,
-                            defocus=args.defocus, init_from=args.init_from, lr=args.lr, cards=args.cards, whiten=args.whiten)
+                            defocus=args.defocus, init_from=args.init_from, lr=args.lr, cards=args.cards, whiten=args.whiten,
+                            cutouts_root=args.cutouts, cutout_share=args.cutout_share,
+                            without_subjects=args.without_subjects)
     if args.attach:
         attach_to_pipeline(args.out, args.attach)
         summary["attached_to"] = args.attach
@@ -313,7 +320,22 @@ COMMANDS = (
             _attach_segmenter),
     *BENCHMARKS,
 )
+def _cutouts_arguments(p) -> None:
+    p.add_argument("--out", default="data/cutouts", help="output folder")
+    p.add_argument("--source", help="a folder holding tuxpaint-stamps-default_*.deb (default: apt-get download)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _build_cutouts(args) -> int:
+    from ...data.cutouts import build
+
+    print(json.dumps(build(args.out, source=args.source, progress=not args.no_progress), indent=2))
+    return 0
+
+
 DATA_BUILDERS = (
+    Command("cutouts", "photographed objects with their own transparency (Tux Paint's stamps), for the "
+            "segmenter", _cutouts_arguments, _build_cutouts),
     Command("objects", "3D models from every source in lddbm.data.sources, rendered, with 32^3 voxels",
             _objects_arguments, lambda args: _build_objects(args, None)),
     Command("furniture", "the Sweet Home 3D furniture only (sources: sweethome3d)", _objects_arguments,

@@ -44,15 +44,20 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def segmentation_benchmark(segmenters: dict[str, Callable[[np.ndarray], np.ndarray]], data_root: str | Path,
                            photos_root: str | Path, split: str = "test", limit: int | None = None,
-                           upload_size: int = 512, seed: int = 0, log: Callable[[str], None] | None = None) -> dict:
+                           upload_size: int = 512, seed: int = 0, log: Callable[[str], None] | None = None,
+                           objects: list[dict] | None = None) -> dict:
     """Mask IoU of each segmenter (rgb -> bool mask) on held-out composites, per background kind.
 
     Each object gives one view per background (views 0, 3, 6, 9 in turn), up-sampled to
     ``upload_size`` as an upload would be; masks are compared at the render's resolution. Also
-    times the whole normaliser (segmentation + framing) per ``upload_size``² view.
+    times the whole normaliser (segmentation + framing) per ``upload_size``² view. ``objects``
+    (``load_objects``' layout, e.g. ``lddbm.data.cutouts.load_cutouts``) replaces the data set's.
     """
     photos = held_out_photos(photos_root)
-    ids, objects = load_objects(data_root, split, limit, masks=True)
+    if objects is None:
+        _, objects = load_objects(data_root, split, limit, masks=True)
+    elif limit:
+        objects = objects[:limit]
     scores = {name: {kind: [] for kind in BACKGROUNDS} for name in segmenters}
     seconds = {name: [] for name in segmenters}
     for n, obj in enumerate(objects):

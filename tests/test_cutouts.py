@@ -76,8 +76,6 @@ def test_frame_cutout_fills_the_frame_like_a_render():
 
 
 def test_masknet_training_draws_cutouts_and_asks_for_them(tmp_path):
-    from test_novelview import write_tiny_renders
-
     from lddbm.errors import ConfigError
     from lddbm.segmentation import _batch, train_masknet
 
@@ -90,9 +88,8 @@ def test_masknet_training_draws_cutouts_and_asks_for_them(tmp_path):
     x, y = _batch(renders, masks, 32, np.random.default_rng(0), None, 8)
     assert (y.sum() == 0).item()
 
-    data = write_tiny_renders(tmp_path / "data", size=32)
-    with pytest.raises(ConfigError, match="build-data cutouts"):
-        train_masknet(data, tmp_path / "m", photos_root="", steps=1, batch_size=2, progress=False,
+    with pytest.raises(ConfigError, match="build-data cutouts"):  # before any data is loaded
+        train_masknet(tmp_path / "no-data", tmp_path / "m", photos_root="", steps=1, batch_size=2, progress=False,
                       widths=(8, 16), cutouts_root=tmp_path / "none", cutout_share=0.3)
 
 

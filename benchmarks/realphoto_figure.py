@@ -2,7 +2,7 @@
 mask's outline (green) and the automatic one's (red), then the view as the pipeline frames it (the demo's "what the
 model sees": removed background as a checkerboard), captioned with the automatic cut-out's mask IoU.
 
-    python benchmarks/realphoto_figure.py checkpoints/multiview3d --out docs/images/realphotos_seen.png \
+    python benchmarks/realphoto_figure.py checkpoints/multiview3d --out docs/images/realphotos_seen.jpg \
         [--json results/realphoto_seen.json]
 
 The cut-out is the pipeline's own (``lddbm.framing.normalize_view`` with its segmenter, as ``sample`` and the demo
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("pipeline", help="a views -> 3D pipeline folder with a segmenter, e.g. checkpoints/multiview3d")
     ap.add_argument("--root", default=DEFAULT_ROOT)
-    ap.add_argument("--out", default="docs/images/realphotos_seen.png")
+    ap.add_argument("--out", default="docs/images/realphotos_seen.jpg")
     ap.add_argument("--json", help="also write the per-photo IoU here")
     ap.add_argument("--columns", type=int, default=4, help="photographs per row")
     args = ap.parse_args(argv)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, cell in enumerate(cells):
         sheet.paste(cell, ((i % cols) * (w + 8), (i // cols) * (h + 8)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out, optimize=True)
+    sheet.save(args.out, optimize=True, **({"quality": 85} if args.out.lower().endswith((".jpg", ".jpeg")) else {}))
     report = {"pipeline": args.pipeline, "photos": len(photos), "mask_iou_mean": float(np.mean(list(scores.values()))),
               "per_photo": scores, "figure": args.out}
     print(json.dumps({k: v for k, v in report.items() if k != "per_photo"}))

@@ -92,7 +92,7 @@ def test_synthetic_checkpoint_matches_pinned_slice(synthetic_output):
 # remove_background=True (the default, passed explicitly): the path every upload takes in the demo
 # and the CLI, so the shipped `segmenter` component is covered too. It is deterministic: MaskNet
 # with refine=false is a plain forward pass thresholded at 0.5 (no GrabCut, no randomness), and on
-# these views no pixel's probability is within 4e-5 of the threshold (the segmenter shipped 2026-12-07, trained on sheets of paper)
+# these views no pixel's probability is within 7e-4 of the threshold (the segmenter shipped 2026-12-08, trained with photographed cut-outs)
 # while thread counts move it by ~1e-7, so the masks cannot flip; their pixel counts are pinned below as well, so a failure says
 # whether the segmentation or the bridge moved.
 MULTIVIEW_VIEWS = [ASSETS / "multiview3d" / "blendswap-cc-0-bench" / f"view_{i}.png" for i in range(4)]
@@ -114,7 +114,7 @@ def multiview3d_output(multiview3d_pipe):
 
 def test_multiview3d_segmenter_masks_match_pinned_pixel_counts(multiview3d_pipe):
     rgb = [np.array(Image.open(v).convert("RGB")) for v in MULTIVIEW_VIEWS]  # plain 128x128 RGB PNGs
-    assert [int(multiview3d_pipe.segmenter.segment(x).sum()) for x in rgb] == [1116, 1420, 1320, 1083]
+    assert [int(multiview3d_pipe.segmenter.segment(x).sum()) for x in rgb] == [1121, 1437, 1325, 1096]
 
 
 def test_multiview3d_checkpoint_matches_pinned_slice(multiview3d_output):
@@ -124,9 +124,9 @@ def test_multiview3d_checkpoint_matches_pinned_slice(multiview3d_output):
     # occupancy probabilities at the grid's edge, mostly empty, after the silhouette refiner (the pooled-encoder
     # checkpoint before it filled the edge here; the slice pins the numbers, not their quality)
     assert_slice(out.outputs[0, 16, 0:3, 0:3],
-                 [0.3136, 0.0838, 0.0199, 0.2046, 0.0355, 0.0079, 0.1744, 0.0194, 0.0050])
+                 [0.3154, 0.0842, 0.0197, 0.2053, 0.0355, 0.0077, 0.1732, 0.0192, 0.0048])
     assert_slice(out.latents[0, -1, -3:, -3:],
-                 [0.0295, 4.4608, 0.5377, 3.8648, 4.2461, 0.1664, -0.3356, 2.8356, 0.5507])
+                 [0.0276, 4.4858, 0.5189, 3.8927, 4.2601, 0.1809, -0.3127, 2.8361, 0.5390])
 
 
 # ---- sr4x: 32x32 -> 128x128 (default sampler DBIM, eta 0) -----------------------------------------

@@ -218,7 +218,9 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
     from .data.multiview import load_objects
     from .data.photos import background_photos, split_names
 
-    if cutout_share and not (cutouts_root and list((Path(cutouts_root) / "train").glob("*.png"))):
+    from .data.cutouts import cutout_names, load_cutouts
+
+    if cutout_share and not (cutouts_root and cutout_names(cutouts_root, "train")):
         raise ConfigError(f"--cutout-share {cutout_share} needs a built cut-outs folder (--cutouts): "
                           f"{cutouts_root!r} has none; python -m lddbm build-data cutouts --out data/cutouts")
     _, objects = load_objects(data_root, "train", masks=True)
@@ -234,8 +236,6 @@ def train_masknet(data_root: str | Path, out: str | Path, photos_root: str = "da
                     " and the photographs of one subject" if without_subjects else "")
     cutouts = []
     if cutout_share:
-        from .data.cutouts import load_cutouts
-
         cutouts = load_cutouts(cutouts_root, "train", renders.shape[2])
         logger.info("masknet: %d photographed cut-outs, a share %.2f of the objects", len(cutouts), cutout_share)
     rng = np.random.default_rng(seed)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..framing import DEFAULT_FOREGROUND_RATIO, TRAINING_BACKGROUND
 from .debian import copyright_text, fetch_and_unpack, slug
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ MIN_SIDE = 72
 MIN_COLOURS = 800
 MAX_SIDE = 384
 TEST_EVERY = 8  # about one stamp in TEST_EVERY is held out
-FILL = 0.75  # the object's longer side as a share of the frame in load_cutouts (the framing rule's ratio)
 LICENCE = "GPL-2 (Tux Paint stamps, Copyright 2002-2022 Bill Kendrick and contributors; debian/copyright)"
 
 
@@ -109,9 +109,10 @@ def build(out: str | Path, source: str | Path | None = None, progress: bool = Tr
     return summary
 
 
-def frame_cutout(rgba: np.ndarray, size: int, fill: float = FILL, background: int = 245) -> tuple[np.ndarray, np.ndarray]:
+def frame_cutout(rgba: np.ndarray, size: int, fill: float = DEFAULT_FOREGROUND_RATIO,
+                 background: int = TRAINING_BACKGROUND) -> tuple[np.ndarray, np.ndarray]:
     """An RGBA cut-out -> ((size, size, 3) uint8 view, (size, size) bool mask), its longer side ``fill`` of
-    the frame, centred, on a plain grey (as a render is framed)."""
+    the frame (the framing rule's ratio), centred, on the renderer's grey (as a render is framed)."""
     h, w = rgba.shape[:2]
     k = fill * size / max(h, w)
     small = np.asarray(Image.fromarray(rgba, "RGBA").resize((max(1, round(w * k)), max(1, round(h * k))), Image.LANCZOS))
@@ -123,16 +124,19 @@ def frame_cutout(rgba: np.ndarray, size: int, fill: float = FILL, background: in
     return view, mask
 
 
-def load_cutouts(root: str | Path, split: str = "train", size: int = 128) -> list[dict]:
-    """The split's cut-outs as one-view objects: [{"id", "views": (1, S, S, 3) uint8, "masks": (1, S, S) bool}];
-    [] if the folder is not built."""
+def cutout_names(root: str | Path, split: str = "train") -> list[str]:
+    """The names of the split's cut-outs in a built folder's index, sorted; [] if the folder is not built."""
     index_file = Path(root) / "index.json"
     if not index_file.is_file():
         return []
+    return sorted(name for name, entry in json.loads(index_file.read_text()).items() if entry["split"] == split)
+
+
+def load_cutouts(root: str | Path, split: str = "train", size: int = 128) -> list[dict]:
+    """The split's cut-outs as one-view objects: [{"id", "views": (1, S, S, 3) uint8, "masks": (1, S, S) bool}];
+    [] if the folder is not built."""
     objects = []
-    for name, entry in sorted(json.loads(index_file.read_text()).items()):
-        if entry["split"] != split:
-            continue
+    for name in cutout_names(root, split):
         with Image.open(Path(root) / split / f"{name}.png") as im:
             view, mask = frame_cutout(np.asarray(im.convert("RGBA")), size)
         objects.append({"id": name, "views": view[None], "masks": mask[None]})
